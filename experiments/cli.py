@@ -1,0 +1,49 @@
+"""The `innosd` command: one entry point, one sub-command per task.
+
+    innosd run [HYDRA OVERRIDES...]     scenario runs (Hydra; `-m` sweeps)
+    innosd simulate MODEL [...]         run any Vensim/XMILE model, write CSV
+    innosd bench [...]                  compiled core vs PySD, measured ratios
+
+User errors (`model.errors.InnosdError`) are printed as one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from model.errors import InnosdError, closest
+
+# sub-command -> module with a `main(argv: list[str]) -> int`
+SUBCOMMANDS = {
+    "run": "experiments.run",
+    "simulate": "experiments.simulate",
+    "bench": "experiments.bench",
+}
+
+USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip() if argv else USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command not in SUBCOMMANDS:
+        print(f"innosd: error: unknown command {command!r}{closest(command, SUBCOMMANDS)}; "
+              f"valid commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[command])
+    try:
+        return int(module.main(rest) or 0)
+    except InnosdError as err:
+        print(f"innosd {command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"innosd {command}: interrupted; no partial output was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -132,6 +132,9 @@ def test_observations_cover_the_shared_indicator_ids(obs):
 def test_observation_scope_and_mapping(obs):
     city_level = obs[obs["region"] == "Guangzhou city-level budget"]
     assert not city_level.empty and (city_level["model_variable"] == "").all(), "city-level figures must not map to whole-city variables"
+    # the model uses the published population series; the census-revised 2015 value is another series
+    pop = obs[(obs["indicator"] == "resident_population") & (obs["year"] == 2015)]
+    assert len(pop) == 1 and pop.iloc[0]["model_variable"] == ""
     mv = set(obs["model_variable"]) - {""}
     assert mv <= MODEL_VARIABLES, mv - MODEL_VARIABLES
     for _, r in obs[obs["model_variable"] == ""].iterrows():

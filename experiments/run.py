@@ -1,0 +1,157 @@
+"""`innosd run`: scenario runs from Hydra configs, one run folder each.
+
+    innosd run                                   the baseline (2016 policies continue)
+    innosd run scenario=incubator_doubling       another scenario
+    innosd run -m scenario=baseline,talent_programmes   a sweep, with a comparison figure
+    innosd run params.hte_exit_rate=0.04         override a model constant
+    innosd run scenario.levers.talent.change=3   move a lever
+    innosd run --list-scenarios | --list-levers | --list-params
+
+Each run folder (OUTPUT_DIR/YYYY-MM-DD/HH-MM-SS_<scenario>, or
+OUTPUT_DIR/multirun/YYYY-MM-DD/HH-MM-SS/<n>_<scenario> in a sweep) holds `results.nc`,
+`targets.csv`, `config.yaml`, `metadata.json` and the figures. Folders appear only
+when complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from calibration.data import load_observations, load_targets
+from experiments import config as cfgmod
+from experiments.engine import MODEL_FILE, model_info, run_model
+from experiments.results import (atomic_directory, provenance, target_attainment, to_dataset,
+                                 write_json)
+from model.errors import ConfigError, ModelError
+
+
+def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Hydra's basic-sweeper semantics: the cartesian product of comma-separated values."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise ConfigError(f"override: {str(err).strip().splitlines()[0]}") from None
+    choices = []
+    for item, override in zip(overrides, parsed):
+        if override.is_sweep_override():
+            if not multirun:
+                raise ConfigError(f"{item!r} is a sweep; add -m to run one job per value")
+            key = item.partition("=")[0]
+            values = list(override.sweep_string_iterator())
+            if not values:
+                raise ConfigError(f"{item!r}: the sweep is empty")
+            choices.append([f"{key}={v}" for v in values])
+        else:
+            choices.append([item])
+    return [list(combo) for combo in itertools.product(*choices)] or [[]]
+
+
+def simulate(config: cfgmod.RunConfig):
+    """Run one configured scenario; return its results as an xarray Dataset."""
+    info = model_info(MODEL_FILE)
+    frame = run_model(cfgmod.model_parameters(config), backend=config.run.backend)
+    bad = [c for c in frame.columns if not np.all(np.isfinite(frame[c].to_numpy(dtype=float)))]
+    if bad:
+        raise ModelError(f"scenario {config.scenario.name!r}: non-finite values in {bad[0]!r} "
+                         f"(and {len(bad) - 1} more); check the parameter overrides")
+    attrs = provenance(config.to_dict(), MODEL_FILE)
+    attrs.update({"scenario": config.scenario.name, "description": config.scenario.description,
+                  "backend": config.run.backend, "seed": str(config.run.seed)})
+    return to_dataset(frame, info.units, info.comments, set(info.constants), attrs)
+
+
+def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets) -> Path:
+    """Write one complete run folder atomically."""
+    with atomic_directory(folder) as tmp:
+        ds.to_netcdf(tmp / "results.nc")
+        target_attainment(ds, targets).to_csv(tmp / "targets.csv", index=False)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
+                                         encoding="utf-8")
+        write_json(tmp / "metadata.json", {k: ds.attrs[k] for k in
+                                           ("git_commit", "package_versions", "model_file", "model_sha256",
+                                            "created", "scenario", "backend", "seed")})
+        if config.run.figures:
+            from figures.plots import key_indicators_figure, save_figure
+
+            save_figure(key_indicators_figure({config.scenario.name: ds}, observations, targets),
+                        tmp / "key_indicators")
+    return folder
+
+
+def comparison_table(runs: dict[str, "object"], years=(2020, 2025, 2035)) -> pd.DataFrame:
+    """Key indicators at 2020/2025/2035 for every run of a sweep (rows: run x indicator)."""
+    from figures.plots import KEY_INDICATORS, year_end_series
+
+    rows = []
+    for name, ds in runs.items():
+        for ind in KEY_INDICATORS:
+            series = year_end_series(ds, ind.variable)
+            rows.append({"run": name, "indicator": ind.id, "model_variable": ind.variable,
+                         **{str(y): float(series.get(y, np.nan)) for y in years}})
+    return pd.DataFrame(rows)
+
+
+def _listing(flag: str) -> str:
+    info = model_info(MODEL_FILE)
+    if flag == "--list-scenarios":
+        return "\n".join(cfgmod.available_scenarios())
+    if flag == "--list-levers":
+        return "\n".join(cfgmod.lever_names(info))
+    return "\n".join(f"{c.name.replace(' ', '_')}\t{c.default:g}\t[{c.lower:g}, {c.upper:g}]\t{c.units}"
+                     for c in info.constants.values())
+
+
+def main(argv: list[str]) -> int:
+    flags = {a for a in argv if a.startswith("-")}
+    if flags & {"-h", "--help"}:
+        print(__doc__.strip())
+        return 0
+    for flag in ("--list-scenarios", "--list-levers", "--list-params"):
+        if flag in flags:
+            print(_listing(flag))
+            return 0
+    multirun = bool(flags & {"-m", "--multirun"})
+    unknown = flags - {"-m", "--multirun"}
+    if unknown:
+        raise ConfigError(f"unknown option {sorted(unknown)[0]!r}; valid options: -m/--multirun, "
+                          "--list-scenarios, --list-levers, --list-params, --help")
+    overrides = [a for a in argv if not a.startswith("-")]
+    jobs = expand_sweep(overrides, multirun)
+    info = model_info(MODEL_FILE)
+    configs = [cfgmod.compose_run_config(job, info) for job in jobs]  # validate all before running any
+    observations, targets = load_observations(), load_targets()
+    stamp = dt.datetime.now()
+    root = Path(configs[0].run.output_dir)
+    if not multirun:
+        config = configs[0]
+        folder = root / stamp.strftime("%Y-%m-%d") / f"{stamp.strftime('%H-%M-%S')}_{config.scenario.name}"
+        write_run(folder, config, simulate(config), observations, targets)
+        print(f"innosd run: {config.scenario.name} -> {folder}")
+        return 0
+    sweep_dir = root / "multirun" / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H-%M-%S")
+    runs = {}
+    with atomic_directory(sweep_dir) as tmp:
+        for number, (job, config) in enumerate(zip(jobs, configs)):
+            label = config.scenario.name if len({c.scenario.name for c in configs}) == len(configs) \
+                else f"{config.scenario.name} [{' '.join(o for o in job if not o.startswith('scenario='))}]"
+            ds = simulate(config)
+            write_run(tmp / f"{number}_{config.scenario.name}", config, ds, observations, targets)
+            runs[label] = ds
+            print(f"innosd run: [{number + 1}/{len(jobs)}] {label}", file=sys.stderr)
+        comparison_table(runs).to_csv(tmp / "comparison.csv", index=False)
+        if configs[0].run.figures:
+            from figures.plots import key_indicators_figure, save_figure
+
+            save_figure(key_indicators_figure(runs, observations, targets), tmp / "comparison")
+    print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
+    return 0

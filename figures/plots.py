@@ -1,0 +1,120 @@
+"""Figures drawn from saved results only: house style, primitives that take an `ax`,
+and one function per figure. No `plt.show()`; callers save with `save_figure`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # library code draws off-screen; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+
+STYLE = Path(__file__).with_name("innosd.mplstyle")
+HIGHLIGHT_YEARS = (2020, 2025, 2035)
+FIRST_YEAR, LAST_YEAR = 2013, 2035
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A reported indicator: its id in the data files, model variable, label and display scale."""
+
+    id: str
+    variable: str
+    label: str
+    unit: str
+    scale: float = 1.0
+
+
+KEY_INDICATORS = (
+    Indicator("high_tech_enterprises", "high tech enterprises", "High-tech enterprises", "firms"),
+    Indicator("tech_innovation_enterprises", "tech innovation enterprises database count",
+              "Tech innovation enterprises (database)", "thousand firms", 1e-3),
+    Indicator("incubators", "incubators", "Incubators", "incubators"),
+    Indicator("maker_spaces", "maker spaces", "Maker spaces", "spaces"),
+    Indicator("rd_expenditure", "rd expenditure annual", "R&D expenditure", "100 million yuan"),
+    Indicator("rd_intensity", "rd intensity", "R&D intensity (R&D / GDP)", "% of GDP", 100.0),
+    Indicator("rd_personnel_fte", "rd personnel fte", "R&D personnel", "thousand FTE", 1e-3),
+    Indicator("invention_patents_per_10k", "invention patents per 10k", "Invention patents per 10k residents", "patents"),
+    Indicator("tech_contract_turnover", "tech contract turnover annual", "Technology contract turnover", "100 million yuan"),
+    Indicator("neeq_listed_firms", "neeq listed firms", "NEEQ-listed firms", "firms"),
+)
+
+
+def use_style() -> None:
+    plt.style.use(str(STYLE))
+
+
+def year_end_series(ds: xr.Dataset, variable: str) -> pd.Series:
+    """Year-end values indexed by calendar year Y (the model state at t = Y + 1)."""
+    times = ds["time"].to_numpy()
+    values = ds[variable].to_numpy()
+    years = np.arange(int(np.ceil(times[0])), int(np.floor(times[-1])) + 1)
+    idx = np.searchsorted(times, years.astype(float))
+    ok = (idx < times.size) & np.isclose(times[np.minimum(idx, times.size - 1)], years)
+    return pd.Series(values[idx[ok]], index=years[ok] - 1, name=variable)
+
+
+def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
+                   observations: pd.DataFrame | None = None, targets: pd.DataFrame | None = None) -> None:
+    """One indicator: a line per scenario, observations as points, targets as markers."""
+    for name, ds in runs.items():
+        if indicator.variable not in ds:
+            continue
+        series = year_end_series(ds, indicator.variable)
+        series = series[(series.index >= FIRST_YEAR) & (series.index <= LAST_YEAR)]
+        ax.plot(series.index, series.to_numpy() * indicator.scale, label=name)
+    if observations is not None:
+        obs = observations[observations["model_variable"] == indicator.variable]
+        if len(obs):
+            ax.plot(obs["year"], obs["value"] * indicator.scale, "o", color="black", ms=3.5,
+                    label="observed", zorder=5)
+    if targets is not None:
+        tgt = targets[(targets["model_variable"] == indicator.variable) & (targets["region"] == "Guangzhou")]
+        if len(tgt):
+            ax.plot(tgt["year"], tgt["value"] * indicator.scale, marker="^", ls="none", ms=6,
+                    mfc="none", mec="#b03a2e", mew=1.3, label="plan target", zorder=6)
+    for year in HIGHLIGHT_YEARS:
+        ax.axvline(year, color="#999999", lw=0.7, ls=":", zorder=0)
+    ax.set_title(indicator.label)
+    ax.set_xlabel("year (year-end values)")
+    ax.set_ylabel(indicator.unit)
+    ax.set_xlim(FIRST_YEAR - 0.5, LAST_YEAR + 0.5)
+
+
+def key_indicators_figure(runs: Mapping[str, xr.Dataset], observations: pd.DataFrame | None = None,
+                          targets: pd.DataFrame | None = None, indicators=KEY_INDICATORS):
+    """Grid of key indicators 2013-2035, scenarios overlaid, observations and targets marked."""
+    use_style()
+    ncols = 2
+    nrows = int(np.ceil(len(indicators) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.5, 2.4 * nrows), squeeze=False)
+    for ax, indicator in zip(axes.flat, indicators):
+        plot_indicator(ax, runs, indicator, observations, targets)
+    for ax in list(axes.flat)[len(indicators):]:
+        ax.set_visible(False)
+    handles, labels = {}, []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(5, len(handles)),
+               bbox_to_anchor=(0.5, -0.01))
+    fig.suptitle("Guangzhou innovation ecosystem: key indicators (dotted: 2020, 2025, 2035)", fontweight="bold")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.98))
+    return fig
+
+
+def save_figure(fig, stem: Path, formats=("png", "pdf")) -> list[Path]:
+    """Save one figure in each format next to `stem` and close it."""
+    paths = []
+    for fmt in formats:
+        path = Path(stem).with_suffix(f".{fmt}")
+        fig.savefig(path)
+        paths.append(path)
+    plt.close(fig)
+    return paths

@@ -37,6 +37,10 @@ def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. scenario=baseline); "
+                              "see `innosd run --help`")
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:

@@ -1,0 +1,149 @@
+"""Tier 2: the project's model loads, runs 2010-2035 for every scenario without NaN or
+negative stocks, and its stock-flow accounting closes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from experiments import config as cfgmod
+from experiments.engine import MODEL_FILE, model_info, run_model
+
+# Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
+# ~1e-12 of the flows, so anything below this is arithmetic noise, not a negative stock.
+NEGATIVE_STOCK_TOLERANCE = 1e-6
+# Re-integrating the saved flows with the model's own Euler step reproduces each stock up to
+# float round-off accumulated over 416 steps (relative to the stock's scale).
+MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
+# The defaults are uncalibrated (calibration is its own issue): "plausible" means every
+# 2014-2016 observation the model maps is within a factor 1.6 (most are within 10%).
+PLAUSIBLE_FACTOR = 1.6
+SIGNED_SUM = re.compile(r"[+-]?\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9](\s*[+-]\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9])*")
+
+
+@pytest.fixture(scope="module")
+def info():
+    return model_info(MODEL_FILE)
+
+
+@pytest.fixture(scope="module")
+def scenario_runs(info):
+    runs = {}
+    for name in cfgmod.available_scenarios():
+        config = cfgmod.compose_run_config([f"scenario={name}"], info)
+        runs[name] = run_model(cfgmod.model_parameters(config))
+    return runs
+
+
+def test_model_runs_2010_to_2035(scenario_runs):
+    frame = scenario_runs["baseline"]
+    assert frame.index[0] == 2010 and frame.index[-1] == 2036
+
+
+@pytest.mark.parametrize("scenario", cfgmod.available_scenarios())
+def test_no_nan_and_no_negative_stocks(scenario, scenario_runs, info):
+    frame = scenario_runs[scenario]
+    assert np.isfinite(frame.to_numpy(dtype=float)).all()
+    worst = {s: frame[s].min() for s in info.stocks if frame[s].min() < -NEGATIVE_STOCK_TOLERANCE}
+    assert not worst, f"negative stocks in {scenario}: {worst}"
+
+
+def test_every_variable_has_units_and_every_constant_a_comment(info):
+    missing_units = [n for n, u in info.units.items() if not u and n != "Time"]
+    assert not missing_units
+    uncommented = [c.name for c in info.constants.values() if len(c.comment) < 10]
+    assert not uncommented
+
+
+def _integ_equations() -> dict[str, str]:
+    """stock name -> its net-flow expression, read from the model file."""
+    text = MODEL_FILE.read_text(encoding="utf-8")
+    found = {}
+    for name, body in re.findall(r"^([^\n=~|]+?)\s*=\s*INTEG\s*\((.*?)\n\t~", text, re.M | re.S):
+        depth, split = 0, None
+        for i, ch in enumerate(body):  # the flow expression ends at the top-level comma
+            depth += ch == "("
+            depth -= ch == ")"
+            if ch == "," and depth == 0:
+                split = i
+                break
+        found[name.strip()] = body[:split].replace("\\\n", " ")
+    return found
+
+
+def test_stock_flow_accounting_closes(info):
+    """Every stock equals its initial value plus the Euler-integrated net flow."""
+    equations = _integ_equations()
+    assert set(equations) == set(info.stocks)
+    dt = 0.0625
+    # save every step so the flows can be integrated exactly as the model does
+    import warnings
+
+    from experiments.engine import _pysd_model
+    model = _pysd_model(str(MODEL_FILE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = model.run(return_timestamps=np.arange(2010, 2036 + dt / 2, dt))
+    model.reload()
+    checked = 0
+    for stock, expression in equations.items():
+        expression = " ".join(expression.split())
+        if not SIGNED_SUM.fullmatch(expression):
+            continue  # flows with arithmetic inside (e.g. R&D capital) are checked by the model run
+        terms = re.findall(r"([+-]?)\s*([A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9])", expression)
+        if any(t[1].strip() not in frame.columns for t in terms):
+            continue  # flows with arithmetic inside (e.g. R&D capital) are checked by the model run
+        net = sum((-1.0 if sign == "-" else 1.0) * frame[name.strip()].to_numpy() for sign, name in terms)
+        rebuilt = frame[stock].iloc[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])
+        scale = max(1.0, np.abs(frame[stock]).max())
+        assert np.abs(rebuilt - frame[stock].to_numpy()).max() <= MASS_BALANCE_RELATIVE_TOLERANCE * scale, stock
+        checked += 1
+    assert checked >= 20  # nearly every stock is a plain sum of named flows
+
+
+def test_firm_ladder_conserves_firms():
+    """Firms move between ladder stocks; only births, exits and failures change the total."""
+    import warnings
+
+    from experiments.engine import _pysd_model
+    model = _pysd_model(str(MODEL_FILE))
+    dt = 0.0625
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = model.run(return_timestamps=np.arange(2010, 2036 + dt / 2, dt))
+    model.reload()
+    total = f["tech firms"] + f["hte cultivation pool"] + f["high tech enterprises"] + f["incubated firms"]
+    net = (f["tech firm births"] - f["tech firm exits"] - f["hte exits"] - f["incubatee failures"]).to_numpy()
+    rebuilt = total.iloc[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])
+    assert np.allclose(rebuilt, total.to_numpy(), rtol=MASS_BALANCE_RELATIVE_TOLERANCE, atol=1e-6)
+
+
+def test_hte_certificates_last_three_years():
+    """With no exits, a certification batch leaves the cohorts exactly three years later."""
+    info = model_info(MODEL_FILE)
+    frame = run_model({"hte exit rate": 0.0}, return_columns=["hte expiries", "hte certifications total"])
+    saved = frame.index.to_numpy()
+    lagged = np.interp(saved - 3.0, saved, frame["hte certifications total"].to_numpy())
+    late = saved >= 2013.5
+    assert np.allclose(frame["hte expiries"].to_numpy()[late], lagged[late], rtol=1e-9)
+    assert "hte exit rate" in info.constants
+
+
+def test_2014_2016_behaviour_is_plausible():
+    """Not a calibration: the uncalibrated defaults stay near every mapped 2014-2016 figure."""
+    from calibration.data import load_observations
+    from experiments.results import to_dataset, value_at_year_end
+
+    info = model_info(MODEL_FILE)
+    ds = to_dataset(run_model(), info.units, info.comments, set(info.constants), {})
+    obs = load_observations()
+    obs = obs[(obs["model_variable"] != "") & obs["year"].between(2014, 2016)]
+    errors = {}
+    for row in obs.itertuples(index=False):
+        if row.model_variable in ds and row.region == "Guangzhou":
+            model_value = value_at_year_end(ds, row.model_variable, int(row.year))
+            errors[(row.indicator, row.year)] = abs(np.log(model_value / row.value))
+    assert len(errors) >= 20
+    assert max(errors.values()) < np.log(PLAUSIBLE_FACTOR), sorted(errors.items(), key=lambda kv: -kv[1])[:3]

@@ -114,6 +114,14 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
         bare = key.lstrip("+~")
         if bare == "scenario":
             scenario = value
+        section, _, leaf = bare.partition(".")
+        if section == "run" and leaf not in RunSettings.__dataclass_fields__:
+            allowed = list(RunSettings.__dataclass_fields__)
+            raise ConfigError(f"{bare}: unknown key{closest(leaf, allowed)}; valid keys: "
+                              + ", ".join(f"run.{k}" for k in allowed))
+        if section not in ("scenario", "params", "run"):
+            raise ConfigError(f"{bare}: unknown key{closest(section, ['scenario', 'params', 'run'])}; "
+                              "valid top-level keys: scenario, params, run")
         if bare.startswith(("params.", "scenario.levers.")) and not key.startswith("+"):
             item = f"++{bare}={value}"
         prepared.append(item)

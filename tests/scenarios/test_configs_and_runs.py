@@ -1,0 +1,134 @@
+"""Tier 4: every scenario YAML composes; bad input gives one line and no folder; a run
+writes results.nc, targets.csv and figures; a sweep writes a comparison."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from experiments import config as cfgmod
+from experiments import run as runmod
+from experiments.cli import main as cli_main
+from experiments.engine import MODEL_FILE, model_info
+from model.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def info():
+    return model_info(MODEL_FILE)
+
+
+@pytest.mark.parametrize("name", cfgmod.available_scenarios())
+def test_every_scenario_composes_and_moves_levers(name, info):
+    config = cfgmod.compose_run_config([f"scenario={name}"], info)
+    assert config.scenario.name == name and config.scenario.description
+    params = cfgmod.model_parameters(config)
+    assert all(p in info.constants for p in params)
+    assert (name == "baseline") == (not config.scenario.levers)
+
+
+def test_at_least_four_policy_scenarios_besides_baseline():
+    assert len(set(cfgmod.available_scenarios()) - {"baseline"}) >= 4
+
+
+def test_overrides_reach_the_model_parameters(info):
+    config = cfgmod.compose_run_config(
+        ["scenario=talent_programmes", "params.hte_exit_rate=0.04", "scenario.levers.talent.start=2020"], info)
+    params = cfgmod.model_parameters(config)
+    assert params["hte exit rate"] == 0.04
+    assert params["talent scenario start year"] == 2020
+    assert params["talent scenario change"] == 2.0
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["scenario=incubator_doublin"], "did you mean 'incubator_doubling'"),
+    (["params.hte_exit_rat=0.1"], "did you mean 'hte exit rate'"),
+    (["params.hte_exit_rate=5"], "outside the declared range"),
+    (["params.hte_exit_rate=abc"], "not a number"),
+    (["scenario.levers.talentt.change=1"], "valid levers"),
+    (["scenario.levers.talent.change=99"], "outside the declared range"),
+    (["run.backend=julia"], "valid backends: pysd, numba"),
+    (["run.colour=red"], "unknown key"),
+])
+def test_bad_overrides_give_one_line_errors(overrides, fragment, info):
+    with pytest.raises(ConfigError) as err:
+        cfgmod.compose_run_config(overrides, info)
+    message = str(err.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path, info):
+    config_dir = tmp_path / "scenarios"
+    shutil.copytree(cfgmod.SCENARIOS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (config_dir / "scenario" / "broken.yaml").write_text("name: broken\ndescription: [unclosed\nlevers: {}\n")
+    with pytest.raises(ConfigError) as err:
+        cfgmod.compose_run_config(["scenario=broken"], info, config_dir=config_dir)
+    assert "broken.yaml" in str(err.value) and "line" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sweep_needs_multirun_and_values():
+    with pytest.raises(ConfigError, match="add -m"):
+        runmod.expand_sweep(["scenario=baseline,talent_programmes"], multirun=False)
+    assert len(runmod.expand_sweep(["scenario=baseline,talent_programmes", "params.hte_exit_rate=0.03,0.04"],
+                                   multirun=True)) == 4
+
+
+def _cli(capsys, *args):
+    code = cli_main(["run", *args])
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("args", [
+    ["scenario=nope"], ["params.no_such_thing=1"], ["params.hte_exit_rate=-1"], ["justaword"],
+    ["-m", "scenario=baseline,nope"], ["--frobnicate"],
+])
+def test_cli_bad_input_exit_code_one_line_no_folder(args, tmp_path, capsys):
+    code, out = _cli(capsys, *args, f"run.output_dir={tmp_path / 'out'}")
+    assert code != 0
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in out.err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.nc"))
+
+
+def test_run_writes_results_targets_and_figures(tmp_path, capsys):
+    code, _ = _cli(capsys, "scenario=hte_no1_project", f"run.output_dir={tmp_path}")
+    assert code == 0
+    (folder,) = [p for p in tmp_path.glob("*/*") if p.is_dir()]
+    assert folder.name.endswith("hte_no1_project")
+    ds = xr.open_dataset(folder / "results.nc")
+    assert ds["high tech enterprises"].attrs["units"] == "firm"
+    assert {"git_commit", "package_versions", "config", "model_sha256"} <= set(ds.attrs)
+    assert float(ds["time"].max()) == 2036.0
+    targets = pd.read_csv(folder / "targets.csv")
+    assert len(targets) == len(pd.read_csv(Path(runmod.__file__).parents[1] / "calibration/data/targets.csv"))
+    modelled = targets[targets["met"].isin(["True", "False"])]
+    assert len(modelled) >= 15 and modelled["projected"].notna().all()
+    for ext in ("png", "pdf"):
+        assert (folder / f"key_indicators.{ext}").stat().st_size > 10_000
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_sweep_writes_comparison(tmp_path, capsys):
+    code, _ = _cli(capsys, "-m", "scenario=baseline,talent_programmes", f"run.output_dir={tmp_path}",
+                   "run.figures=false")
+    assert code == 0
+    (sweep,) = list((tmp_path / "multirun").glob("*/*"))
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0_baseline", "1_talent_programmes"]
+    table = pd.read_csv(sweep / "comparison.csv")
+    assert set(table["run"]) == {"baseline", "talent_programmes"}
+    talent = table.set_index(["run", "indicator"])["2025"]
+    assert talent[("talent_programmes", "rd_personnel_fte")] != talent[("baseline", "rd_personnel_fte")]
+
+
+def test_failed_run_leaves_no_folder(tmp_path, capsys, monkeypatch):
+    def explode(config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runmod, "simulate", explode)
+    code, out = _cli(capsys, f"run.output_dir={tmp_path}")
+    assert code == 130 and "no partial output" in out.err
+    assert not [p for p in tmp_path.rglob("*") if p.is_dir() and "baseline" in p.name]

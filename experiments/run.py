@@ -3,6 +3,7 @@
     innosd run                                   the baseline (2016 policies continue)
     innosd run scenario=incubator_doubling       another scenario
     innosd run -m scenario=baseline,talent_programmes   a sweep, with a comparison figure
+    innosd run -m 'scenario=glob(*)'             every scenario (the main job)
     innosd run params.hte_exit_rate=0.04         override a model constant
     innosd run scenario.levers.talent.change=3   move a lever
     innosd run --list-scenarios | --list-levers | --list-params
@@ -35,6 +36,7 @@ from model.errors import ConfigError, ModelError
 def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
     """Hydra's basic-sweeper semantics: the cartesian product of comma-separated values."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import Glob
     from hydra.errors import HydraException
 
     for item in overrides:
@@ -51,7 +53,12 @@ def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
             if not multirun:
                 raise ConfigError(f"{item!r} is a sweep; add -m to run one job per value")
             key = item.partition("=")[0]
-            values = list(override.sweep_string_iterator())
+            if isinstance(override.value(), Glob):  # scenario=glob(*): every scenario file
+                if key.lstrip("+~") != "scenario":
+                    raise ConfigError(f"{item!r}: glob() sweeps only work on scenario")
+                values = override.value().filter(cfgmod.available_scenarios())
+            else:
+                values = list(override.sweep_string_iterator())
             if not values:
                 raise ConfigError(f"{item!r}: the sweep is empty")
             choices.append([f"{key}={v}" for v in values])

@@ -1,0 +1,678 @@
+"""PySD abstract model -> a flat graph of scalar slots and ordered statements.
+
+Every subscripted variable is expanded into one scalar slot per element tuple
+("scalarisation"): references, subscript mappings, subranges and SUM/PROD/VMIN/VMAX
+are all resolved here, at compile time, so the generated kernel is straight-line
+scalar code that LLVM can vectorise across ensemble members.
+
+Slots are written into code as placeholders `@<kind><index>@`:
+
+    P  parameter (a constant from the model file; overridable without recompiling)
+    A  auxiliary (recomputed every step, in dependency order)
+    S  state (stocks and the internal stages of SMOOTH/DELAY/TREND/...; integrated)
+    K  fixed at initialisation (INITIAL values, delay orders, DELAY FIXED orders)
+
+The code generator (`codegen.py`) substitutes the placeholders by locals or by
+array rows.  Semantics follow PySD 3.14 (`pysd/py_backend/statefuls.py`,
+`functions.py`, `lookups.py`) exactly; comments cite the PySD behaviour copied.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import ModelError
+
+SMALL_VENSIM = 1e-6  # PySD's zero threshold (functions.SMALL_VENSIM)
+CONTROL_VARS = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
+                "time_step": "TIME STEP", "saveper": "SAVEPER"}
+PLACEHOLDER = re.compile(r"@([PASK])(\d+)@")
+
+# Vensim builtins that map one-to-one onto numpy scalar functions
+_UNARY = {"abs": "np.abs", "exp": "np.exp", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan",
+          "arcsin": "np.arcsin", "arccos": "np.arccos", "arctan": "np.arctan",
+          "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "sqrt": "np.sqrt",
+          "ln": "np.log"}
+
+
+def norm(name: str) -> str:
+    """Vensim identifier equivalence: case-insensitive, spaces == underscores."""
+    name = name.strip()
+    if len(name) > 1 and name[0] == '"' and name[-1] == '"':
+        name = name[1:-1]
+    return re.sub(r"[\s_]+", "_", name.lower())
+
+
+def unsupported(construct: str, variable: str) -> ModelError:
+    return ModelError(f"unsupported construct {construct} in variable {variable!r}; "
+                      "run this model with --backend pysd")
+
+
+@dataclass
+class Variable:
+    name: str
+    units: str
+    limits: tuple
+    doc: str
+    components: list
+    dims: list = field(default_factory=list)      # per position: ordered element list
+    kind: str = "aux"                              # aux | lookup
+    instances: dict = field(default_factory=dict)  # element tuple -> slot placeholder
+
+
+@dataclass
+class Lookup:
+    x: np.ndarray
+    y: np.ndarray
+    mode: str            # interpolate | extrapolate | hold_backward
+
+
+@dataclass
+class Stateful:
+    """Internal state of one INTEG/SMOOTH/DELAY/... occurrence."""
+    kind: str
+    owner: str
+    slots: list                # S placeholders (continuous or discrete states)
+    init: list                 # (placeholder, init-phase code) for S and K slots
+    ddt: list = field(default_factory=list)       # (S placeholder, run code): continuous
+    discrete: list = field(default_factory=list)  # (S placeholder, run code): set once a step
+    extra: dict = field(default_factory=dict)
+
+
+class ModelGraph:
+    """The scalarised model: slots, statements and metadata for the code generator."""
+
+    def __init__(self, abstract_model, source: Path):
+        self.source = source
+        sections = abstract_model.sections
+        if len(sections) > 1:
+            raise unsupported("MACRO", sections[1].name)
+        self.section = sections[0]
+        self.params: list[dict] = []          # P slots: name, element, default, units, limits
+        self.n_aux = 0
+        self.n_state = 0
+        self.n_fixed = 0
+        self.aux_code: dict[int, tuple[str, str]] = {}   # A index -> (run code, init code)
+        self.aux_owner: dict[int, str] = {}
+        self.statefuls: list[Stateful] = []
+        self.fixed_init: dict[int, str] = {}             # K index -> init code
+        self.state_names: dict[int, str] = {}
+        self.lookups: list[Lookup] = []
+        self.delay_fixed: list[dict] = []
+        self._memo: dict = {}
+        self._read_subscripts()
+        self._read_variables()
+        self._expand()
+
+    # ------------------------------------------------------------------ subscripts
+    def _read_subscripts(self):
+        self.ranges: dict[str, list[str]] = {}
+        self.mappings: dict[str, list[str]] = {}
+        pending = []
+        for r in self.section.subscripts:
+            if isinstance(r.subscripts, dict):
+                raise unsupported("GET XLS SUBSCRIPT", r.name)
+            if isinstance(r.subscripts, str):
+                pending.append(r)
+                continue
+            self.ranges[r.name] = list(r.subscripts)
+            self.mappings[r.name] = [m for m in r.mapping if isinstance(m, str)]
+            if any(not isinstance(m, str) for m in r.mapping):
+                raise unsupported("subscript mapping with explicit elements", r.name)
+        for r in pending:  # copies: "B <-> A"
+            self.ranges[r.name] = list(self.ranges[r.subscripts])
+            self.mappings[r.name] = [m for m in r.mapping if isinstance(m, str)]
+        for rng, els in self.ranges.items():
+            nested = [e for e in els if e in self.ranges]
+            if nested:
+                raise unsupported(f"subscript range defined from other ranges ({nested[0]})",
+                                  rng)
+        self.elements = {e for els in self.ranges.values() for e in els}
+        self.ranges_lower = {k.lower(): k for k in self.ranges}
+
+    def _range(self, name: str):
+        return self.ranges_lower.get(name.lower())
+
+    def _elements_of(self, sub: str) -> list[str]:
+        rng = self._range(sub)
+        if rng is not None:
+            return self.ranges[rng]
+        for e in self.elements:
+            if e.lower() == sub.lower():
+                return [e]
+        raise ModelError(f"unknown subscript {sub!r} in {self.source.name}")
+
+    def _order_dim(self, used: list[str]) -> list[str]:
+        """Order a position's elements as the smallest declared range containing them."""
+        uset = set(used)
+        best = None
+        for rng, els in self.ranges.items():
+            if uset <= set(els) and (best is None or len(els) < len(best)):
+                best = els
+        if best is not None and len(best) == len(uset):
+            return list(best)
+        if best is not None:
+            return [e for e in best if e in uset]
+        return list(dict.fromkeys(used))
+
+    # ------------------------------------------------------------------- variables
+    def _read_variables(self):
+        self.variables: dict[str, Variable] = {}
+        for el in self.section.elements:
+            key = norm(el.name)
+            var = Variable(el.name, el.units or "", tuple(el.limits or (None, None)),
+                           el.documentation or "", list(el.components))
+            types = {c.type for c in el.components}
+            if "Lookup" in types:
+                var.kind = "lookup"
+            for c in el.components:
+                if c.type == "Data":
+                    raise unsupported("DATA/GET XLS DATA", el.name)
+            ndim = {len(c.subscripts[0]) for c in el.components}
+            if len(ndim) > 1:
+                raise unsupported("components with different numbers of subscripts", el.name)
+            n = ndim.pop() if ndim else 0
+            for pos in range(n):
+                used = []
+                for c in el.components:
+                    used += self._elements_of(c.subscripts[0][pos])
+                var.dims.append(self._order_dim(used))
+            self.variables[key] = var
+        for key in CONTROL_VARS:
+            if key not in self.variables:
+                raise ModelError(f"{self.source.name}: control variable "
+                                 f"{CONTROL_VARS[key]!r} is not defined")
+
+    def _component_tuples(self, comp):
+        subs, excepts = comp.subscripts
+        lists = [self._elements_of(s) for s in subs]
+        excluded = set()
+        for group in excepts or []:
+            glists = [self._elements_of(s) for s in group]
+            excluded |= set(itertools.product(*glists))
+        for tup in itertools.product(*lists):
+            if tup in excluded:
+                continue
+            binding = {}
+            for pos, (s, e) in enumerate(zip(subs, tup)):
+                rng = self._range(s)
+                if rng is not None:
+                    binding[rng] = (e, pos)
+            yield tup, binding
+
+    def _expand(self):
+        # pass 1: give every instance a slot, so forward references resolve
+        self._work = []
+        for key, var in self.variables.items():
+            for ci, comp in enumerate(var.components):
+                ast = comp.ast
+                arr = isinstance(ast, np.ndarray)
+                for idx, (tup, binding) in enumerate(self._component_tuples(comp)):
+                    if tup in var.instances:
+                        continue  # PySD: later duplicate definitions are ignored
+                    label = var.name + (f"[{','.join(tup)}]" if tup else "")
+                    if var.kind == "lookup":
+                        slot = self._make_lookup(ast, label, tup, comp)
+                    elif arr or isinstance(ast, (int, float, np.integer, np.floating)) \
+                            and not isinstance(ast, bool):
+                        value = float(ast.flat[idx] if arr and ast.size > 1 else
+                                      (ast.flat[0] if arr else ast))
+                        if comp.type == "Constant":   # unchangeable constant: a literal
+                            slot = repr(value)
+                        else:
+                            slot = f"@P{len(self.params)}@"
+                            self.params.append(dict(
+                                name=label, variable=var.name, element=tup, default=value,
+                                units=var.units, limits=var.limits, doc=var.doc))
+                    else:
+                        slot = f"@A{self.n_aux}@"
+                        self.aux_owner[self.n_aux] = label
+                        self.n_aux += 1
+                        self._work.append((var, label, comp, binding, slot))
+                    var.instances[tup] = slot
+        # pass 2: build code (may create states for INTEG, SMOOTH, ...)
+        for var, label, comp, binding, slot in self._work:
+            self._build_aux(var, label, comp.ast, binding, slot)
+
+    def _make_lookup(self, ast, label, tup, comp):
+        from pysd.translators.structures import abstract_expressions as ae
+        if not isinstance(ast, ae.LookupsStructure):
+            raise unsupported(type(ast).__name__.replace("Structure", "").upper()
+                              + " (external lookups)", label)
+        x = np.asarray(ast.x, dtype=float)
+        y = np.asarray(ast.y, dtype=float)
+        mode = ast.type
+        if mode not in ("interpolate", "extrapolate", "hold_backward"):
+            raise unsupported(f"lookup type {mode!r}", label)
+        self.lookups.append(Lookup(x, y, mode))
+        return f"L{len(self.lookups) - 1}"
+
+    # ---------------------------------------------------------------- statements
+    def _new_state(self, name):
+        self.n_state += 1
+        self.state_names[self.n_state - 1] = name
+        return f"@S{self.n_state - 1}@"
+
+    def _new_fixed(self, code):
+        self.n_fixed += 1
+        self.fixed_init[self.n_fixed - 1] = code
+        return f"@K{self.n_fixed - 1}@"
+
+    def _build_aux(self, var, label, ast, binding, slot):
+        from pysd.translators.structures import abstract_expressions as ae
+        self._label = label
+        if isinstance(ast, ae.IntegStructure):
+            flow = self._gen(ast.flow, binding, "run")
+            init = self._gen(ast.initial, binding, "init")
+            s = self._new_state(label)
+            st = Stateful("INTEG", label, [s], [(s, init)], ddt=[(s, flow)],
+                          extra={"non_negative": bool(ast.non_negative)})
+            self.statefuls.append(st)
+            self.aux_code[int(slot[2:-1])] = (s, s)
+            return
+        run = self._gen(ast, binding, "run")
+        init = self._gen(ast, binding, "init")
+        self.aux_code[int(slot[2:-1])] = (run, init)
+
+    # ---------------------------------------------------------------- expressions
+    def _gen(self, node, binding, phase) -> str:
+        """Code (with placeholders) for `node` evaluated as a float."""
+        from pysd.translators.structures import abstract_expressions as ae
+        g = lambda n, b=binding: self._gen(n, b, phase)  # noqa: E731
+        if isinstance(node, bool):
+            return "1.0" if node else "0.0"
+        if isinstance(node, (int, float, np.integer, np.floating)):
+            v = float(node)
+            if np.isnan(v):
+                return "np.nan"
+            if np.isinf(v):
+                return "np.inf" if v > 0 else "(-np.inf)"
+            return repr(v)
+        if isinstance(node, np.ndarray):
+            raise unsupported("array expression", self._label)
+        if isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure)):
+            return self._operation(list(node.operators), node.arguments, binding, phase)
+        if isinstance(node, ae.ReferenceStructure):
+            return self._reference(node, binding)
+        if isinstance(node, ae.CallStructure):
+            return self._call(node, binding, phase)
+        if isinstance(node, ae.InlineLookupsStructure):
+            x = g(node.argument)
+            lk = node.lookups
+            self.lookups.append(Lookup(np.asarray(lk.x, float), np.asarray(lk.y, float),
+                                       "interpolate"))
+            return self._lookup_call(len(self.lookups) - 1, x)
+        if isinstance(node, ae.InitialStructure):
+            key = (self._label, id(node), "initial")
+            if key not in self._memo:
+                self._memo[key] = self._new_fixed(self._gen(node.initial, binding, "init"))
+            return self._memo[key]
+        stateful = {ae.SmoothStructure: self._smooth, ae.DelayStructure: self._delay,
+                    ae.DelayNStructure: self._delay, ae.DelayFixedStructure: self._delay_fixed,
+                    ae.TrendStructure: self._trend, ae.ForecastStructure: self._forecast,
+                    ae.SampleIfTrueStructure: self._sample_if_true}
+        if hasattr(ae, "SmoothNStructure"):
+            stateful[ae.SmoothNStructure] = self._smooth
+        for cls, fn in stateful.items():
+            if type(node) is cls:
+                key = (self._label, id(node), "stateful")
+                if key not in self._memo:
+                    self._memo[key] = fn(node, binding)
+                return self._memo[key]
+        if isinstance(node, ae.IntegStructure):
+            raise unsupported("INTEG inside an expression", self._label)
+        name = type(node).__name__.replace("Structure", "")
+        names = {"GetConstants": "GET XLS CONSTANTS", "GetData": "GET XLS DATA",
+                 "GetLookups": "GET XLS LOOKUPS", "Data": "DATA", "Game": "GAME",
+                 "AllocateAvailable": "ALLOCATE AVAILABLE",
+                 "AllocateByPriority": "ALLOCATE BY PRIORITY"}
+        raise unsupported(names.get(name, name.upper()), self._label)
+
+    def _operation(self, ops, args, binding, phase) -> str:
+        g = lambda n: self._gen(n, binding, phase)  # noqa: E731
+        arith = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
+        cmp = {"=": "==", "<>": "!=", ">=": ">=", ">": ">", "<=": "<=", "<": "<"}
+        if len(args) == 1:
+            if ops[0] == "negative":
+                return f"(-{g(args[0])})"
+            if ops[0] == ":NOT:":
+                return f"(({g(args[0])} == 0.0) * 1.0)"
+            raise unsupported(f"operator {ops[0]}", self._label)
+        if all(op in arith for op in ops):
+            # PySD emits "a op b op c" and lets Python's precedence and associativity
+            # apply (the translator has already grouped by precedence)
+            pieces = [g(args[0])]
+            for op, a in zip(ops, args[1:]):
+                pieces += [arith[op], g(a)]
+            return "(" + " ".join(pieces) + ")"
+        # comparisons and logicals: PySD nests from the right
+        right = g(args[-1])
+        for op, a in zip(reversed(ops), reversed(list(args[:-1]))):
+            left = g(a)
+            if op in cmp:
+                right = f"(({left} {cmp[op]} {right}) * 1.0)"
+            elif op == ":AND:":
+                right = f"((({left} != 0.0) & ({right} != 0.0)) * 1.0)"
+            elif op == ":OR:":
+                right = f"((({left} != 0.0) | ({right} != 0.0)) * 1.0)"
+            elif op in arith:
+                right = f"({left} {arith[op]} {right})"
+            else:
+                raise unsupported(f"operator {op}", self._label)
+        return right
+
+    # references -----------------------------------------------------------------
+    def _resolve_sub(self, sub: str, binding: dict, pos: int, dim: list[str]):
+        if sub.endswith("!"):
+            if sub not in binding:
+                raise unsupported(f"subscript {sub} outside SUM/PROD/VMIN/VMAX", self._label)
+            return binding[sub][0]
+        rng = self._range(sub)
+        if rng is None:
+            return self._elements_of(sub)[0]
+        if rng in binding:
+            return binding[rng][0]
+        els = self.ranges[rng]
+        # mapping: this range maps onto a bound one, or a bound one maps onto this
+        for m in self.mappings.get(rng, []):
+            if m in binding:
+                return els[self.ranges[m].index(binding[m][0])]
+        for b, (e, _) in binding.items():
+            if rng in self.mappings.get(b, []):
+                return els[self.ranges[b].index(e)]
+        # subrange / superrange of a bound range: match by element name
+        cands = [(abs(p - pos), b, e) for b, (e, p) in binding.items()
+                 if not b.endswith("!") and e in els]
+        if cands:
+            return min(cands)[2]
+        raise unsupported(f"subscript {sub!r} not defined on the left-hand side", self._label)
+
+    def _instance(self, var: Variable, subs, binding) -> str:
+        if not var.dims:
+            return var.instances[()]
+        if subs is None:
+            tup = []
+            for pos, dim in enumerate(var.dims):
+                cands = [(abs(p - pos), e) for b, (e, p) in binding.items() if e in dim]
+                if not cands:
+                    raise unsupported(f"reference to subscripted {var.name!r} without "
+                                      "subscripts", self._label)
+                tup.append(min(cands)[1])
+            tup = tuple(tup)
+        else:
+            tup = tuple(self._resolve_sub(s, binding, p, var.dims[p] if p < len(var.dims)
+                                          else [])
+                        for p, s in enumerate(subs))
+        if tup not in var.instances:
+            raise ModelError(f"{self._label}: {var.name}[{','.join(tup)}] is not defined")
+        return var.instances[tup]
+
+    def _element_value(self, elem: str) -> str:
+        """Vensim compares subscript elements by their 1-based position in the full
+        (largest) range containing them, so a subrange element equals its parent's."""
+        full = max((els for els in self.ranges.values() if elem in els), key=len)
+        return repr(float(full.index(elem) + 1))
+
+    def _reference(self, node, binding) -> str:
+        ref = node.reference
+        if ref == "time":
+            return "@T@"
+        key = norm(ref)
+        if key not in self.variables:
+            rng = next((r for r in self.ranges if norm(r) == key), None)
+            if rng is not None and node.subscripts is None:
+                # a dimension used as a value: the position of its element
+                return self._element_value(self._resolve_sub(rng, binding, 0, []))
+            elem = next((e for e in self.elements if norm(e) == key), None)
+            if elem is not None and node.subscripts is None:
+                return self._element_value(elem)
+            raise ModelError(f"{self._label}: reference to undefined variable {ref!r}"
+                             + _closest(key, self.variables))
+        var = self.variables[key]
+        if var.kind == "lookup":
+            raise unsupported("lookup used without argument", self._label)
+        subs = node.subscripts.subscripts if node.subscripts is not None else None
+        slot = self._instance(var, subs, binding)
+        return slot
+
+    # calls -----------------------------------------------------------------------
+    def _lookup_call(self, idx: int, x: str) -> str:
+        mode = self.lookups[idx].mode
+        fn = {"interpolate": "_lk_interp", "extrapolate": "_lk_extrap",
+              "hold_backward": "_lk_hold"}[mode]
+        return f"{fn}({x}, LX, LY, @LO{idx}@, @LN{idx}@)"
+
+    def _call(self, node, binding, phase) -> str:
+        fname = node.function.reference
+        args = node.arguments
+        g = lambda n: self._gen(n, binding, phase)  # noqa: E731
+        key = norm(fname)
+        if key in self.variables and self.variables[key].kind == "lookup":
+            var = self.variables[key]
+            subs = node.function.subscripts.subscripts if node.function.subscripts else None
+            lslot = self._instance(var, subs, binding)
+            return self._lookup_call(int(lslot[1:]), g(args[0]))
+        if fname in _UNARY:
+            return f"{_UNARY[fname]}({g(args[0])})"
+        if fname in ("sum", "prod", "vmin", "vmax"):
+            return self._aggregate(fname, args[0], binding, phase)
+        if fname == "pi":
+            return "np.pi"
+        if fname == "elmcount":
+            ref = getattr(args[0], "reference", str(args[0]))
+            rng = next((r for r in self.ranges if norm(r) == norm(ref)), ref)
+            return repr(float(len(self._elements_of(rng))))
+        a = [g(x) for x in args]
+        t, dt = "@T@", "@DT@"
+        if fname == "power":
+            return f"np.power({a[0]}, {a[1]})"
+        if fname == "log":
+            return f"(np.log({a[0]})/np.log({a[1]}))"
+        if fname == "min":
+            return f"np.minimum({a[0]}, {a[1]})"
+        if fname == "max":
+            return f"np.maximum({a[0]}, {a[1]})"
+        if fname == "integer":
+            return f"_integer({a[0]})"
+        if fname == "quantum":
+            return f"_quantum({a[0]}, {a[1]})"
+        if fname == "modulo":
+            return f"_modulo({a[0]}, {a[1]})"
+        if fname == "xidz":
+            return f"_xidz({a[0]}, {a[1]}, {a[2]})"
+        if fname == "zidz":
+            return f"_zidz({a[0]}, {a[1]})"
+        if fname == "if_then_else":
+            # PySD evaluates one branch; both are side-effect free here (numpy error
+            # model), so a branch-free select gives the same value
+            return f"_ite({a[0]}, {a[1]}, {a[2]})"
+        if fname == "step":
+            return f"_step({t}, {dt}, {a[0]}, {a[1]})"
+        if fname == "ramp":
+            if len(a) == 2:
+                return f"_ramp_open({t}, {a[0]}, {a[1]})"
+            return f"_ramp({t}, {a[0]}, {a[1]}, {a[2]})"
+        if fname == "pulse":
+            return f"_pulse({t}, {a[0]}, {a[1]})"
+        if fname == "pulse_train":
+            return f"_pulse_train({t}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
+        if fname == "active_initial":
+            return a[1] if phase == "init" else a[0]
+        raise unsupported(fname.upper().replace("_", " "), self._label)
+
+    def _bang_ranges(self, node, found):
+        from pysd.translators.structures import abstract_expressions as ae
+        if isinstance(node, ae.SubscriptsReferenceStructure):
+            for s in node.subscripts:
+                if s.endswith("!") and s not in found:
+                    found.append(s)
+        elif hasattr(node, "__dataclass_fields__"):
+            for f in node.__dataclass_fields__:
+                v = getattr(node, f)
+                for x in (v if isinstance(v, (list, tuple)) else [v]):
+                    self._bang_ranges(x, found)
+        return found
+
+    def _aggregate(self, fname, arg, binding, phase) -> str:
+        bangs = self._bang_ranges(arg, [])
+        if not bangs:
+            return self._gen(arg, binding, phase)
+        terms = []
+        lists = [self._elements_of(b[:-1]) for b in bangs]
+        for tup in itertools.product(*lists):
+            b2 = dict(binding)
+            for b, e in zip(bangs, tup):
+                b2[b] = (e, -1)
+            terms.append(self._gen(arg, b2, phase))
+        if fname == "sum":
+            return "(" + " + ".join(terms) + ")" if len(terms) > 1 else terms[0]
+        if fname == "prod":
+            return "(" + " * ".join(terms) + ")" if len(terms) > 1 else terms[0]
+        fn = "np.minimum" if fname == "vmin" else "np.maximum"
+        out = terms[0]
+        for t in terms[1:]:
+            out = f"{fn}({out}, {t})"
+        return out
+
+    # statefuls -------------------------------------------------------------------
+    def _const_order(self, node, what):
+        try:
+            return int(self.const_value(node))
+        except ModelError:
+            raise unsupported(f"{what} with a non-constant order", self._label) from None
+
+    def _smooth(self, node, binding) -> str:
+        inp = self._gen(node.input, binding, "run")
+        stime = self._gen(node.smooth_time, binding, "run")
+        init = self._gen(node.initial, binding, "init")
+        order = self._const_order(node.order, "SMOOTH N")
+        slots = [self._new_state(f"{self._label}.smooth[{i}]") for i in range(order)]
+        st = Stateful("SMOOTH", self._label, slots, [(s, init) for s in slots])
+        # PySD Smooth.ddt: targets = roll(state); targets[0] = input;
+        # (targets - state) * order / smooth_time
+        for i, s in enumerate(slots):
+            target = inp if i == 0 else slots[i - 1]
+            st.ddt.append((s, f"({target} - {s}) * {float(order)!r} / {stime}"))
+        self.statefuls.append(st)
+        return slots[-1]
+
+    def _delay(self, node, binding) -> str:
+        from pysd.translators.structures import abstract_expressions as ae
+        is_n = isinstance(node, ae.DelayNStructure)
+        inp = self._gen(node.input, binding, "run")
+        dtime = self._gen(node.delay_time, binding, "run")
+        dtime0 = self._gen(node.delay_time, binding, "init")
+        init = self._gen(node.initial, binding, "init")
+        order = self._const_order(node.order, "DELAY N")
+        # PySD: the order is reduced while order*TIME STEP > delay time (at init)
+        k = self._new_fixed(f"_delay_order({float(order)!r}, @DT@, {dtime0})")
+        slots = [self._new_state(f"{self._label}.delay[{i}]") for i in range(order)]
+        st = Stateful("DELAYN" if is_n else "DELAY", self._label, slots,
+                      [(s, f"_delay_init({i}, {k}, ({init}) * ({dtime0}))")
+                       for i, s in enumerate(slots)])
+        if is_n:
+            times = [self._new_state(f"{self._label}.times[{i}]") for i in range(order)]
+            st.init += [(s, dtime0) for s in times]
+            # ddt: times = roll(times); times[0] = delay_time; outflows = state/times
+            new_times = [dtime] + times[:-1]
+            for i, s in enumerate(slots):
+                inflow = inp if i == 0 else f"({slots[i - 1]} / {new_times[i - 1]})"
+                st.ddt.append((s, f"_delay_stage({i}, {k}, ({inflow} - {s} / {new_times[i]})"
+                                  f" * {k})"))
+            st.discrete += [(s, v) for s, v in zip(times, new_times)]
+            self.statefuls.append(st)
+            out = " + ".join(f"_pick({i}, {k}, {s})" for i, s in enumerate(slots))
+            return f"(({out}) / {times[0]})"
+        for i, s in enumerate(slots):
+            inflow = inp if i == 0 else f"{slots[i - 1]} / {dtime}"
+            st.ddt.append((s, f"_delay_stage({i}, {k}, ({inflow} - {s} / {dtime}) * {k})"))
+        self.statefuls.append(st)
+        out = " + ".join(f"_pick({i}, {k}, {s})" for i, s in enumerate(slots))
+        return f"(({out}) / {dtime})"
+
+    def _delay_fixed(self, node, binding) -> str:
+        inp = self._gen(node.input, binding, "run")
+        dtime0 = self._gen(node.delay_time, binding, "init")
+        init = self._gen(node.initial, binding, "init")
+        k = self._new_fixed(f"_delay_fixed_order({dtime0}, @DT@, @CAP@)")
+        s = self._new_state(f"{self._label}.delay_fixed")
+        st = Stateful("DELAY FIXED", self._label, [s], [(s, init)])
+        st.extra = {"input": inp, "order": k, "index": len(self.delay_fixed)}
+        self.delay_fixed.append({"state": s, "order": k, "input": inp, "init": init})
+        self.statefuls.append(st)
+        return s
+
+    def _trend(self, node, binding) -> str:
+        inp = self._gen(node.input, binding, "run")
+        inp0 = self._gen(node.input, binding, "init")
+        avg = self._gen(node.average_time, binding, "run")
+        avg0 = self._gen(node.average_time, binding, "init")
+        itr = self._gen(node.initial_trend, binding, "init")
+        s = self._new_state(f"{self._label}.trend")
+        st = Stateful("TREND", self._label, [s], [(s, f"{inp0} / (1.0 + {itr} * {avg0})")],
+                      ddt=[(s, f"({inp} - {s}) / {avg}")])
+        self.statefuls.append(st)
+        return f"_zidz({inp} - {s}, {avg} * np.abs({s}))"
+
+    def _forecast(self, node, binding) -> str:
+        inp = self._gen(node.input, binding, "run")
+        inp0 = self._gen(node.input, binding, "init")
+        avg = self._gen(node.average_time, binding, "run")
+        hor = self._gen(node.horizon, binding, "run")
+        itr = self._gen(node.initial_trend, binding, "init")
+        s = self._new_state(f"{self._label}.forecast")
+        # PySD Forecast: state0 = input / (1 + initial_trend)  (sic)
+        st = Stateful("FORECAST", self._label, [s], [(s, f"{inp0} / (1.0 + {itr})")],
+                      ddt=[(s, f"({inp} - {s}) / {avg}")])
+        self.statefuls.append(st)
+        return f"({inp} * (1.0 + _zidz({inp} - {s}, {avg} * {s}) * {hor}))"
+
+    def _sample_if_true(self, node, binding) -> str:
+        cond = self._gen(node.condition, binding, "run")
+        inp = self._gen(node.input, binding, "run")
+        init = self._gen(node.initial, binding, "init")
+        s = self._new_state(f"{self._label}.sample")
+        value = f"_ite({cond}, {inp}, {s})"
+        st = Stateful("SAMPLE IF TRUE", self._label, [s], [(s, init)], discrete=[(s, value)])
+        self.statefuls.append(st)
+        return value
+
+    # constants ---------------------------------------------------------------------
+    def const_value(self, node, values: dict | None = None) -> float:
+        """Evaluate a compile-time constant expression (numbers, constants, + - * / ^)."""
+        from pysd.translators.structures import abstract_expressions as ae
+        if isinstance(node, (int, float, np.integer, np.floating)) and not isinstance(node, bool):
+            return float(node)
+        if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
+            var = self.variables.get(norm(node.reference))
+            if var is not None and () in var.instances:
+                slot = var.instances[()]
+                m = PLACEHOLDER.fullmatch(slot)
+                if m and m.group(1) == "P":
+                    p = self.params[int(m.group(2))]
+                    return float(values[p["name"]]) if values and p["name"] in values \
+                        else p["default"]
+                if m is None:
+                    return float(slot)
+                for c in var.components:
+                    return self.const_value(c.ast, values)
+        if isinstance(node, ae.ArithmeticStructure):
+            vals = [self.const_value(a, values) for a in node.arguments]
+            if len(vals) == 1:
+                return -vals[0]
+            out = vals[0]
+            for op, v in zip(node.operators, vals[1:]):
+                out = {"+": out + v, "-": out - v, "*": out * v,
+                       "/": out / v if v else np.inf, "^": out ** v}[op]
+            return out
+        raise ModelError("not a constant expression")
+
+
+def _closest(name, choices):
+    from model.errors import closest
+    return closest(name, list(choices))

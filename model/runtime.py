@@ -1,0 +1,339 @@
+"""CompiledModel: a Vensim/XMILE model compiled to Numba, with run() and run_ensemble().
+
+    from model import compile_model
+    m = compile_model("model/guangzhou_innovation.mdl")
+    df = m.run({"HTE pass rate": 0.3})                 # pandas, indexed by time
+    ds = m.run_ensemble(table, return_columns=[...])   # xarray, dims (run, time)
+
+Generated code is cached on disk ($INNOSD_CACHE_DIR or ~/.cache/innosd), keyed by the
+model file's content hash and the compiler version, and Numba caches its machine code
+next to it, so a second load neither parses the model nor recompiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import ModelError, closest
+
+COMPILER_VERSION = "0.3.0"  # bump whenever generated code would change
+TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
+ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the parameter/output buffers
+
+_loaded: dict[str, "CompiledModel"] = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("INNOSD_CACHE_DIR") or Path.home() / ".cache" / "innosd"
+    return Path(root)
+
+
+def _key(source: bytes) -> str:
+    import numba
+    import pysd
+    h = hashlib.sha256(source)
+    for f in ("compiler/frontend.py", "compiler/codegen.py", "compiler/rt.py", "runtime.py"):
+        h.update((Path(__file__).parent / f).read_bytes())  # the compiler is the version
+    h.update(f"|{COMPILER_VERSION}|{pysd.__version__}|{numba.__version__}|"
+             f"{np.__version__}".encode())
+    return h.hexdigest()[:20]
+
+
+def _parse(path: Path):
+    warnings.filterwarnings("ignore", module="pysd")
+    try:
+        if path.suffix.lower() == ".mdl":
+            from pysd.translators.vensim.vensim_file import VensimFile
+            f = VensimFile(path)
+            f.parse()
+        elif path.suffix.lower() in (".xmile", ".xml", ".stmx"):
+            from pysd.translators.xmile.xmile_file import XmileFile
+            f = XmileFile(path)
+            f.parse()
+        else:
+            raise ModelError(f"{path}: not a Vensim .mdl or XMILE file")
+        return f.get_abstract_model()
+    except ModelError:
+        raise
+    except Exception as err:  # the PySD parser's own error, reduced to one line
+        msg = str(err).strip().splitlines()
+        raise ModelError(f"{path}: cannot parse model: {msg[0] if msg else type(err).__name__}"
+                         ) from None
+
+
+def _ctl_expr(g, node) -> str:
+    """Python expression (over `p`, a name->value dict) for a control variable."""
+    from pysd.translators.structures import abstract_expressions as ae
+    from model.compiler.frontend import norm, PLACEHOLDER
+    if isinstance(node, (int, float, np.integer, np.floating)):
+        return repr(float(node))
+    if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
+        var = g.variables.get(norm(node.reference))
+        if var is not None and () in var.instances:
+            m = PLACEHOLDER.fullmatch(var.instances[()])
+            if m and m.group(1) == "P":
+                return f"p[{g.params[int(m.group(2))]['name']!r}]"
+            if m is None:
+                return var.instances[()]
+            return "(" + _ctl_expr(g, var.components[0].ast) + ")"
+    if isinstance(node, ae.ArithmeticStructure):
+        args = [_ctl_expr(g, a) for a in node.arguments]
+        if len(args) == 1:
+            return f"(-{args[0]})"
+        ops = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
+        out = args[0]
+        for op, a in zip(node.operators, args[1:]):
+            out += f" {ops[op]} {a}"
+        return f"({out})"
+    raise ModelError("control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) "
+                     "must be constant expressions; this one changes during the run: "
+                     "run this model with --backend pysd")
+
+
+def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
+    from model.compiler.frontend import ModelGraph, CONTROL_VARS, norm
+    from model.compiler.codegen import generate
+
+    am = _parse(path)
+    g = ModelGraph(am, path)
+    outputs, columns = [], []
+    for k, var in g.variables.items():
+        if var.kind == "lookup":
+            continue
+        for tup, slot in var.instances.items():
+            col = var.name + (f"[{','.join(tup)}]" if tup else "")
+            outputs.append((col, slot))
+            columns.append(dict(name=col, variable=var.name, units=var.units))
+    src = generate(g, outputs, COMPILER_VERSION)
+    control = {CONTROL_VARS[k]: _ctl_expr(g, g.variables[k].components[0].ast)
+               for k in CONTROL_VARS}
+    lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
+    ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
+    params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),
+                   default=p["default"], units=p["units"],
+                   limits=[None if v is None else float(v) for v in p["limits"]],
+                   doc=p["doc"]) for p in g.params]
+    meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
+                columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
+                n_delay_fixed=len(g.delay_fixed))
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / f"innosd_model_{key}.py", src)
+    _atomic_write(folder / "meta.json", json.dumps(meta))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
+    """Compile (or load from the cache) the model at `path`."""
+    path = Path(path)
+    try:
+        source = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
+    key = _key(source)
+    if use_cache and key in _loaded:
+        return _loaded[key]
+    folder = cache_dir() / key
+    from_cache = (folder / "meta.json").exists() and \
+        (folder / f"innosd_model_{key}.py").exists() and use_cache
+    if not from_cache:
+        _build(path, source, key, folder)
+    model = CompiledModel(path, folder, key, from_cache=from_cache)
+    _loaded[key] = model
+    return model
+
+
+class CompiledModel:
+    """One compiled model.  Construct with `compile_model(path)`."""
+
+    def __init__(self, path: Path, folder: Path, key: str, from_cache: bool):
+        self.path = path
+        self.key = key
+        self.from_cache = from_cache
+        meta = json.loads((folder / "meta.json").read_text())
+        self._meta = meta
+        modname = f"innosd_model_{key}"
+        spec = importlib.util.spec_from_file_location(modname, folder / f"{modname}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[modname] = mod
+        spec.loader.exec_module(mod)
+        self._mod = mod
+        self._params = meta["params"]
+        self._defaults = np.array([p["default"] for p in self._params], dtype=float)
+        self._pindex = {p["name"]: i for i, p in enumerate(self._params)}
+        self._alias: dict[str, list[int]] = {}
+        from model.compiler.frontend import norm
+        for i, p in enumerate(self._params):
+            for name in {p["name"], p["variable"], norm(p["name"]), norm(p["variable"])}:
+                self._alias.setdefault(name, []).append(i)
+        self._columns = [c["name"] for c in meta["columns"]]
+        self._col_alias: dict[str, list[int]] = {}
+        for i, c in enumerate(meta["columns"]):
+            for name in {c["name"], c["variable"], norm(c["name"]), norm(c["variable"])}:
+                self._col_alias.setdefault(name, []).append(i)
+        self._units = {c["name"]: c["units"] for c in meta["columns"]}
+        self._control = meta["control"]
+        self._lx = np.asarray(meta["lx"], dtype=float)
+        self._ly = np.asarray(meta["ly"], dtype=float)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def parameters(self) -> pd.DataFrame:
+        """Constants that `run(params=...)` accepts: defaults, units, declared ranges."""
+        rows = []
+        for p in self._params:
+            lim = list(p["limits"]) + [None, None, None]
+            rows.append(dict(name=p["name"], variable=p["variable"], default=p["default"],
+                             units=p["units"], min=lim[0], max=lim[1], step=lim[2],
+                             doc=p["doc"]))
+        return pd.DataFrame(rows).set_index("name")
+
+    @property
+    def columns(self) -> list[str]:
+        """Every output column (model-file names; subscripted as 'name[a,b]')."""
+        return list(self._columns)
+
+    # ------------------------------------------------------------------ helpers
+    def _param_indices(self, name) -> list[int]:
+        idx = self._alias.get(name)
+        if idx is None:
+            from model.compiler.frontend import norm
+            idx = self._alias.get(norm(str(name)))
+        if idx is None:
+            raise ModelError(f"unknown constant {name!r} in {self.path.name}"
+                             + closest(str(name), self._pindex))
+        return idx
+
+    def _param_vector(self, params) -> np.ndarray:
+        P = self._defaults.copy()
+        for name, value in (params or {}).items():
+            if isinstance(value, (pd.Series, pd.DataFrame, np.ndarray, list)):
+                raise ModelError(f"constant {name!r}: only scalar values are supported "
+                                 "by the compiled core (no time series)")
+            for i in self._param_indices(name):
+                P[i] = float(value)
+        return P
+
+    def _output_map(self, return_columns):
+        if return_columns is None:
+            sel = list(range(len(self._columns)))
+        else:
+            if isinstance(return_columns, str):
+                return_columns = [return_columns]
+            sel = []
+            for name in return_columns:
+                idx = self._col_alias.get(name)
+                if idx is None:
+                    from model.compiler.frontend import norm
+                    idx = self._col_alias.get(norm(str(name)))
+                if idx is None:
+                    raise ModelError(f"unknown variable {name!r} in {self.path.name}"
+                                     + closest(str(name), self._columns))
+                sel += [i for i in idx if i not in sel]
+        omap = np.full(len(self._columns), -1, dtype=np.int64)
+        omap[sel] = np.arange(len(sel))
+        return omap, [self._columns[i] for i in sel]
+
+    def _time_grid(self, P: np.ndarray):
+        p = {pp["name"]: P[i] for i, pp in enumerate(self._params)}
+        ctl = {k: float(eval(expr, {"__builtins__": {}}, {"p": p}))  # noqa: S307
+               for k, expr in self._control.items()}
+        t0, tf, dt = ctl["INITIAL TIME"], ctl["FINAL TIME"], ctl["TIME STEP"]
+        sp = ctl["SAVEPER"]
+        if not dt > 0:
+            raise ModelError(f"TIME STEP must be positive, got {dt}")
+        if not sp > 0:
+            raise ModelError(f"SAVEPER must be positive, got {sp}")
+        if (tf - t0) / dt > 5e7:
+            raise ModelError(f"too many time steps: ({tf} - {t0}) / {dt}")
+        # PySD Model._integrate: time += dt while time + dt*rprec < final time
+        times, t = [t0], t0
+        while t + dt * TIME_RPREC < tf:
+            t = t + dt
+            times.append(t)
+        times = np.array(times)
+        prec = dt * TIME_RPREC
+        delay = times - t0
+        save = ((np.mod(delay, sp) < prec) | (np.mod(-delay, sp) < prec))
+        rounded = np.round(times[save], -int(np.log10(prec)))
+        return times, save, dt, rounded, ctl
+
+    def _kernel(self, method: str, ensemble: bool):
+        if method not in ("euler", "rk4"):
+            raise ModelError(f"unknown integration method {method!r}; use 'euler' or 'rk4'")
+        name = {("euler", False): "_run_one", ("rk4", False): "_run_one_rk4",
+                ("euler", True): "run_euler", ("rk4", True): "run_rk4"}[(method, ensemble)]
+        return getattr(self._mod, name)
+
+    # ------------------------------------------------------------------ running
+    def run(self, params=None, return_columns=None, method: str = "euler") -> pd.DataFrame:
+        """One run; a DataFrame indexed by time (SAVEPER), columns as in the model file."""
+        P = self._param_vector(params)
+        times, save, dt, index, _ = self._time_grid(P)
+        omap, cols = self._output_map(return_columns)
+        out = np.empty((len(cols), 1, int(save.sum())))
+        kernel = self._kernel(method, ensemble=False)
+        kernel(P.reshape(-1, 1), times, save, dt, float(len(times) + 1), self._lx, self._ly,
+               omap, out, 0)
+        df = pd.DataFrame(out[:, 0, :].T, index=pd.Index(index, name="time"), columns=cols)
+        return df
+
+    def run_ensemble(self, params: pd.DataFrame, return_columns=None, method: str = "euler",
+                     chunk_size: int = ENSEMBLE_CHUNK):
+        """N runs at once (rows of `params`); an xarray.Dataset with dims (run, time)."""
+        import xarray as xr
+        if not isinstance(params, pd.DataFrame):
+            params = pd.DataFrame(params)
+        n = len(params)
+        P = np.repeat(self._defaults[:, None], n, axis=1)
+        for name in params.columns:
+            vals = params[name].to_numpy(dtype=float)
+            for i in self._param_indices(name):
+                P[i] = vals
+        control_rows = [i for i, p in enumerate(self._params)
+                        if p["name"] in self._control or p["variable"] in self._control]
+        for i in control_rows:
+            if n and not np.all(P[i] == P[i, 0]):
+                raise ModelError(f"{self._params[i]['name']} must be the same for every run "
+                                 "of an ensemble")
+        times, save, dt, index, _ = self._time_grid(P[:, 0] if n else self._defaults)
+        omap, cols = self._output_map(return_columns)
+        nsave = int(save.sum())
+        result = np.empty((len(cols), n, nsave))
+        kernel = self._kernel(method, ensemble=True)
+        cap = float(len(times) + 1)
+        for start in range(0, n, chunk_size):
+            stop = min(n, start + chunk_size)
+            Pc = np.ascontiguousarray(P[:, start:stop])
+            kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap,
+                   result[:, start:stop, :] if stop - start == n else
+                   _view(result, start, stop))
+        ds = xr.Dataset(
+            {c: (("run", "time"), result[i]) for i, c in enumerate(cols)},
+            coords={"run": params.index.to_numpy(), "time": index})
+        for c in cols:
+            ds[c].attrs["units"] = self._units.get(c, "")
+        ds.attrs["model"] = self.path.name
+        ds.attrs["method"] = method
+        return ds
+
+
+def _view(result, start, stop):
+    # a (n_cols, chunk, n_save) view: rows are contiguous per member, so the kernel
+    # writes straight into the final array without a copy
+    return result[:, start:stop, :]

@@ -115,8 +115,8 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
             outputs.append((col, slot))
             columns.append(dict(name=col, variable=var.name, units=var.units))
     src = generate(g, outputs, COMPILER_VERSION)
-    control = {CONTROL_VARS[k]: _ctl_expr(g, g.variables[k].components[0].ast)
-               for k in CONTROL_VARS}
+    from pysd.translators.structures.abstract_expressions import ReferenceStructure
+    control = {CONTROL_VARS[k]: _ctl_expr(g, ReferenceStructure(k)) for k in CONTROL_VARS}
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
     ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
     params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),
@@ -146,15 +146,15 @@ def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
     except OSError as err:
         raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
     key = _key(source)
-    if use_cache and key in _loaded:
-        return _loaded[key]
     folder = cache_dir() / key
+    if use_cache and str(folder) in _loaded:
+        return _loaded[str(folder)]
     from_cache = (folder / "meta.json").exists() and \
         (folder / f"innosd_model_{key}.py").exists() and use_cache
     if not from_cache:
         _build(path, source, key, folder)
     model = CompiledModel(path, folder, key, from_cache=from_cache)
-    _loaded[key] = model
+    _loaded[str(folder)] = model
     return model
 
 

@@ -203,7 +203,7 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w("")
     w("")
     w(f"@njit(cache=True, error_model='numpy', parallel=True)")
-    w(f"def {name.replace('_run_one', 'run')}(P, times, save, dt, cap, LX, LY, omap, out):")
+    w(f"def {'run_euler' if name == '_run_one' else 'run_rk4'}(P, times, save, dt, cap, LX, LY, omap, out):")
     w("    for j in prange(P.shape[1]):")
     w(f"        {name}(P, times, save, dt, cap, LX, LY, omap, out, j)")
     w("")

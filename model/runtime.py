@@ -113,7 +113,11 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
         for tup, slot in var.instances.items():
             col = var.name + (f"[{','.join(tup)}]" if tup else "")
             outputs.append((col, slot))
-            columns.append(dict(name=col, variable=var.name, units=var.units))
+            run_code = g.aux_code.get(int(slot[2:-1]), ("",))[0] if slot.startswith("@A") \
+                else ""
+            kind = "stock" if run_code.startswith("@S") else \
+                "constant" if not slot.startswith("@A") else "auxiliary"
+            columns.append(dict(name=col, variable=var.name, units=var.units, kind=kind))
     src = generate(g, outputs, COMPILER_VERSION)
     from pysd.translators.structures.abstract_expressions import ReferenceStructure
     control = {CONTROL_VARS[k]: _ctl_expr(g, ReferenceStructure(k)) for k in CONTROL_VARS}
@@ -202,6 +206,11 @@ class CompiledModel:
                              units=p["units"], min=lim[0], max=lim[1], step=lim[2],
                              doc=p["doc"]))
         return pd.DataFrame(rows).set_index("name")
+
+    @property
+    def stocks(self) -> list[str]:
+        """Output columns that are stocks (INTEG)."""
+        return [c["name"] for c in self._meta["columns"] if c.get("kind") == "stock"]
 
     @property
     def columns(self) -> list[str]:
@@ -317,12 +326,18 @@ class CompiledModel:
         result = np.empty((len(cols), n, nsave))
         kernel = self._kernel(method, ensemble=True)
         cap = float(len(times) + 1)
+        buf = None
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
             Pc = np.ascontiguousarray(P[:, start:stop])
-            kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap,
-                   result[:, start:stop, :] if stop - start == n else
-                   _view(result, start, stop))
+            if stop - start == n:
+                kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, result)
+                break
+            # a C-contiguous chunk buffer: one compiled signature for every chunk
+            if buf is None or buf.shape[1] != stop - start:
+                buf = np.empty((len(cols), stop - start, nsave))
+            kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, buf)
+            result[:, start:stop, :] = buf
         ds = xr.Dataset(
             {c: (("run", "time"), result[i]) for i, c in enumerate(cols)},
             coords={"run": params.index.to_numpy(), "time": index})
@@ -331,9 +346,3 @@ class CompiledModel:
         ds.attrs["model"] = self.path.name
         ds.attrs["method"] = method
         return ds
-
-
-def _view(result, start, stop):
-    # a (n_cols, chunk, n_save) view: rows are contiguous per member, so the kernel
-    # writes straight into the final array without a copy
-    return result[:, start:stop, :]

@@ -1,0 +1,120 @@
+"""`innosd bench`: the compiled core against PySD, measured (never asserted).
+
+    innosd bench                                  the project's model, 100,000 runs
+    innosd bench --model tests/engine/models/exponential_decay.mdl --n 20000
+
+In one process: first compile (empty cache), cached load, PySD's run(), the compiled
+run() (whole call, and the kernel alone), and run_ensemble over N parameter sets with
+every constant varied by +-20% (uniform, seeded).  Prints runs/s and the ratios to the
+targets in issue 3 (single run >= 1000x PySD; ensemble >= 100,000 runs/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import ModelError
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "model" / "guangzhou_innovation.mdl"
+CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+
+def _best(fn, repeat: int) -> float:
+    """Fastest of `repeat` calls, in seconds (the usual benchmarking convention)."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="innosd bench", description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=str(DEFAULT_MODEL))
+    p.add_argument("--n", type=int, default=100_000, help="ensemble size")
+    p.add_argument("--columns", type=int, default=10,
+                   help="how many stock columns the ensemble saves (memory: N x time x cols)")
+    p.add_argument("--seed", type=int, default=20240601)
+    args = p.parse_args(argv)
+    path = Path(args.model)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+
+    from model import runtime
+    with tempfile.TemporaryDirectory() as tmp:
+        old = os.environ.get("INNOSD_CACHE_DIR")
+        os.environ["INNOSD_CACHE_DIR"] = str(Path(tmp) / "cache")
+        try:
+            t = time.perf_counter()
+            m = runtime.compile_model(path)
+            m.run()
+            first = time.perf_counter() - t
+            runtime._loaded.clear()
+            t = time.perf_counter()
+            m = runtime.compile_model(path)
+            m.run()
+            cached = time.perf_counter() - t
+            from_cache = m.from_cache
+            # warm the ensemble kernel (parallel compile) before timing it
+            m.run_ensemble(pd.DataFrame(index=range(2)), return_columns=m.columns[:1])
+        finally:
+            if old is None:
+                os.environ.pop("INNOSD_CACHE_DIR", None)
+            else:
+                os.environ["INNOSD_CACHE_DIR"] = old
+
+        import pysd
+        shutil.copy(path, Path(tmp) / path.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = pysd.read_vensim(str(Path(tmp) / path.name)) if path.suffix == ".mdl" \
+                else pysd.read_xmile(str(Path(tmp) / path.name))
+            t_pysd = _best(lambda: ref.run(), 5)
+
+    t_run = _best(lambda: m.run(), 50)
+    # the kernel alone: what calibration/optimisers pay per evaluation
+    P = m._defaults.reshape(-1, 1).copy()
+    times, save, dt, _, _ = m._time_grid(m._defaults)
+    omap, cols = m._output_map(None)
+    out = np.empty((len(cols), 1, int(save.sum())))
+    kern = m._mod._run_one
+    cap = float(len(times) + 1)
+    t_kernel = _best(lambda: kern(P, times, save, dt, cap, m._lx, m._ly, omap, out, 0), 200)
+
+    params = m.parameters
+    varied = [n for n in params.index if n not in CONTROL]
+    rng = np.random.default_rng(args.seed)
+    defaults = params.loc[varied, "default"].to_numpy()
+    table = pd.DataFrame(defaults * rng.uniform(0.8, 1.2, (args.n, len(varied))),
+                         columns=varied)
+    ens_cols = (m.stocks or m.columns)[:args.columns]
+    t = time.perf_counter()
+    ds = m.run_ensemble(table, return_columns=ens_cols)
+    t_ens = time.perf_counter() - t
+    n_steps = len(times) - 1
+
+    print(f"model: {path} ({len(m.columns)} output columns, {len(varied)} constants, "
+          f"{n_steps} steps, {int(save.sum())} saved times)")
+    print(f"first compile (parse + generate + numba): {first:8.3f} s   (target < 5 s)")
+    print(f"cached load + first run:                  {cached:8.3f} s   (target < 0.5 s; "
+          f"from disk cache: {from_cache})")
+    print(f"PySD run():                               {t_pysd * 1e3:8.3f} ms")
+    print(f"compiled run() (DataFrame out):           {t_run * 1e3:8.3f} ms   "
+          f"{t_pysd / t_run:8.0f}x PySD")
+    print(f"compiled kernel alone (one run):          {t_kernel * 1e6:8.1f} us   "
+          f"{t_pysd / t_kernel:8.0f}x PySD   (target >= 1000x)")
+    print(f"run_ensemble N={args.n} ({len(ens_cols)} columns saved): {t_ens:8.3f} s   "
+          f"{args.n / t_ens:10.0f} runs/s   (target >= 100,000 runs/s; "
+          f"{os.cpu_count()} cores)")
+    print(f"ensemble output: {ds.nbytes / 1e6:.1f} MB")
+    return 0

@@ -1,0 +1,40 @@
+"""Regenerate `sd_models_report.md`: which sd-test-models folders the compiled core
+supports, and for the rest the missing construct.  Run: python -m tests.engine.make_sd_report
+(the pytest run of test_sd_models.py is the verification; this is the readable list)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model import compile_model
+from model.errors import ModelError
+from tests.engine import sdmodels as S
+
+
+def main() -> None:
+    rows, n_ok = [], 0
+    for folder in S.folders():
+        f = S.model_file(folder)
+        if f is None:
+            rows.append((folder, "no model", "no .mdl or .xmile file in the folder"))
+            continue
+        try:
+            compile_model(f)
+            n_ok += 1
+            continue
+        except ModelError as err:
+            msg = str(err)
+        reason = msg.split("unsupported construct ", 1)[-1].split("; run this model")[0]
+        rows.append((folder, "unsupported", reason.replace("|", "/")))
+    lines = ["# sd-test-models: folders the compiled core does not run", "",
+             f"{n_ok} of {len(S.folders())} folders compile; they are verified against the "
+             "canonical output and PySD by `tests/engine/test_sd_models.py`. The rest:", "",
+             "| folder | status | missing construct (variable) |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    out = Path(__file__).with_name("sd_models_report.md")
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}: {n_ok} supported, {len(rows)} not")
+
+
+if __name__ == "__main__":
+    main()

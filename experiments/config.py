@@ -40,7 +40,7 @@ class ScenarioConfig:
 
 @dataclass(frozen=True)
 class RunSettings:
-    backend: str = "pysd"
+    backend: str = "numba"
     output_dir: str = "outputs"
     seed: int = 0
     figures: bool = True

@@ -20,6 +20,7 @@ MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
 # The defaults are uncalibrated (calibration is its own issue): "plausible" means every
 # 2014-2016 observation the model maps is within a factor 1.6 (most are within 10%).
 PLAUSIBLE_FACTOR = 1.6
+TIME_STEP = 0.0625  # the model's TIME STEP (1/16 year)
 SIGNED_SUM = re.compile(r"[+-]?\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9](\s*[+-]\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9])*")
 
 
@@ -35,6 +36,20 @@ def scenario_runs(info):
         config = cfgmod.compose_run_config([f"scenario={name}"], info)
         runs[name] = run_model(cfgmod.model_parameters(config))
     return runs
+
+
+@pytest.fixture(scope="module")
+def per_step_run():
+    """The baseline saved at every TIME STEP, so flows can be integrated as the model does."""
+    import warnings
+
+    from experiments.engine import _pysd_model
+    model = _pysd_model(str(MODEL_FILE))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = model.run(return_timestamps=np.arange(2010, 2036 + TIME_STEP / 2, TIME_STEP))
+    model.reload()
+    return frame
 
 
 def test_model_runs_2010_to_2035(scenario_runs):
@@ -73,20 +88,11 @@ def _integ_equations() -> dict[str, str]:
     return found
 
 
-def test_stock_flow_accounting_closes(info):
+def test_stock_flow_accounting_closes(info, per_step_run):
     """Every stock equals its initial value plus the Euler-integrated net flow."""
     equations = _integ_equations()
     assert set(equations) == set(info.stocks)
-    dt = 0.0625
-    # save every step so the flows can be integrated exactly as the model does
-    import warnings
-
-    from experiments.engine import _pysd_model
-    model = _pysd_model(str(MODEL_FILE))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = model.run(return_timestamps=np.arange(2010, 2036 + dt / 2, dt))
-    model.reload()
+    frame, dt = per_step_run, TIME_STEP
     checked = 0
     for stock, expression in equations.items():
         expression = " ".join(expression.split())
@@ -103,17 +109,9 @@ def test_stock_flow_accounting_closes(info):
     assert checked >= 20  # nearly every stock is a plain sum of named flows
 
 
-def test_firm_ladder_conserves_firms():
+def test_firm_ladder_conserves_firms(per_step_run):
     """Firms move between ladder stocks; only births, exits and failures change the total."""
-    import warnings
-
-    from experiments.engine import _pysd_model
-    model = _pysd_model(str(MODEL_FILE))
-    dt = 0.0625
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        f = model.run(return_timestamps=np.arange(2010, 2036 + dt / 2, dt))
-    model.reload()
+    f, dt = per_step_run, TIME_STEP
     total = f["tech firms"] + f["hte cultivation pool"] + f["high tech enterprises"] + f["incubated firms"]
     net = (f["tech firm births"] - f["tech firm exits"] - f["hte exits"] - f["incubatee failures"]).to_numpy()
     rebuilt = total.iloc[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])

@@ -218,15 +218,18 @@ class CompiledModel:
         return list(self._columns)
 
     # ------------------------------------------------------------------ helpers
-    def _param_indices(self, name) -> list[int]:
-        idx = self._alias.get(name)
+    def _resolve(self, aliases: dict, name, kind: str, choices) -> list[int]:
+        """Indices for a name given as in the model file or PySD's python-safe form."""
+        idx = aliases.get(name)
         if idx is None:
             from model.compiler.frontend import norm
-            idx = self._alias.get(norm(str(name)))
+            idx = aliases.get(norm(str(name)))
         if idx is None:
-            raise ModelError(f"unknown constant {name!r} in {self.path.name}"
-                             + closest(str(name), self._pindex))
+            raise ModelError(f"unknown {kind} {name!r} in {self.path.name}" + closest(str(name), choices))
         return idx
+
+    def _param_indices(self, name) -> list[int]:
+        return self._resolve(self._alias, name, "constant", self._pindex)
 
     def _param_vector(self, params) -> np.ndarray:
         P = self._defaults.copy()
@@ -246,13 +249,7 @@ class CompiledModel:
                 return_columns = [return_columns]
             sel = []
             for name in return_columns:
-                idx = self._col_alias.get(name)
-                if idx is None:
-                    from model.compiler.frontend import norm
-                    idx = self._col_alias.get(norm(str(name)))
-                if idx is None:
-                    raise ModelError(f"unknown variable {name!r} in {self.path.name}"
-                                     + closest(str(name), self._columns))
+                idx = self._resolve(self._col_alias, name, "variable", self._columns)
                 sel += [i for i in idx if i not in sel]
         omap = np.full(len(self._columns), -1, dtype=np.int64)
         omap[sel] = np.arange(len(sel))

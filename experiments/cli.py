@@ -3,6 +3,9 @@
     innosd run [HYDRA OVERRIDES...]     scenario runs (Hydra; `-m` sweeps)
     innosd simulate MODEL [...]         run any Vensim/XMILE model, write CSV
     innosd bench [...]                  compiled core vs PySD, measured ratios
+    innosd calibrate [HYDRA OVERRIDES...]  Bayesian calibration to the 2013-2016 figures
+    innosd validate [MODEL]             the SD validation battery (validation.md/.csv)
+    innosd report RUN_DIR...            HTML + PDF report from saved run folders
 
 User errors (`model.errors.InnosdError`) are printed as one line and exit 2.
 """
@@ -19,6 +22,9 @@ SUBCOMMANDS = {
     "run": "experiments.run",
     "simulate": "experiments.simulate",
     "bench": "experiments.bench",
+    "calibrate": "experiments.calibrate",
+    "validate": "experiments.validate",
+    "report": "experiments.report",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

@@ -1,0 +1,134 @@
+"""The one hand-off from calibration to scenario runs: `scenarios/params/`.
+
+`innosd calibrate` writes, and `innosd run` reads, two files:
+
+- `scenarios/params/<name>.yaml` — a Hydra config of group `params` (package `_global_`)::
+
+      # @package _global_
+      parameter_set:
+        name: calibrated
+        statistic: posterior median          # what the values in `params` are
+        posterior_draws: calibrated_draws.csv  # thinned posterior sample, beside this file
+        source:                              # which calibration run produced it
+          run_dir: outputs/calibration/2026-11-22/10-00-00_default
+          git_commit: 3d2c405...
+          created: 2026-11-22T10:00:00+00:00
+          seed: 0
+      params:
+        hte exit rate: 0.05                  # model constant names as in the .mdl
+        ...
+
+- `scenarios/params/<name>_draws.csv` — one row per posterior draw, column `draw` then
+  one column per calibrated constant (names as in the .mdl).
+
+This module only reads and writes those files; it knows nothing of Hydra.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from model.errors import DataError
+
+PARAMS_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "params"
+HEADER = "# @package _global_\n"
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    """A named set of model constants and where it came from."""
+
+    name: str
+    params: dict[str, float]
+    statistic: str = "model file defaults"
+    posterior_draws: str | None = None  # file name relative to the YAML's folder
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+def _finite(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise DataError(f"{where}: {number!r} is not finite")
+    return number
+
+
+def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet:
+    """Read `params_dir/<name>.yaml`; a clear one-line error for a missing or malformed file."""
+    path = Path(params_dir) / f"{name}.yaml"
+    if not path.is_file():
+        choices = sorted(p.stem for p in Path(params_dir).glob("*.yaml"))
+        raise DataError(f"{path}: no such parameter set; valid sets: {', '.join(choices) or '(none)'}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
+    meta = raw.get("parameter_set") or {}
+    params = {str(k): _finite(v, f"{path}: params.{k}") for k, v in (raw.get("params") or {}).items()}
+    return ParameterSet(name=str(meta.get("name", name)), params=params,
+                        statistic=str(meta.get("statistic", "model file defaults")),
+                        posterior_draws=meta.get("posterior_draws"), source=dict(meta.get("source") or {}))
+
+
+def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_DIR,
+                         n: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """The parameter set's posterior sample (rows = draws, columns = constants).
+
+    With `n` smaller than the sample, draws `n` rows without replacement using `seed`, so
+    the same seed always gives the same draws; with `n` larger, an error (silently reusing
+    draws would understate the spread).
+    """
+    if not parameter_set.posterior_draws:
+        raise DataError(f"parameter set {parameter_set.name!r} has no posterior draws "
+                        "(it is a point estimate); use uncertainty=none or a calibrated set")
+    path = Path(params_dir) / parameter_set.posterior_draws
+    if not path.is_file():
+        raise DataError(f"{path}: posterior draws file named by parameter set "
+                        f"{parameter_set.name!r} does not exist")
+    draws = pd.read_csv(path)
+    if "draw" in draws.columns:
+        draws = draws.set_index("draw")
+    if draws.empty:
+        raise DataError(f"{path}: no posterior draws")
+    bad = [c for c in draws.columns if not np.all(np.isfinite(draws[c].to_numpy(dtype=float)))]
+    if bad:
+        raise DataError(f"{path}: column {bad[0]!r} has non-finite values")
+    if n is not None:
+        if n > len(draws):
+            raise DataError(f"{path}: {n} draws asked for but the file holds {len(draws)}")
+        rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=n, replace=False))
+        draws = draws.iloc[rows]
+    return draws.reset_index(drop=True).rename_axis("draw")
+
+
+def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None,
+                        params_dir: Path = PARAMS_DIR) -> Path:
+    """Write `<name>.yaml` (and `<name>_draws.csv`) atomically; returns the YAML path."""
+    params_dir = Path(params_dir)
+    params_dir.mkdir(parents=True, exist_ok=True)
+    draws_name = f"{parameter_set.name}_draws.csv" if draws is not None else None
+    meta = {"name": parameter_set.name, "statistic": parameter_set.statistic,
+            "posterior_draws": draws_name, "source": parameter_set.source}
+    body = yaml.safe_dump({"parameter_set": meta,
+                           "params": {k: float(v) for k, v in parameter_set.params.items()}},
+                          sort_keys=False, allow_unicode=True)
+    path = params_dir / f"{parameter_set.name}.yaml"
+    if draws is not None:
+        tmp = params_dir / f".{draws_name}.tmp"
+        table = draws.reset_index(drop=True)
+        table.insert(0, "draw", range(len(table)))
+        table.to_csv(tmp, index=False)
+        tmp.replace(params_dir / draws_name)
+    tmp = params_dir / f".{path.name}.tmp"
+    tmp.write_text(HEADER + body, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,340 @@
+"""`innosd validate [MODEL]`: the system-dynamics validation battery, as one table.
+
+    innosd validate                         the project model (model/guangzhou_innovation.mdl)
+    innosd validate other.mdl               any Vensim model (its reality_checks.yaml, if any)
+    innosd validate --out DIR               write the folder to DIR instead of
+                                            outputs/validation/YYYY-MM-DD/HH-MM-SS
+    innosd validate --params NAME           parameter set scenarios/params/NAME.yaml
+                                            (default: calibrated if it exists, else the
+                                            model file's defaults)
+    innosd validate --draws N --seed S      posterior draws for the conclusions test
+
+Tests: dimensional consistency, mass balance, extreme conditions, reality checks
+(`reality_checks.yaml` beside the model), integration error, behaviour reproduction
+(project model: observations.csv) and sensitivity of conclusions (project model:
+scenarios x posterior draws). Prints the table, writes `validation.md`,
+`validation.csv`, the detail tables, `config.yaml` and `metadata.json` atomically;
+exits 1 if any test fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from model import validation as V
+from model.errors import DataError, InnosdError, ModelError
+
+PROJECT_MODEL = Path(__file__).resolve().parents[1] / "model" / "guangzhou_innovation.mdl"
+REALITY_CHECKS_FILE = "reality_checks.yaml"
+KEY_YEARS = (2020, 2025, 2035)
+CONCLUSION_YEARS = (2025, 2035)
+# Halving DT or switching to RK4 may move a key indicator by less than this: numerical
+# error well below the model's parameter uncertainty (Sterman 2000, ch. 21, the DT test).
+INTEGRATION_TOLERANCE = 0.02
+# Fit: an indicator whose 2013-2016 MAPE exceeds this is flagged (warn): the sources'
+# first-release vs revised figures differ by up to ~10%, so 25% is a visible misfit.
+BEHAVIOUR_WARN_MAPE = 0.25
+# A scenario's direction against baseline is "robust" if at least this share of draws agree.
+ROBUST_SHARE = 0.9
+# Effects smaller than this (relative to baseline) are read as "no effect", not a direction.
+MATERIAL_EFFECT = 1e-3
+DEFAULT_DRAWS = 100
+
+
+class _ArgumentError(InnosdError):
+    """A bad command-line argument (one line, exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit; the CLI wants one line
+        raise _ArgumentError(f"{message}; see `innosd validate --help`")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="innosd validate", description=__doc__.split("\n")[0], add_help=False)
+    p.add_argument("model", nargs="?", default=str(PROJECT_MODEL), help="Vensim .mdl (default: the project model)")
+    p.add_argument("--out", help="output folder (must not exist)")
+    p.add_argument("--params", help="parameter set in scenarios/params (default: calibrated if present)")
+    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="posterior draws for the conclusions test")
+    p.add_argument("--seed", type=int, default=0, help="seed for choosing posterior draws")
+    return p
+
+
+# ------------------------------------------------------------------ runs
+
+def member(ds, i: int, variables) -> pd.DataFrame:
+    """Run `i` of an ensemble as a frame indexed by time."""
+    return pd.DataFrame({v: ds[v].values[i] for v in variables}, index=ds["time"].values)
+
+
+def ensemble(model, rows: list[dict[str, float]], base: dict[str, float], columns) -> object:
+    """One run per row: `base` values, then the row's own; everything else at defaults."""
+    table = pd.DataFrame([{**base, **r} for r in rows])
+    defaults = model.parameters["default"]
+    table = table.fillna({c: float(defaults[c]) for c in table.columns}).reset_index(drop=True)
+    return model.run_ensemble(table, return_columns=list(columns))
+
+
+def parameter_set(name: str | None, project: bool):
+    """(params dict, description, ParameterSet or None) for the run."""
+    from calibration.handoff import PARAMS_DIR, load_parameter_set
+    if name is None:
+        if not project or not (PARAMS_DIR / "calibrated.yaml").is_file():
+            why = "" if not project else " (scenarios/params/calibrated.yaml does not exist yet)"
+            return {}, f"model file defaults{why}", None
+        name = "calibrated"
+    ps = load_parameter_set(name)
+    return dict(ps.params), f"parameter set {ps.name!r} ({ps.statistic})", ps
+
+
+# ------------------------------------------------------------------ tests
+
+def test_units(abstract_model):
+    from model.units import check_abstract_model
+    equations = check_abstract_model(abstract_model)
+    return V.units_check(equations), pd.DataFrame([asdict(e) for e in equations])
+
+
+def test_mass_balance(model, abstract_model, base):
+    params = model.parameters
+    if "TIME STEP" not in params.index or "SAVEPER" not in params.index:
+        return V.CheckResult("mass balance", "every stock = initial value + integrated net flow", V.WARN,
+                             "TIME STEP/SAVEPER are not constants; cannot save every step"), pd.DataFrame()
+    step = float(base.get("TIME STEP", params.loc["TIME STEP", "default"]))
+    frame = model.run({**base, "SAVEPER": step})
+    errors = V.mass_balance_errors(frame, V.stock_flows(abstract_model), step)
+    return V.mass_balance_check(errors), errors
+
+
+def test_extremes_and_reality(model, base, checks_path: Path):
+    params = model.parameters
+    constants = V.levers_and_free_parameters(params)
+    cases = V.extreme_cases(constants)
+    variables = list(model.columns)
+    if checks_path.is_file():
+        checks, directional = V.load_reality_checks(checks_path, params.index, variables)
+        source = f"{checks_path.name}"
+    else:
+        checks, directional, source = [], [], f"{checks_path.name} (not found)"
+    stocks = model.stocks
+    dir_rows = []
+    for d in directional:
+        lo, hi = V.directional_range(params.loc[d.constant])
+        dir_rows += [{d.constant: lo}, {d.constant: hi}]
+    rows = [{r.constant: r.value} for r in cases.itertuples()] + dir_rows + [{}] + [c.set for c in checks]
+    needed = sorted(set(stocks) | {d.variable for d in directional}
+                    | {e.variable for c in checks for e in c.expect})
+    ds = ensemble(model, rows, base, needed)
+    n_cases = len(cases)
+    violations = [V.stock_violations({s: ds[s].values[i] for s in stocks}) for i in range(n_cases)]
+    outcomes = []
+    for k, d in enumerate(directional):
+        low, high = member(ds, n_cases + 2 * k, [d.variable]), member(ds, n_cases + 2 * k + 1, [d.variable])
+        outcomes.append(V.directional_holds(d, low, high))
+    extreme = V.extreme_conditions_check(cases, violations, outcomes)
+    cases = cases.assign(problems=["; ".join(f"{s} {w}" for s, w in v.items()) for v in violations])
+    base_index = n_cases + len(dir_rows)
+    baseline = member(ds, base_index, needed)
+    results = []
+    for j, check in enumerate(checks):
+        run = member(ds, base_index + 1 + j, needed)
+        results.append((check, [V.expectation_holds(e, run, baseline) for e in check.expect]))
+    reality = V.reality_checks_check(results, source)
+    directional_table = pd.DataFrame(outcomes, columns=["expectation", "held", "evidence"])
+    return extreme, reality, cases, directional_table
+
+
+def key_variables(model, project: bool) -> list[str]:
+    if project:
+        from figures.plots import KEY_INDICATORS
+        return [i.variable for i in KEY_INDICATORS if i.variable in model.columns]
+    return list(model.stocks)
+
+
+def test_integration(model, base, project: bool):
+    params = model.parameters
+    reference = model.run(base)
+    variables = key_variables(model, project)
+    times = {str(y): float(y + 1) for y in KEY_YEARS if float(y + 1) in reference.index} if project \
+        else {"final time": float(reference.index[-1])}
+    changes = {"RK4 vs Euler": V.relative_changes(reference, model.run(base, method="rk4"), variables, times)}
+    if "TIME STEP" in params.index:
+        step = float(base.get("TIME STEP", params.loc["TIME STEP", "default"]))
+        halved = model.run({**base, "TIME STEP": step / 2})
+        changes["TIME STEP halved"] = V.relative_changes(reference, halved, variables, times)
+    result = V.integration_check(changes, INTEGRATION_TOLERANCE,
+                                 "numerical error well below parameter uncertainty")
+    table = pd.concat([t.assign(comparison=k) for k, t in changes.items()], ignore_index=True)
+    return result, table
+
+
+def test_behaviour(model, base, description: str):
+    from calibration.data import load_observations
+    obs = load_observations()
+    obs = obs[(obs["model_variable"] != "") & (obs["region"] == "Guangzhou")]
+    obs = obs[obs["model_variable"].isin(model.columns) & (obs["value"] != 0)]
+    frame = model.run(base, return_columns=sorted(obs["model_variable"].unique()))
+    times = frame.index.to_numpy()
+    rows = []
+    for r in obs.itertuples(index=False):
+        hit = np.flatnonzero(np.abs(times - (r.year + 1)) < 1e-9)
+        if hit.size:
+            rows.append({"indicator": r.indicator, "model_variable": r.model_variable, "year": int(r.year),
+                         "observed": float(r.value), "simulated": float(frame[r.model_variable].iloc[hit[0]]),
+                         "source": r.source})
+    pairs = pd.DataFrame(rows, columns=["indicator", "model_variable", "year", "observed", "simulated", "source"])
+    table = V.fit_table(pairs)
+    check = V.behaviour_check(table, description, BEHAVIOUR_WARN_MAPE,
+                              "first-release vs revised figures differ by up to ~10%")
+    return check, table, pairs
+
+
+def scenario_levers() -> dict[str, dict[str, float]]:
+    """Scenario name -> the lever constants it sets (through the run config, as `innosd run`)."""
+    from experiments import config as cfgmod
+    from experiments.engine import MODEL_FILE, model_info
+    info = model_info(MODEL_FILE)
+    return {name: cfgmod.model_parameters(cfgmod.compose_run_config([f"scenario={name}"], info))
+            for name in cfgmod.available_scenarios()}
+
+
+def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool):
+    if not project:
+        return V.conclusions_check(None, "scenarios and posterior draws exist only for the project model",
+                                   ROBUST_SHARE), pd.DataFrame()
+    if ps is None or not ps.posterior_draws:
+        why = "no posterior draws yet (no calibrated parameter set with a draws file in scenarios/params)" \
+            if ps is None else f"parameter set {ps.name!r} has no posterior draws"
+        return V.conclusions_check(None, why, ROBUST_SHARE), pd.DataFrame()
+    from calibration.handoff import PARAMS_DIR, load_posterior_draws
+    available = len(pd.read_csv(PARAMS_DIR / ps.posterior_draws, usecols=[0]))
+    draws = load_posterior_draws(ps, n=min(n_draws, available), seed=seed)
+    scenarios = scenario_levers()
+    variables = key_variables(model, True)
+    names = ["baseline"] + [s for s in scenarios if s != "baseline"]
+    rows = []
+    for name in names:
+        for d in draws.to_dict("records"):
+            rows.append({**d, **scenarios.get(name, {})})
+    point_rows = [scenarios.get(name, {}) for name in names]
+    ds = ensemble(model, point_rows + rows, base, variables)
+    times = ds["time"].values
+    n, out = len(draws), []
+    for k, name in enumerate(names[1:], start=1):
+        for v in variables:
+            for year in CONCLUSION_YEARS:
+                t = int(np.flatnonzero(np.abs(times - (year + 1)) < 1e-9)[0])
+                values = ds[v].values[:, t]
+                point = values[k] - values[0]
+                if abs(point) <= MATERIAL_EFFECT * max(abs(values[0]), 1e-12):
+                    continue
+                start = len(names) + k * n
+                diffs = values[start:start + n] - values[len(names):len(names) + n]
+                out.append({"scenario": name, "indicator": v, "year": year, "point_difference": point,
+                            "agreement": V.ranking_agreement(point, diffs)})
+    table = pd.DataFrame(out, columns=["scenario", "indicator", "year", "point_difference", "agreement"])
+    reason = f"{n} posterior draws of {ps.name!r} x {len(names) - 1} scenarios"
+    return V.conclusions_check(table, reason, ROBUST_SHARE), table
+
+
+# ------------------------------------------------------------------ output
+
+def markdown_table(results: list[V.CheckResult]) -> str:
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|").replace("\n", " ")
+    lines = ["| test | checks | result | evidence |", "|---|---|---|---|"]
+    lines += [f"| {cell(r.test)} | {cell(r.checks)} | {r.result} | {cell(r.evidence)} |" for r in results]
+    return "\n".join(lines)
+
+
+def default_out(stamp: dt.datetime) -> Path:
+    return Path("outputs") / "validation" / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H-%M-%S")
+
+
+def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: dict, model_path: Path,
+                 seed: int, argv: list[str]) -> None:
+    from experiments.results import atomic_directory, provenance, write_json
+    with atomic_directory(out) as tmp:
+        table = pd.DataFrame([asdict(r) for r in results], columns=["test", "checks", "result", "evidence"])
+        table.to_csv(tmp / "validation.csv", index=False)
+        header = (f"# Validation of {model_path.name}\n\n"
+                  f"Overall: **{V.worst(r.result for r in results)}** "
+                  f"({sum(r.result == V.FAIL for r in results)} fail, "
+                  f"{sum(r.result == V.WARN for r in results)} warn).\n\n")
+        (tmp / "validation.md").write_text(header + markdown_table(results) + "\n", encoding="utf-8")
+        for name, frame in details.items():
+            if frame is not None and not frame.empty:
+                frame.to_csv(tmp / f"{name}.csv", index=False)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        meta = provenance(config, model_path)
+        meta.update({"seed": seed, "command": "innosd validate " + " ".join(argv)})
+        write_json(tmp / "metadata.json", {k: meta[k] for k in ("git_commit", "package_versions", "model_file",
+                                                                  "model_sha256", "created", "seed", "command")})
+
+
+def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int):
+    """Every test on one model: (results, detail tables, resolved config)."""
+    from model import compile_model
+    from model.runtime import _parse
+    project = model_path.resolve() == PROJECT_MODEL.resolve()
+    abstract_model = _parse(model_path)
+    model = compile_model(model_path)
+    base, description, ps = parameter_set(params_name, project)
+    unknown = [k for k in base if k not in model.parameters.index]
+    if unknown:
+        raise DataError(f"parameter set: {unknown[0]!r} is not a constant of {model_path.name}")
+    results, details = [], {}
+    r, details["units"] = test_units(abstract_model)
+    results.append(r)
+    r, details["mass_balance"] = test_mass_balance(model, abstract_model, base)
+    results.append(r)
+    extreme, reality, details["extreme_conditions"], details["directional"] = \
+        test_extremes_and_reality(model, base, model_path.parent / REALITY_CHECKS_FILE)
+    results += [extreme, reality]
+    r, details["integration"] = test_integration(model, base, project)
+    results.append(r)
+    if project:
+        r, details["fit"], details["fit_points"] = test_behaviour(model, base, description)
+    else:
+        r = V.CheckResult("behaviour reproduction", "fit to observations", V.WARN,
+                          "observations exist only for the project model")
+    results.append(r)
+    r, details["conclusions"] = test_conclusions(model, base, ps, n_draws, seed, project)
+    results.append(r)
+    config = {"model": str(model_path), "parameters": description, "params": base, "draws": n_draws,
+              "seed": seed, "integration_tolerance": INTEGRATION_TOLERANCE,
+              "behaviour_warn_mape": BEHAVIOUR_WARN_MAPE, "robust_share": ROBUST_SHARE}
+    return results, details, config
+
+
+def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip())
+        return 0
+    args = _parser().parse_args(argv)
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise ModelError(f"model file not found: {model_path}")
+    if args.draws < 1:
+        raise _ArgumentError(f"--draws must be at least 1, got {args.draws}")
+    out = Path(args.out) if args.out else default_out(dt.datetime.now())
+    if out.exists():
+        raise _ArgumentError(f"--out {out}: folder already exists; choose a new one")
+    started = time.perf_counter()
+    results, details, config = run_battery(model_path, args.params, args.draws, args.seed)
+    write_folder(out, results, details, config, model_path, args.seed, argv)
+    print(markdown_table(results))
+    overall = V.worst(r.result for r in results)
+    print(f"innosd validate: {overall} ({sum(r.result == V.FAIL for r in results)} fail, "
+          f"{sum(r.result == V.WARN for r in results)} warn) in {time.perf_counter() - started:.1f} s -> {out}",
+          file=sys.stderr)
+    return 1 if overall == V.FAIL else 0

@@ -20,6 +20,9 @@ from model.errors import ConfigError, closest
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 LEVER_SUFFIXES = {"change": "scenario change", "start": "scenario start year", "ramp_years": "scenario ramp years"}
+TOP_LEVEL_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment")
+UNCERTAINTY_MODES = ("auto", "none", "posterior")
+SCHEDULERS = ("local", "cluster")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,30 @@ class RunSettings:
     output_dir: str = "outputs"
     seed: int = 0
     figures: bool = True
+    scheduler: str = "local"  # local | cluster | tcp://HOST:PORT (see experiments.dask_exec)
+    workers: int = 2          # worker processes of `scheduler=cluster`
+    chunk_size: int = 4096    # parameter sets per chunk (one task, one resumable file)
+    progress: bool = True     # tqdm progress bars on stderr
+
+
+@dataclass(frozen=True)
+class ParameterSetInfo:
+    """Which `scenarios/params/<name>.yaml` a run used and where it came from."""
+
+    name: str = "model_defaults"
+    statistic: str = "model file defaults"
+    posterior_draws: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    params_dir: str = str(SCENARIOS_DIR / "params")
+
+
+@dataclass(frozen=True)
+class UncertaintySettings:
+    """`mode`: none (point estimate), posterior (draws, error if none) or auto (posterior if
+    the parameter set has draws); `draws`: how many posterior draws (null: all of them)."""
+
+    mode: str = "auto"
+    draws: int | None = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,10 @@ class RunConfig:
     params: dict[str, float]
     run: RunSettings
     overrides: tuple[str, ...] = ()
+    parameter_set: ParameterSetInfo = field(default_factory=ParameterSetInfo)
+    uncertainty: UncertaintySettings = field(default_factory=UncertaintySettings)
+    fixed_params: tuple[str, ...] = ()  # constants set on the command line: never drawn
+    experiment: dict[str, Any] | None = None  # the `+experiment=NAME` group, checked by its module
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,6 +92,11 @@ class RunConfig:
 
 def available_scenarios(config_dir: Path = SCENARIOS_DIR) -> list[str]:
     return sorted(p.stem for p in (config_dir / "scenario").glob("*.yaml"))
+
+
+def available_options(group: str, config_dir: Path = SCENARIOS_DIR) -> list[str]:
+    """Options of a config group (`params`, `experiment`, ...): its YAML file stems."""
+    return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
 
 
 def lever_names(info: ModelInfo) -> list[str]:
@@ -107,6 +143,7 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
     """Check scenario names and YAML files; let params/levers be added as new keys."""
     prepared = []
     scenario = "baseline"
+    chosen = {}  # group -> option named on the command line
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -114,14 +151,19 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
         bare = key.lstrip("+~")
         if bare == "scenario":
             scenario = value
+        if bare in ("params", "experiment"):
+            chosen[bare] = value
         section, _, leaf = bare.partition(".")
-        if section == "run" and leaf not in RunSettings.__dataclass_fields__:
-            allowed = list(RunSettings.__dataclass_fields__)
-            raise ConfigError(f"{bare}: unknown key{closest(leaf, allowed)}; valid keys: "
-                              + ", ".join(f"run.{k}" for k in allowed))
-        if section not in ("scenario", "params", "run"):
-            raise ConfigError(f"{bare}: unknown key{closest(section, ['scenario', 'params', 'run'])}; "
-                              "valid top-level keys: scenario, params, run")
+        for name, schema in (("run", RunSettings), ("uncertainty", UncertaintySettings)):
+            if section == name and leaf not in schema.__dataclass_fields__:
+                allowed = list(schema.__dataclass_fields__)
+                raise ConfigError(f"{bare}: unknown key{closest(leaf, allowed)}; valid keys: "
+                                  + ", ".join(f"{name}.{k}" for k in allowed))
+        if section not in TOP_LEVEL_KEYS:
+            raise ConfigError(f"{bare}: unknown key{closest(section, TOP_LEVEL_KEYS)}; "
+                              f"valid top-level keys: {', '.join(TOP_LEVEL_KEYS)}")
+        if bare == "experiment" and not key.startswith("+"):
+            item = f"+{item}"  # the group has no default: `experiment=NAME` means `+experiment=NAME`
         if bare.startswith(("params.", "scenario.levers.")) and not key.startswith("+"):
             item = f"++{bare}={value}"
         prepared.append(item)
@@ -129,7 +171,15 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
     if scenario not in names:
         raise ConfigError(f"scenario: unknown scenario {scenario!r}{closest(scenario, names)}; "
                           f"valid scenarios: {', '.join(names)}")
-    for path in (config_dir / "config.yaml", config_dir / "scenario" / f"{scenario}.yaml"):
+    files = [config_dir / "config.yaml", config_dir / "scenario" / f"{scenario}.yaml"]
+    for group, option in chosen.items():
+        options = available_options(group, config_dir)
+        if option not in options:
+            what = "parameter set" if group == "params" else group
+            raise ConfigError(f"{group}: unknown {what} {option!r}{closest(option, options)}; "
+                              f"valid choices: {', '.join(options) or '(none)'}")
+        files.append(config_dir / group / f"{option}.yaml")
+    for path in files:
         _check_yaml(path)
     return prepared
 
@@ -138,14 +188,21 @@ def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[
     """Hydra compose -> plain dict (no validation beyond Hydra's own)."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
+    from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
     prepared = _prepare_overrides(list(overrides), config_dir)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=prepared)
-        return OmegaConf.to_container(cfg, resolve=True)
+            cfg = compose(config_name="config", overrides=prepared, return_hydra_config=True)
+        choices = dict(cfg.hydra.runtime.choices)  # which option of each group was composed
+        with open_dict(cfg):
+            del cfg["hydra"]
+        raw = OmegaConf.to_container(cfg, resolve=True)
+        if "params" in choices:
+            raw.setdefault("parameter_set", {})
+            raw["parameter_set"] = {**(raw["parameter_set"] or {}), "option": choices["params"]}
+        return raw
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"config: {first}") from None
@@ -167,9 +224,63 @@ def _unknown_keys(given: dict, allowed: list[str], key: str) -> None:
             raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; valid keys: {', '.join(allowed)}")
 
 
-def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = ()) -> RunConfig:
+def _parameter_set(raw: dict[str, Any], config_dir: Path) -> ParameterSetInfo:
+    """The chosen `params` option, read through the calibration hand-off loader."""
+    from calibration.handoff import load_parameter_set
+    from model.errors import DataError
+
+    meta = _mapping(raw.get("parameter_set"), "parameter_set")
+    option = str(meta.get("option") or meta.get("name") or "model_defaults")
+    params_dir = config_dir / "params"
+    try:
+        loaded = load_parameter_set(option, params_dir)
+    except DataError as err:
+        raise ConfigError(f"params: {err}") from None
+    return ParameterSetInfo(loaded.name, loaded.statistic, loaded.posterior_draws, dict(loaded.source),
+                            str(params_dir))
+
+
+def _uncertainty(raw: dict[str, Any]) -> UncertaintySettings:
+    given = _mapping(raw.get("uncertainty"), "uncertainty")
+    _unknown_keys(given, list(UncertaintySettings.__dataclass_fields__), "uncertainty")
+    settings = UncertaintySettings(**given)
+    if settings.mode not in UNCERTAINTY_MODES:
+        raise ConfigError(f"uncertainty.mode: unknown mode {settings.mode!r}; valid modes: "
+                          f"{', '.join(UNCERTAINTY_MODES)}")
+    if settings.draws is not None and (not re.fullmatch(r"\d+", str(settings.draws)) or int(settings.draws) < 1):
+        raise ConfigError(f"uncertainty.draws: {settings.draws!r} is not a positive integer (or null for all)")
+    return UncertaintySettings(settings.mode, None if settings.draws is None else int(settings.draws))
+
+
+def _check_run_settings(run: RunSettings) -> None:
+    if run.backend not in BACKENDS:
+        raise ConfigError(f"run.backend: unknown backend {run.backend!r}; valid backends: {', '.join(BACKENDS)}")
+    if not re.fullmatch(r"-?\d+", str(run.seed)):
+        raise ConfigError(f"run.seed: {run.seed!r} is not an integer")
+    for key in ("workers", "chunk_size"):
+        value = getattr(run, key)
+        if not re.fullmatch(r"\d+", str(value)) or int(value) < 1:
+            raise ConfigError(f"run.{key}: {value!r} is not a positive integer")
+    scheduler = str(run.scheduler)
+    if scheduler not in SCHEDULERS and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", scheduler):
+        raise ConfigError(f"run.scheduler: {scheduler!r} is neither {' nor '.join(SCHEDULERS)} "
+                          "nor a scheduler address like tcp://HOST:8786")
+
+
+def _fixed_params(overrides: tuple[str, ...], info: ModelInfo) -> tuple[str, ...]:
+    """Constants the user set on the command line: posterior draws must not overwrite them."""
+    fixed = []
+    for item in overrides:
+        key = item.partition("=")[0].lstrip("+~")
+        if key.startswith("params."):
+            fixed.append(resolve_constant(key[len("params."):], info, key))
+    return tuple(fixed)
+
+
+def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = (),
+             config_dir: Path = SCENARIOS_DIR) -> RunConfig:
     """Check a composed config against the schema and the model's declared ranges."""
-    _unknown_keys(raw, ["scenario", "params", "run"], "config")
+    _unknown_keys(raw, list(TOP_LEVEL_KEYS), "config")
     scen = _mapping(raw.get("scenario"), "scenario")
     _unknown_keys(scen, ["name", "description", "levers"], "scenario")
     if not scen.get("name") or not scen.get("description"):
@@ -196,16 +307,17 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
     settings = _mapping(raw.get("run"), "run")
     _unknown_keys(settings, list(RunSettings.__dataclass_fields__), "run")
     run = RunSettings(**settings)
-    if run.backend not in BACKENDS:
-        raise ConfigError(f"run.backend: unknown backend {run.backend!r}; valid backends: {', '.join(BACKENDS)}")
-    if not re.fullmatch(r"-?\d+", str(run.seed)):
-        raise ConfigError(f"run.seed: {run.seed!r} is not an integer")
+    _check_run_settings(run)
+    experiment = raw.get("experiment")
+    if experiment is not None:
+        experiment = _mapping(experiment, "experiment")
     return RunConfig(ScenarioConfig(str(scen["name"]), str(scen["description"]).strip(), levers),
-                     params, run, tuple(overrides))
+                     params, run, tuple(overrides), _parameter_set(raw, Path(config_dir)), _uncertainty(raw),
+                     _fixed_params(tuple(overrides), info), experiment)
 
 
 def compose_run_config(overrides: list[str], info: ModelInfo, config_dir: Path = SCENARIOS_DIR) -> RunConfig:
-    return validate(compose_raw(overrides, config_dir), info, tuple(overrides))
+    return validate(compose_raw(overrides, config_dir), info, tuple(overrides), config_dir)
 
 
 def model_parameters(config: RunConfig) -> dict[str, float]:

@@ -8,10 +8,20 @@
     innosd run scenario.levers.talent.change=3   move a lever
     innosd run --list-scenarios | --list-levers | --list-params
 
+    innosd run params=calibrated                 the calibrated parameter set (scenarios/params/)
+    innosd run +experiment=projections           every scenario over posterior draws
+    innosd run +experiment=attainment            probability of each plan target per scenario
+    innosd run +experiment=sensitivity           Sobol and Morris indices (SALib)
+    innosd run +experiment=policy_search         cheapest lever mix reaching targets, Pareto front
+    innosd run +experiment=sensitivity run.scheduler=tcp://HOST:8786   on an existing Dask cluster
+
 Each run folder (OUTPUT_DIR/YYYY-MM-DD/HH-MM-SS_<scenario>, or
 OUTPUT_DIR/multirun/YYYY-MM-DD/HH-MM-SS/<n>_<scenario> in a sweep) holds `results.nc`,
-`targets.csv`, `config.yaml`, `metadata.json` and the figures. Folders appear only
-when complete.
+`targets.csv`, `config.yaml`, `metadata.json` and the figures; when the parameter set has
+posterior draws (uncertainty.mode=auto|posterior) also `ensemble.nc`, `projections.csv`
+and `attainment.csv`, and a sweep collects them across its runs. Experiments write
+OUTPUT_DIR/experiments/YYYY-MM-DD/HH-MM-SS_<experiment>. Folders appear only when
+complete; an interrupted ensemble resumes from its finished chunks (OUTPUT_DIR/.chunks).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +38,8 @@ import yaml
 
 from calibration.data import load_observations, load_targets
 from experiments import config as cfgmod
+from experiments import ensemble as ens
+from experiments import experiment as expmod
 from experiments.engine import MODEL_FILE, model_info, run_model
 from experiments.results import (atomic_directory, provenance, target_attainment, to_dataset,
                                  write_json)
@@ -56,7 +69,7 @@ def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
             if isinstance(override.value(), Glob):  # scenario=glob(*): every scenario file
                 if key.lstrip("+~") != "scenario":
                     raise ConfigError(f"{item!r}: glob() sweeps only work on scenario")
-                values = override.value().filter(cfgmod.available_scenarios())
+                values = override.value().filter(cfgmod.available_scenarios(cfgmod.SCENARIOS_DIR))
             else:
                 values = list(override.sweep_string_iterator())
             if not values:
@@ -77,20 +90,60 @@ def simulate(config: cfgmod.RunConfig):
                          f"(and {len(bad) - 1} more); check the parameter overrides")
     attrs = provenance(config.to_dict(), MODEL_FILE)
     attrs.update({"scenario": config.scenario.name, "description": config.scenario.description,
-                  "backend": config.run.backend, "seed": str(config.run.seed)})
+                  "backend": config.run.backend, "seed": str(config.run.seed),
+                  "parameter_set": config.parameter_set.name,
+                  "parameter_set_statistic": config.parameter_set.statistic,
+                  "parameter_set_source": yaml.safe_dump(config.parameter_set.source, sort_keys=True).strip()})
     return to_dataset(frame, info.units, info.comments, set(info.constants), attrs)
 
 
-def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets) -> Path:
+@dataclass
+class Uncertain:
+    """A posterior ensemble of one or more runs: year-end values and their summary tables."""
+
+    ensemble: object  # xr.Dataset (scenario, draw, time)
+    projections: pd.DataFrame
+    attainment: pd.DataFrame
+    chunk_folder: Path
+
+    def of(self, label: str) -> "Uncertain":
+        return Uncertain(self.ensemble.sel(scenario=[label]), self.projections[self.projections["scenario"] == label],
+                         self.attainment[self.attainment["scenario"] == label], self.chunk_folder)
+
+
+def posterior_ensemble(configs: dict[str, cfgmod.RunConfig], observations, targets) -> Uncertain | None:
+    """Runs over the parameter set's posterior draws, if the config asks for (or allows) them."""
+    if any(ens.resolve_mode(c) == "none" for c in configs.values()):
+        return None
+    indicators = ens.model_indicators(observations, targets)
+    ds, projections, attainment, folder = expmod.scenario_projection_tables(
+        configs, indicators, expmod.proj.modelled_targets(targets), ens.FIRST_YEAR, ens.LAST_YEAR, "posterior")
+    return Uncertain(ds, projections, attainment, folder)
+
+
+def write_uncertain(folder: Path, uncertain: Uncertain | None) -> None:
+    if uncertain is not None:
+        uncertain.ensemble.to_netcdf(folder / "ensemble.nc")
+        uncertain.projections.to_csv(folder / "projections.csv", index=False)
+        uncertain.attainment.to_csv(folder / "attainment.csv", index=False)
+
+
+def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
+              uncertain: Uncertain | None = None) -> Path:
     """Write one complete run folder atomically."""
     with atomic_directory(folder) as tmp:
         ds.to_netcdf(tmp / "results.nc")
         target_attainment(ds, targets).to_csv(tmp / "targets.csv", index=False)
+        write_uncertain(tmp, uncertain)
         (tmp / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
                                          encoding="utf-8")
-        write_json(tmp / "metadata.json", {k: ds.attrs[k] for k in
-                                           ("git_commit", "package_versions", "model_file", "model_sha256",
-                                            "created", "scenario", "backend", "seed")})
+        meta = {k: ds.attrs[k] for k in ("git_commit", "package_versions", "model_file", "model_sha256",
+                                         "created", "scenario", "backend", "seed")}
+        meta["parameter_set"] = {"name": config.parameter_set.name, "statistic": config.parameter_set.statistic,
+                                 "source": config.parameter_set.source}
+        meta["uncertainty"] = ({"mode": "posterior", "draws": int(uncertain.ensemble.sizes["draw"])}
+                               if uncertain is not None else {"mode": "none"})
+        write_json(tmp / "metadata.json", meta)
         if config.run.figures:
             from figures.plots import key_indicators_figure, save_figure
 
@@ -139,30 +192,68 @@ def main(argv: list[str]) -> int:
     overrides = [a for a in argv if not a.startswith("-")]
     jobs = expand_sweep(overrides, multirun)
     info = model_info(MODEL_FILE)
-    configs = [cfgmod.compose_run_config(job, info) for job in jobs]  # validate all before running any
+    config_dir = cfgmod.SCENARIOS_DIR  # read at call time: tests point it at a copy
+    configs = [cfgmod.compose_run_config(job, info, config_dir) for job in jobs]  # validate all before running any
     observations, targets = load_observations(), load_targets()
     stamp = dt.datetime.now()
     root = Path(configs[0].run.output_dir)
+    if any(c.experiment is not None for c in configs):
+        return run_experiments(jobs, configs, info, observations, targets, stamp, multirun, argv, config_dir)
     if not multirun:
         config = configs[0]
         folder = root / stamp.strftime("%Y-%m-%d") / f"{stamp.strftime('%H-%M-%S')}_{config.scenario.name}"
-        write_run(folder, config, simulate(config), observations, targets)
+        uncertain = posterior_ensemble({config.scenario.name: config}, observations, targets)
+        write_run(folder, config, simulate(config), observations, targets, uncertain)
+        if uncertain is not None:
+            ens.discard_chunks(uncertain.chunk_folder)
         print(f"innosd run: {config.scenario.name} -> {folder}")
         return 0
     sweep_dir = root / "multirun" / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H-%M-%S")
     runs = {}
+    labels = [sweep_label(job, config, configs) for job, config in zip(jobs, configs)]
+    uncertain = posterior_ensemble(dict(zip(labels, configs)), observations, targets)
     with atomic_directory(sweep_dir) as tmp:
-        for number, (job, config) in enumerate(zip(jobs, configs)):
-            label = config.scenario.name if len({c.scenario.name for c in configs}) == len(configs) \
-                else f"{config.scenario.name} [{' '.join(o for o in job if not o.startswith('scenario='))}]"
+        for number, (label, config) in enumerate(zip(labels, configs)):
             ds = simulate(config)
-            write_run(tmp / f"{number}_{config.scenario.name}", config, ds, observations, targets)
+            write_run(tmp / f"{number}_{config.scenario.name}", config, ds, observations, targets,
+                      uncertain.of(label) if uncertain is not None else None)
             runs[label] = ds
             print(f"innosd run: [{number + 1}/{len(jobs)}] {label}", file=sys.stderr)
         comparison_table(runs).to_csv(tmp / "comparison.csv", index=False)
+        write_uncertain(tmp, uncertain)  # projections/attainment of every run in one table each
         if configs[0].run.figures:
             from figures.plots import key_indicators_figure, save_figure
 
             save_figure(key_indicators_figure(runs, observations, targets), tmp / "comparison")
+    if uncertain is not None:
+        ens.discard_chunks(uncertain.chunk_folder)
     print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
+    return 0
+
+
+def sweep_label(job: list[str], config: cfgmod.RunConfig, configs: list[cfgmod.RunConfig]) -> str:
+    """The scenario name, or with the swept overrides when scenario names repeat."""
+    if len({c.scenario.name for c in configs}) == len(configs):
+        return config.scenario.name
+    return f"{config.scenario.name} [{' '.join(o for o in job if not o.startswith('scenario='))}]"
+
+
+def run_experiments(jobs, configs, info, observations, targets, stamp, multirun: bool, argv,
+                    config_dir: Path = cfgmod.SCENARIOS_DIR) -> int:
+    """`+experiment=NAME`: one experiment folder per job (a sweep puts them side by side)."""
+    root = Path(configs[0].run.output_dir) / "experiments" / stamp.strftime("%Y-%m-%d")
+    for number, (job, config) in enumerate(zip(jobs, configs)):
+        if config.experiment is None:
+            raise ConfigError(f"job {' '.join(job)!r} has no experiment; sweep experiment settings, "
+                              "not the experiment group itself")
+        name = expmod.experiment_name(config)
+        suffix = f"_{number}" if multirun else ""
+        folder = root / f"{stamp.strftime('%H-%M-%S')}_{name}{suffix}"
+        ctx = expmod.Context(config, tuple(job), info, observations, targets, config_dir)
+        with atomic_directory(folder) as tmp:
+            written = expmod.runner(name)(ctx, tmp)
+            expmod.write_common(tmp, config, written, "innosd run " + " ".join(argv))
+        for chunk_folder in written.chunk_folders:
+            ens.discard_chunks(chunk_folder)
+        print(f"innosd run: experiment {name} -> {folder}")
     return 0

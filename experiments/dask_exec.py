@@ -1,0 +1,140 @@
+"""Chunked, resumable execution of parameter tables: in this process or on Dask.
+
+A parameter table (one row per model run) is cut into chunks of `chunk_size` rows; each
+chunk is one task, `task(chunk) -> ndarray` with one leading row per run. A finished
+chunk is written at once to `CACHE/<fingerprint>/chunk_NNNNN.npy` (atomically), where the
+fingerprint hashes the table, the task and the model file, so running the same
+experiment again after an interruption loads the finished chunks and computes only the
+rest. The caller deletes the chunk folder once its own outputs are safely written.
+
+Schedulers (`run.scheduler`):
+- `local` (default): chunks run one after another in this process. The compiled
+  ensemble kernel is already parallel over runs (Numba `prange` uses every core), and
+  Numba's default threading layer must not be entered from two threads at once, so a
+  thread pool would add nothing but risk; nothing to start.
+- `cluster`: a `dask.distributed.LocalCluster` of `workers` single-threaded processes,
+  started for the experiment and shut down after it.
+- `tcp://HOST:PORT` (or any Dask address): an existing cluster; its workers need this
+  package installed and the model file at the same path. An address that cannot be
+  reached within `CONNECT_TIMEOUT_S` is a one-line error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.errors import ConfigError
+
+# Long enough for a scheduler on a loaded LAN to answer, short enough that a typo fails fast.
+CONNECT_TIMEOUT_S = 5.0
+CHUNK_PATTERN = "chunk_{:05d}.npy"
+
+
+@dataclass(frozen=True)
+class ExecSettings:
+    scheduler: str = "local"
+    workers: int = 2
+    chunk_size: int = 4096
+    progress: bool = True
+
+
+def fingerprint(table: pd.DataFrame, task: Callable, chunk_size: int, model_file: Path | None = None) -> str:
+    """Content hash of everything a chunk's result depends on."""
+    h = hashlib.sha256()
+    h.update(repr(task).encode())
+    h.update(f"|{chunk_size}|".encode())
+    h.update("\x1f".join(map(str, table.columns)).encode())
+    h.update(np.ascontiguousarray(table.to_numpy(dtype=float)).tobytes())
+    if model_file is not None:
+        h.update(Path(model_file).read_bytes())
+    return h.hexdigest()[:24]
+
+
+def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
+    return [(start, min(n_rows, start + chunk_size)) for start in range(0, n_rows, chunk_size)]
+
+
+def _save_chunk(folder: Path, index: int, values: np.ndarray) -> None:
+    path = folder / CHUNK_PATTERN.format(index)
+    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as fh:
+        np.save(fh, values)
+    os.replace(tmp, path)
+
+
+def finished_chunks(folder: Path, n_chunks: int) -> set[int]:
+    return {i for i in range(n_chunks) if (folder / CHUNK_PATTERN.format(i)).is_file()}
+
+
+@contextlib.contextmanager
+def dask_client(settings: ExecSettings) -> Iterator["object"]:
+    """A distributed Client for `cluster` or an address; one-line error if unreachable."""
+    from dask.distributed import Client, LocalCluster
+
+    if settings.scheduler == "cluster":
+        with LocalCluster(n_workers=int(settings.workers), threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(settings.scheduler, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"run.scheduler: cannot reach the Dask scheduler at {settings.scheduler!r} "
+                          f"({reason}); start one with `dask scheduler` or use run.scheduler=local") from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _progress(total: int, label: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="chunk", disable=not enabled or None, leave=False)
+
+
+def run_chunked(table: pd.DataFrame, task: Callable[[pd.DataFrame], np.ndarray], settings: ExecSettings,
+                cache_root: Path, label: str = "ensemble", model_file: Path | None = None
+                ) -> tuple[np.ndarray, Path]:
+    """Evaluate `task` on every chunk of `table`; results stacked in table order.
+
+    Returns the stacked array and the chunk folder (delete it with `discard_chunks` once
+    the outputs built from it are written).
+    """
+    size = int(settings.chunk_size)
+    bounds = chunk_bounds(len(table), size)
+    folder = Path(cache_root) / fingerprint(table, task, size, model_file)
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [i for i in range(len(bounds)) if i not in finished_chunks(folder, len(bounds))]
+    with _progress(len(bounds), label, settings.progress) as bar:
+        bar.update(len(bounds) - len(todo))
+        if todo and settings.scheduler == "local":
+            for i in todo:
+                start, stop = bounds[i]
+                _save_chunk(folder, i, np.asarray(task(table.iloc[start:stop])))
+                bar.update()
+        elif todo:
+            from dask.distributed import as_completed
+
+            with dask_client(settings) as client:
+                futures = {client.submit(task, table.iloc[bounds[i][0]:bounds[i][1]], pure=False): i
+                           for i in todo}
+                for future in as_completed(futures):
+                    _save_chunk(folder, futures[future], np.asarray(future.result()))
+                    bar.update()
+    parts = [np.load(folder / CHUNK_PATTERN.format(i)) for i in range(len(bounds))]
+    return np.concatenate(parts, axis=0), folder
+
+
+def discard_chunks(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,208 @@
+"""Ensembles: parameter tables (posterior draws x scenario levers) and their year-end values.
+
+Everything here takes plain values (a `RunConfig` dataclass, DataFrames), never a Hydra
+config. A table has one row per model run and one column per constant the run sets; the
+compiled core fills the other constants with their model-file defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from experiments import config as cfgmod
+from experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
+from experiments.engine import MODEL_FILE
+from model.errors import ConfigError, DataError, ModelError, closest
+
+FIRST_YEAR, LAST_YEAR = 2013, 2035
+KEY_YEARS = (2020, 2025, 2035)
+# Year-end of year Y is the state at t = Y + 1; saved times are exact binary fractions
+# (SAVEPER 0.25), so this only guards float formatting.
+TIME_MATCH_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """An indicator of the data files that the model computes."""
+
+    id: str
+    model_variable: str
+    unit: str
+
+
+def model_indicators(observations: pd.DataFrame, targets: pd.DataFrame) -> list[Indicator]:
+    """Every Guangzhou indicator of observations.csv/targets.csv with a model variable (first unit seen)."""
+    rows = pd.concat([observations[["indicator", "model_variable", "unit", "region"]],
+                      targets[["indicator", "model_variable", "unit", "region"]]])
+    rows = rows[(rows["region"] == "Guangzhou") & rows["model_variable"].fillna("").astype(str).str.strip().ne("")]
+    first = rows.drop_duplicates("indicator")
+    return [Indicator(r.indicator, r.model_variable, r.unit) for r in first.itertuples(index=False)]
+
+
+def select_indicators(names: list[str] | str, available: list[Indicator], key: str) -> list[Indicator]:
+    """`all` or a list of indicator ids; unknown ids -> one-line error with the valid ones."""
+    if names in ("all", None):
+        return list(available)
+    by_id = {i.id: i for i in available}
+    chosen = []
+    for name in names if isinstance(names, list) else [names]:
+        if name not in by_id:
+            raise ConfigError(f"{key}: unknown indicator {name!r}{closest(str(name), by_id)}; "
+                              f"valid indicators: {', '.join(sorted(by_id))}")
+        chosen.append(by_id[name])
+    if not chosen:
+        raise ConfigError(f"{key}: the list of indicators is empty")
+    return chosen
+
+
+def resolve_mode(config: cfgmod.RunConfig) -> str:
+    """`posterior` or `none`: auto means posterior exactly when the parameter set has draws."""
+    mode = config.uncertainty.mode
+    has_draws = bool(config.parameter_set.posterior_draws)
+    if mode == "posterior" and not has_draws:
+        raise ConfigError(f"uncertainty.mode=posterior: parameter set {config.parameter_set.name!r} has no "
+                          "posterior draws; choose params=calibrated (after `innosd calibrate`) or "
+                          "uncertainty.mode=none")
+    return "posterior" if mode == "posterior" or (mode == "auto" and has_draws) else "none"
+
+
+def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
+    """The configured posterior draws (rows) or None for a point-estimate run."""
+    from calibration.handoff import ParameterSet, load_posterior_draws
+
+    if resolve_mode(config) == "none":
+        return None
+    ps = config.parameter_set
+    handle = ParameterSet(ps.name, {}, ps.statistic, ps.posterior_draws, ps.source)
+    try:
+        draws = load_posterior_draws(handle, Path(ps.params_dir), n=None, seed=config.run.seed)
+        if config.uncertainty.draws is not None and config.uncertainty.draws < len(draws):
+            draws = load_posterior_draws(handle, Path(ps.params_dir), n=config.uncertainty.draws,
+                                         seed=config.run.seed)
+    except DataError as err:
+        raise ConfigError(f"params={ps.name}: {err}") from None
+    return draws
+
+
+def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per draw (or one row): the parameter set, then draws, then overrides and levers."""
+    base = cfgmod.model_parameters(config)
+    n = 1 if draws is None else len(draws)
+    table = pd.DataFrame({name: np.full(n, value, dtype=float) for name, value in base.items()})
+    if draws is not None:
+        levers = {f"{lever.replace('_', ' ')} {suffix}" for lever in config.scenario.levers
+                  for suffix in cfgmod.LEVER_SUFFIXES.values()}
+        for name in draws.columns:
+            if name in config.fixed_params or name in levers:
+                continue  # a command-line value or a policy lever is a choice, not an uncertainty
+            table[name] = draws[name].to_numpy(dtype=float)
+    table.index = pd.RangeIndex(n, name="draw")
+    return table
+
+
+def year_end_times(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> np.ndarray:
+    return np.arange(first_year, last_year + 1, dtype=float) + 1.0
+
+
+@dataclass(frozen=True)
+class YearEndTask:
+    """Run a chunk of parameter sets; return (runs, columns, times) values at `times`."""
+
+    model_path: str
+    columns: tuple[str, ...]
+    times: tuple[float, ...]
+
+    def __call__(self, chunk: pd.DataFrame) -> np.ndarray:
+        from model import compile_model
+
+        ds = compile_model(self.model_path).run_ensemble(chunk.reset_index(drop=True),
+                                                          return_columns=list(self.columns))
+        saved = ds["time"].to_numpy()
+        idx = []
+        for t in self.times:
+            hit = np.flatnonzero(np.abs(saved - t) < TIME_MATCH_TOLERANCE)
+            if not hit.size:
+                raise ModelError(f"time {t:g} is not a saved time of the model (SAVEPER); "
+                                 f"saved {saved[0]:g}..{saved[-1]:g}")
+            idx.append(hit[0])
+        return np.stack([ds[c].to_numpy()[:, idx] for c in self.columns], axis=1)
+
+
+def exec_settings(config: cfgmod.RunConfig) -> ExecSettings:
+    r = config.run
+    return ExecSettings(str(r.scheduler), int(r.workers), int(r.chunk_size), bool(r.progress))
+
+
+def chunk_cache(config: cfgmod.RunConfig) -> Path:
+    """Finished chunks live here until the experiment's folder is written."""
+    return Path(config.run.output_dir) / ".chunks"
+
+
+def evaluate(table: pd.DataFrame, columns: list[str], times: np.ndarray, config: cfgmod.RunConfig,
+             label: str) -> tuple[np.ndarray, Path]:
+    """Year-end values (runs, columns, times) of a table, chunked on the configured scheduler."""
+    if table.empty:
+        raise ConfigError(f"{label}: nothing to run (the parameter table is empty)")
+    task = YearEndTask(str(MODEL_FILE), tuple(columns), tuple(float(t) for t in times))
+    values, folder = run_chunked(table, task, exec_settings(config), chunk_cache(config), label, MODEL_FILE)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        run, col, _ = np.argwhere(bad)[0]
+        raise ModelError(f"{label}: non-finite {columns[col]!r} in run {int(run)} (and {int(bad.sum()) - 1} "
+                         "more values); check the parameter ranges")
+    return values, folder
+
+
+def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, columns: list[str],
+                     times: np.ndarray, units: dict[str, str], attrs: dict[str, str]) -> xr.Dataset:
+    """(scenario x draw, column, time) values -> Dataset with dims (scenario, draw, time)."""
+    shaped = values.reshape(len(scenarios), n_draws, len(columns), len(times))
+    data = {c: xr.Variable(("scenario", "draw", "time"), shaped[:, :, i, :],
+                           attrs={"units": units.get(c, ""), "long_name": c})
+            for i, c in enumerate(columns)}
+    ds = xr.Dataset(data, coords={"scenario": scenarios, "draw": np.arange(n_draws),
+                                  "time": ("time", times, {"units": "Year",
+                                                           "note": "year-end values: year Y at t = Y + 1"}),
+                                  "year": ("time", (times - 1).astype(int))})
+    ds.attrs.update(attrs)
+    return ds
+
+
+def fill_defaults(table: pd.DataFrame) -> pd.DataFrame:
+    """Columns missing in some rows of a concatenated table take the model-file default."""
+    from experiments.engine import model_info
+
+    constants = model_info(MODEL_FILE).constants
+    return table.fillna({c: constants[c].default for c in table.columns if c in constants})
+
+
+def scenario_ensemble(configs: dict[str, cfgmod.RunConfig], columns: list[str], times: np.ndarray,
+                      attrs: dict[str, str], label: str = "scenarios") -> tuple[xr.Dataset, Path]:
+    """Every configured scenario over its draws, in one chunked evaluation.
+
+    `configs` maps a scenario label to its config; every config must yield the same number
+    of draws (the same parameter set and seed give the same draws: common random numbers,
+    so scenario differences are not blurred by sampling noise).
+    """
+    from experiments.engine import model_info
+
+    tables = {name: run_table(config, posterior_draws(config)) for name, config in configs.items()}
+    counts = {len(t) for t in tables.values()}
+    if len(counts) != 1:
+        raise ConfigError(f"{label}: every scenario of one ensemble needs the same number of draws; got "
+                          + ", ".join(f"{k}: {len(t)}" for k, t in tables.items()))
+    table = fill_defaults(pd.concat(list(tables.values()), ignore_index=True))
+    values, folder = evaluate(table, columns, times, next(iter(configs.values())), label)
+    units = model_info(MODEL_FILE).units
+    ds = ensemble_dataset(values, list(tables), counts.pop(), columns, times, units, attrs)
+    return ds, folder
+
+
+__all__ = ["Indicator", "model_indicators", "select_indicators", "resolve_mode", "posterior_draws", "run_table",
+           "year_end_times", "YearEndTask", "evaluate", "ensemble_dataset", "scenario_ensemble", "discard_chunks",
+           "KEY_YEARS"]

@@ -1,0 +1,204 @@
+"""`innosd run +experiment=NAME`: experiment folders for projections, attainment,
+sensitivity and policy search.
+
+Each experiment reads its settings from `scenarios/experiment/NAME.yaml` (the `experiment`
+key of the composed config), checks them (one-line errors naming the key and the valid
+choices), evaluates its parameter tables in resumable chunks (`experiments.dask_exec`)
+and writes one folder atomically under OUTPUT_DIR/experiments/DATE/TIME_NAME with the
+tables of `docs/outputs.md`, `config.yaml`, `metadata.json` and figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from experiments import config as cfgmod
+from experiments import ensemble as ens
+from experiments import projections as proj
+from experiments.engine import MODEL_FILE, ModelInfo
+from experiments.results import provenance, write_json
+from model.errors import ConfigError, closest
+
+EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every experiment gets: its config, the overrides it came from, model and data."""
+
+    config: cfgmod.RunConfig
+    overrides: tuple[str, ...]
+    info: ModelInfo
+    observations: pd.DataFrame
+    targets: pd.DataFrame
+    config_dir: Path = cfgmod.SCENARIOS_DIR
+
+
+@dataclass
+class Written:
+    """Chunk folders to delete once the experiment folder is in place, and metadata extras."""
+
+    chunk_folders: list[Path] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def typed(schema: type, raw: dict[str, Any], key: str = "experiment"):
+    """Build a settings dataclass from a mapping; unknown keys -> one-line error."""
+    allowed = [f.name for f in dataclasses.fields(schema)]
+    for name in raw:
+        if name not in allowed:
+            raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; valid keys: "
+                              f"{', '.join(allowed)}")
+    return schema(**raw)
+
+
+def experiment_name(config: cfgmod.RunConfig) -> str:
+    name = str((config.experiment or {}).get("name", ""))
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"experiment.name: unknown experiment {name!r}{closest(name, EXPERIMENTS)}; "
+                          f"valid experiments: {', '.join(EXPERIMENTS)}")
+    return name
+
+
+def settings_of(config: cfgmod.RunConfig) -> dict[str, Any]:
+    raw = dict(config.experiment or {})
+    raw.pop("name", None)
+    return raw
+
+
+def scenario_names(value: Any, config_dir: Path, key: str) -> list[str]:
+    names = cfgmod.available_scenarios(config_dir)
+    if value in ("all", None):
+        return names
+    chosen = value if isinstance(value, list) else [value]
+    for name in chosen:
+        if name not in names:
+            raise ConfigError(f"{key}: unknown scenario {name!r}{closest(str(name), names)}; "
+                              f"valid scenarios: {', '.join(names)}")
+    if not chosen:
+        raise ConfigError(f"{key}: the list of scenarios is empty")
+    return list(chosen)
+
+
+def scenario_configs(ctx: Context, names: list[str]) -> dict[str, cfgmod.RunConfig]:
+    """The experiment's overrides with each scenario in turn (common draws, same params)."""
+    rest = [o for o in ctx.overrides if o.partition("=")[0].lstrip("+~") not in ("scenario", "experiment")]
+    return {name: cfgmod.compose_run_config(rest + [f"scenario={name}"], ctx.info, ctx.config_dir)
+            for name in names}
+
+
+def run_attrs(config: cfgmod.RunConfig, mode: str, n_draws: int) -> dict[str, str]:
+    """Provenance plus which parameter set (and calibration run) and uncertainty were used."""
+    attrs = provenance(config.to_dict(), MODEL_FILE)
+    ps = config.parameter_set
+    attrs.update({"parameter_set": ps.name, "parameter_set_statistic": ps.statistic,
+                  "parameter_set_source": yaml.safe_dump(ps.source, sort_keys=True).strip(),
+                  "uncertainty_mode": mode, "draws": str(n_draws), "seed": str(config.run.seed)})
+    return attrs
+
+
+def draw_figure(function: str, stem: Path, *args, **kwargs) -> bool:
+    """Draw one figure of the shared figure API if it exists yet; say so when it does not."""
+    try:
+        from figures import report_figures
+    except ImportError:
+        report_figures = None
+    make: Callable | None = getattr(report_figures, function, None)
+    if make is None:
+        print(f"innosd run: figure {stem.name!r} skipped: figures.report_figures.{function} is not available",
+              file=sys.stderr)
+        return False
+    from figures.plots import save_figure
+
+    save_figure(make(*args, **kwargs), stem)
+    return True
+
+
+# ----------------------------------------------------------------------------- projections / attainment
+
+@dataclass(frozen=True)
+class ProjectionSettings:
+    scenarios: Any = "all"
+    indicators: Any = "all"
+    targets: Any = "all"
+    first_year: int = ens.FIRST_YEAR
+    last_year: int = ens.LAST_YEAR
+
+
+def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators: list[ens.Indicator],
+                               targets: pd.DataFrame, first_year: int, last_year: int, label: str):
+    """Ensemble over every scenario -> (ensemble Dataset, projections, attainment, chunk folder)."""
+    first = next(iter(configs.values()))
+    mode = ens.resolve_mode(first)
+    columns = sorted({i.model_variable for i in indicators} | set(targets["model_variable"]))
+    ensemble_first = min([first_year, *targets["year"].astype(int)])  # targets may predate the window
+    times = ens.year_end_times(ensemble_first, last_year)
+    draws = ens.posterior_draws(first)
+    attrs = run_attrs(first, mode, 1 if draws is None else len(draws))
+    ds, folder = ens.scenario_ensemble(configs, columns, times, attrs, label)
+    projections = proj.projections_table(ds, indicators)
+    projections = projections[projections["year"].between(first_year, last_year)].reset_index(drop=True)
+    attainment = proj.attainment_table(ds, targets)
+    return ds, projections, attainment, folder
+
+
+def run_projections(ctx: Context, out: Path) -> Written:
+    settings = typed(ProjectionSettings, settings_of(ctx.config))
+    name = experiment_name(ctx.config)
+    names = scenario_names(settings.scenarios, ctx.config_dir, "experiment.scenarios")
+    available = ens.model_indicators(ctx.observations, ctx.targets)
+    targets = proj.select_targets(settings.targets, ctx.targets, "experiment.targets")
+    if name == "attainment":  # the indicators of the chosen targets
+        indicators = [i for i in available if i.id in set(targets["indicator"])]
+    else:
+        indicators = ens.select_indicators(settings.indicators, available, "experiment.indicators")
+    if not int(settings.first_year) <= int(settings.last_year) <= ens.LAST_YEAR:
+        raise ConfigError(f"experiment.first_year/last_year: {settings.first_year}..{settings.last_year} is not a "
+                          f"range of years ending by {ens.LAST_YEAR}")
+    configs = scenario_configs(ctx, names)
+    ds, projections, attainment, folder = scenario_projection_tables(
+        configs, indicators, targets, int(settings.first_year), int(settings.last_year), name)
+    ds.to_netcdf(out / "ensemble.nc")
+    projections.to_csv(out / "projections.csv", index=False)
+    attainment.to_csv(out / "attainment.csv", index=False)
+    if ctx.config.run.figures:
+        if name == "projections":
+            draw_figure("projection_fans", out / "projection_fans", projections, ctx.observations, ctx.targets)
+            draw_figure("scenario_difference", out / "scenario_difference", projections)
+        draw_figure("attainment_heatmap", out / "attainment_heatmap", attainment)
+    return Written([folder], {"scenarios": names, "draws": int(ds.sizes["draw"]),
+                              "uncertainty_mode": ds.attrs["uncertainty_mode"]})
+
+
+def runner(name: str) -> Callable[[Context, Path], Written]:
+    if name in ("projections", "attainment"):
+        return run_projections
+    if name == "sensitivity":
+        from experiments.sensitivity import run_sensitivity
+
+        return run_sensitivity
+    from experiments.policy import run_policy_search
+
+    return run_policy_search
+
+
+def write_common(out: Path, config: cfgmod.RunConfig, written: Written, command: str) -> None:
+    """config.yaml and metadata.json of an experiment folder."""
+    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
+                                     encoding="utf-8")
+    attrs = provenance(config.to_dict(), MODEL_FILE)
+    ps = config.parameter_set
+    meta = {k: attrs[k] for k in ("git_commit", "package_versions", "model_file", "model_sha256", "created")}
+    meta.update({"seed": config.run.seed, "command": command, "experiment": experiment_name(config),
+                 "parameter_set": {"name": ps.name, "statistic": ps.statistic, "posterior_draws": ps.posterior_draws,
+                                   "source": ps.source},
+                 "scheduler": config.run.scheduler, **written.metadata})
+    write_json(out / "metadata.json", meta)

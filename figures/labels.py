@@ -1,0 +1,116 @@
+"""Display names in English and Chinese, and the font that can draw them.
+
+Names come from `figures/labels.yaml` (indicator ids of the data files, the model's
+sectors and stocks, axis labels and headings). Chinese needs a CJK font; it is looked
+up among the system fonts and, if none is installed, drawing stops with one line naming
+the Debian package to install (the project's `.ci/run` installs it).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+
+from model.errors import ConfigError, InnosdError, closest
+
+LABELS_FILE = Path(__file__).with_name("labels.yaml")
+LANGUAGES = ("en", "zh")
+CJK_FONT_PACKAGE = "fonts-noto-cjk"
+# Face names matplotlib reports for the CJK fonts we know; the Noto .ttc files expose
+# their first face (JP), which covers all simplified-Chinese characters we use.
+CJK_FAMILY_HINTS = ("Noto Sans CJK", "Noto Serif CJK", "Source Han Sans", "WenQuanYi", "AR PL")
+CJK_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "notoserifcjk")  # lower-case file names
+
+
+class FontError(InnosdError):
+    """A font needed for the requested language is not installed."""
+
+
+@functools.cache
+def _table() -> dict:
+    return yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise ConfigError(f"figures.language: unknown language {language!r}{closest(language, LANGUAGES)}; "
+                          f"valid languages: {', '.join(LANGUAGES)}")
+    return language
+
+
+def text(key: str, language: str = "en", **fields) -> str:
+    """A heading or axis label (`text` section of labels.yaml), with `{field}`s filled in."""
+    entry = _table()["text"][key]
+    return entry[check_language(language)].format(**fields)
+
+
+def indicator_label(indicator_id: str, language: str = "en") -> str:
+    """The indicator's display name; an unknown id is shown as is (never guessed)."""
+    entry = _table()["indicators"].get(indicator_id)
+    return entry[check_language(language)] if entry else indicator_id
+
+
+def indicator_scale(indicator_id: str, data_unit: str, language: str = "en") -> tuple[float, str]:
+    """(factor, unit) to display an indicator: e.g. a Dmnl fraction as percent."""
+    entry = _table()["indicators"].get(indicator_id) or {}
+    if "scale" in entry:
+        return float(entry["scale"]), entry["unit"][check_language(language)]
+    return 1.0, unit_label(data_unit, language)
+
+
+def unit_label(unit: str, language: str = "en") -> str:
+    if check_language(language) == "en" or not isinstance(unit, str):
+        return unit if isinstance(unit, str) else ""
+    return _table()["units"].get(unit, unit)
+
+
+def sector_label(sector: str, language: str = "en") -> str:
+    entry = _table()["sectors"].get(sector)
+    return entry[check_language(language)] if entry else sector
+
+
+def stock_label(stock: str, language: str = "en") -> str:
+    entry = _table()["stocks"].get(stock) or {}
+    return entry.get(check_language(language), stock)
+
+
+def scenario_label(name: str, language: str = "en") -> str:
+    """Scenario names are file names (`incubator_doubling`); show them with spaces."""
+    return str(name).replace("_", " ")
+
+
+def indicator_ids() -> set[str]:
+    return set(_table()["indicators"])
+
+
+@functools.cache
+def cjk_font_family() -> str:
+    """The family name of an installed CJK font, registered with matplotlib."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for hint in CJK_FAMILY_HINTS:
+        for name in sorted(known):
+            if name.startswith(hint):
+                return name
+    # matplotlib's font cache may predate the font's installation: register the files
+    # (all weights, so bold titles stay bold) and use the family of the regular face
+    paths = [p for p in sorted(font_manager.findSystemFonts())
+             if any(h in Path(p).name.lower() for h in CJK_FILE_HINTS)]
+    for path in paths:
+        font_manager.fontManager.addfont(path)
+    regular = [p for p in paths if "bold" not in Path(p).name.lower()] or paths
+    if regular:
+        return font_manager.FontProperties(fname=regular[0]).get_name()
+    raise FontError(f"Chinese figure labels need a CJK font and none is installed; install the Debian "
+                    f"package {CJK_FONT_PACKAGE} (sudo apt-get install {CJK_FONT_PACKAGE}) or use "
+                    "figures.language=en")
+
+
+def font_families(language: str) -> list[str]:
+    """rcParams['font.family'] for a language: Chinese first falls back to DejaVu for Latin."""
+    if check_language(language) == "zh":
+        return [cjk_font_family(), "DejaVu Sans"]
+    return ["DejaVu Sans"]

@@ -1,0 +1,108 @@
+"""Tiny saved tables in the layouts of docs/outputs.md, shared by the figure and report tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+YEARS = np.arange(2013, 2036)
+SCENARIOS = ("baseline", "incubator_doubling")
+INDICATORS = (("high_tech_enterprises", "high tech enterprises", "firms", 1500.0, 0.12),
+              ("rd_intensity", "rd intensity", "Dmnl", 0.019, 0.03))
+
+
+def make_projections(spread: float = 0.1) -> pd.DataFrame:
+    """Two scenarios x two indicators, exponential growth with a widening band."""
+    rows = []
+    for k, scenario in enumerate(SCENARIOS):
+        for indicator, variable, unit, start, growth in INDICATORS:
+            for year in YEARS:
+                median = start * (1 + growth * (1 + 0.3 * k)) ** (year - 2013)
+                width = spread * median * (year - 2012) / len(YEARS)
+                rows.append({"scenario": scenario, "indicator": indicator, "model_variable": variable, "unit": unit,
+                             "year": int(year), "median": median, "p05": median - 2 * width,
+                             "p25": median - width, "p75": median + width, "p95": median + 2 * width,
+                             "key_year": int(year) in (2020, 2025, 2035)})
+    return pd.DataFrame(rows)
+
+
+def make_attainment() -> pd.DataFrame:
+    rows = []
+    for k, scenario in enumerate(SCENARIOS):
+        for indicator, year, target in (("high_tech_enterprises", 2020, 6000), ("rd_intensity", 2020, 0.03),
+                                        ("rd_intensity", 2035, 0.04)):
+            rows.append({"scenario": scenario, "indicator": indicator, "model_variable": indicator.replace("_", " "),
+                         "year": year, "target": target, "direction": "at_least", "unit": "firms",
+                         "probability": min(1.0, 0.3 + 0.4 * k + 0.1 * (year == 2035)), "median": target,
+                         "p05": target * 0.8, "p95": target * 1.2, "plan": "plan", "source": "seed"})
+    return pd.DataFrame(rows)
+
+
+def make_sobol() -> pd.DataFrame:
+    rows = []
+    for output in ("high_tech_enterprises@2020", "rd_intensity@2035"):
+        for i, name in enumerate(("hte exit rate", "incubator scenario change", "rd growth", "talent share")):
+            st = 0.6 / (i + 1)
+            rows.append({"output": output, "input": name, "input_kind": "lever" if "scenario" in name else "parameter",
+                         "S1": 0.7 * st, "S1_conf": 0.02, "ST": st, "ST_conf": 0.03})
+    return pd.DataFrame(rows)
+
+
+def make_morris() -> pd.DataFrame:
+    sobol = make_sobol()
+    return pd.DataFrame({"output": sobol["output"], "input": sobol["input"], "input_kind": sobol["input_kind"],
+                         "mu_star": sobol["ST"] * 100, "mu_star_conf": 2.0, "sigma": sobol["ST"] * 30})
+
+
+def make_candidates() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    cost = rng.uniform(10, 200, 30)
+    probability = np.clip(cost / 200 + rng.normal(0, 0.1, 30), 0, 1)
+    order = np.argsort(cost)
+    best = np.maximum.accumulate(probability[order])
+    pareto = np.zeros(30, bool)
+    pareto[order] = np.r_[True, best[1:] > best[:-1]]
+    return pd.DataFrame({"incubator.change": rng.uniform(0, 1, 30), "talent.change": rng.uniform(0, 2, 30),
+                         "cost_100m_yuan": cost, "probability": probability, "pareto": pareto,
+                         "feasible": probability >= 0.6})
+
+
+def make_fit() -> pd.DataFrame:
+    rows = []
+    for indicator, variable, unit, value in (("high_tech_enterprises", "high tech enterprises", "firms", 1500),
+                                             ("rd_expenditure", "rd expenditure annual", "100 million yuan/Year", 292)):
+        for j, year in enumerate(range(2013, 2017)):
+            observed = value * 1.15 ** j
+            rows.append({"indicator": indicator, "model_variable": variable, "year": year, "unit": unit,
+                         "observed": observed, "median": observed * 1.03, "p05": observed * 0.9,
+                         "p95": observed * 1.15, "sigma": observed * 0.05, "error_rel": 0.03,
+                         "within_error": j != 2, "source": "yearbook"})
+    return pd.DataFrame(rows)
+
+
+PARAMETERS = ("hte exit rate", "tech firm birth rate", "rd growth")
+
+
+def make_parameters() -> pd.DataFrame:
+    rows = []
+    for i, name in enumerate(PARAMETERS):
+        rows.append({"parameter": name, "units": "1/Year", "prior": "uniform", "prior_lower": 0.0,
+                     "prior_upper": 0.2, "prior_mean": 0.1, "prior_sd": 0.058, "posterior_mean": 0.05 + 0.04 * i,
+                     "posterior_sd": 0.01, "p05": 0.035 + 0.04 * i, "p50": 0.05 + 0.04 * i,
+                     "p95": 0.065 + 0.04 * i, "shrinkage": 0.8, "rhat": 1.01, "ess_bulk": 400.0,
+                     "identified": i != 2})
+    return pd.DataFrame(rows)
+
+
+def make_correlations() -> pd.DataFrame:
+    matrix = np.array([[1.0, -0.7, 0.1], [-0.7, 1.0, 0.3], [0.1, 0.3, 1.0]])
+    return pd.DataFrame(matrix, index=list(PARAMETERS), columns=list(PARAMETERS)).rename_axis("parameter")
+
+
+def write_posterior_nc(path) -> None:
+    import arviz as az
+
+    rng = np.random.default_rng(1)
+    posterior = {name.replace(" ", "_"): rng.normal(0.05 + 0.04 * i, 0.01, (2, 50)) for i, name in
+                 enumerate(PARAMETERS)}
+    az.from_dict(posterior=posterior).to_netcdf(str(path))

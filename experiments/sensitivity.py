@@ -1,0 +1,244 @@
+"""Global sensitivity (SALib): Sobol first/total-order indices and Morris screening.
+
+Inputs are the uncertain model constants and the policy levers:
+
+- parameters `priors`: every constant with a prior in `scenarios/calibration/<priors>.yaml`
+  (the calibration's prior boxes [lower, upper]); `free`: every constant the .mdl marks
+  "Free parameter", over the parameter set's value x (1 -/+ relative_width), clipped to
+  its declared range; or an explicit mapping `name: [lower, upper]` / list of names.
+- levers: the relative `change` of each lever over `lever_range` (start year and ramp as
+  in the scenario, defaults otherwise).
+
+Every input is sampled uniformly over its box (SALib's default); the other constants stay
+at the parameter set's values. Outputs are `<indicator>@<year>` year-end values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from experiments import config as cfgmod
+from experiments import ensemble as ens
+from experiments.experiment import Context, Written, draw_figure, settings_of, typed
+from experiments.engine import ModelInfo
+from model.errors import ConfigError, closest
+
+METHODS = ("sobol", "morris")
+SOBOL_COLUMNS = ["output", "input", "input_kind", "S1", "S1_conf", "ST", "ST_conf"]
+MORRIS_COLUMNS = ["output", "input", "input_kind", "mu_star", "mu_star_conf", "sigma"]
+
+
+@dataclass(frozen=True)
+class SensitivitySettings:
+    methods: Any = ("sobol", "morris")
+    outputs: Any = ("rd_intensity", "high_tech_enterprises", "invention_patents_per_10k")
+    years: Any = ens.KEY_YEARS
+    parameters: Any = "priors"           # priors | free | [names] | {name: [lower, upper]}
+    priors: str = "default"              # scenarios/calibration/<priors>.yaml
+    relative_width: float = 0.3          # for `free` and listed names
+    levers: Any = "all"                  # all | [] | [lever names]
+    lever_range: Any = (0.0, 2.0)        # relative change sampled for every lever
+    sobol_base_samples: int = 512        # N (a power of 2): N * (2D + 2) runs
+    morris_trajectories: int = 50        # r: r * (D + 1) runs
+    morris_levels: int = 4
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str          # config name (underscores)
+    constant: str      # model constant it sets
+    kind: str          # parameter | lever
+    lower: float
+    upper: float
+
+
+def _box(lower: float, upper: float, constant: str, info: ModelInfo, key: str) -> tuple[float, float]:
+    c = info.constants[constant]
+    lower, upper = max(float(lower), c.lower), min(float(upper), c.upper)
+    if not lower < upper:
+        raise ConfigError(f"{key}: empty range [{lower:g}, {upper:g}] for {constant!r} "
+                          f"(declared range [{c.lower:g}, {c.upper:g}])")
+    return lower, upper
+
+
+def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
+    """`parameters: {name: {lower, upper, ...}}` of a calibration config, read as plain YAML."""
+    if not priors_file.is_file():
+        choices = sorted(p.stem for p in priors_file.parent.glob("*.yaml"))
+        raise ConfigError(f"experiment.priors: {priors_file} does not exist; valid choices: "
+                          f"{', '.join(choices) or '(none)'}; or use experiment.parameters=free")
+    raw = yaml.safe_load(priors_file.read_text(encoding="utf-8")) or {}
+    return {str(k): (float(v["lower"]), float(v["upper"])) for k, v in (raw.get("parameters") or {}).items()}
+
+
+def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, info: ModelInfo,
+                     config_dir: Path) -> list[Input]:
+    spec = settings.parameters
+    centre = {**{n: c.default for n, c in info.constants.items()}, **config.params}
+    width = float(settings.relative_width)
+    if spec == "priors":
+        boxes = prior_boxes(config_dir / "calibration" / f"{settings.priors}.yaml")
+    elif spec == "free":
+        names = [n for n, c in info.constants.items() if "free parameter" in c.comment.lower()]
+        boxes = {n: (centre[n] * (1 - width), centre[n] * (1 + width)) for n in names}
+    elif isinstance(spec, dict):
+        boxes = {str(k): tuple(v) for k, v in spec.items()}
+    elif isinstance(spec, list):
+        boxes = {}
+        for n in spec:
+            constant = cfgmod.resolve_constant(str(n), info, "experiment.parameters")
+            boxes[str(n)] = (centre[constant] * (1 - width), centre[constant] * (1 + width))
+    else:
+        raise ConfigError(f"experiment.parameters: {spec!r} is not priors, free, a list of names or a "
+                          "mapping name: [lower, upper]")
+    inputs = []
+    for name, (lower, upper) in boxes.items():
+        constant = cfgmod.resolve_constant(name, info, f"experiment.parameters.{name}")
+        if constant in config.fixed_params:
+            continue  # set on the command line: the user fixed it
+        lo, hi = sorted((lower, upper))
+        lo, hi = _box(lo, hi, constant, info, f"experiment.parameters.{name}")
+        inputs.append(Input(name, constant, "parameter", lo, hi))
+    return inputs
+
+
+def lever_inputs(settings: SensitivitySettings, info: ModelInfo) -> list[Input]:
+    valid = cfgmod.lever_names(info)
+    chosen = valid if settings.levers == "all" else list(settings.levers or [])
+    try:
+        lower, upper = (float(v) for v in settings.lever_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"experiment.lever_range: {settings.lever_range!r} is not [lower, upper]") from None
+    inputs = []
+    for lever in chosen:
+        if lever not in valid:
+            raise ConfigError(f"experiment.levers: unknown lever {lever!r}{closest(str(lever), valid)}; "
+                              f"valid levers: {', '.join(valid)}")
+        constant = f"{lever.replace('_', ' ')} {cfgmod.LEVER_SUFFIXES['change']}"
+        lo, hi = _box(lower, upper, constant, info, f"experiment.lever_range ({lever})")
+        inputs.append(Input(lever, constant, "lever", lo, hi))
+    return inputs
+
+
+def salib_problem(inputs: list[Input]) -> dict:
+    return {"num_vars": len(inputs), "names": [i.name for i in inputs],
+            "bounds": [[i.lower, i.upper] for i in inputs]}
+
+
+def input_table(base: dict[str, float], inputs: list[Input], samples: np.ndarray) -> pd.DataFrame:
+    """Parameter table: the base constants, sampled inputs over them."""
+    n = len(samples)
+    table = pd.DataFrame({name: np.full(n, value) for name, value in base.items()})
+    for j, inp in enumerate(inputs):
+        table[inp.constant] = samples[:, j]
+    return table
+
+
+def output_matrix(values: np.ndarray, indicators: list[ens.Indicator], years: list[int], columns: list[str]):
+    """(runs, columns, years) -> {`indicator@year`: runs vector}."""
+    return {f"{ind.id}@{year}": values[:, columns.index(ind.model_variable), k]
+            for ind in indicators for k, year in enumerate(years)}
+
+
+def sobol_indices(problem: dict, outputs: dict[str, np.ndarray], inputs: list[Input], seed: int) -> pd.DataFrame:
+    from SALib.analyze import sobol
+
+    rows = []
+    for output, y in outputs.items():
+        si = sobol.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=seed)
+        for j, inp in enumerate(inputs):
+            rows.append({"output": output, "input": inp.name, "input_kind": inp.kind,
+                         "S1": si["S1"][j], "S1_conf": si["S1_conf"][j], "ST": si["ST"][j],
+                         "ST_conf": si["ST_conf"][j]})
+    return pd.DataFrame(rows, columns=SOBOL_COLUMNS)
+
+
+def morris_indices(problem: dict, samples: np.ndarray, outputs: dict[str, np.ndarray], inputs: list[Input],
+                   levels: int, seed: int) -> pd.DataFrame:
+    from SALib.analyze import morris
+
+    rows = []
+    for output, y in outputs.items():
+        mi = morris.analyze(problem, samples, y, num_levels=levels, print_to_console=False, seed=seed)
+        for j, inp in enumerate(inputs):
+            rows.append({"output": output, "input": inp.name, "input_kind": inp.kind,
+                         "mu_star": mi["mu_star"][j], "mu_star_conf": mi["mu_star_conf"][j],
+                         "sigma": mi["sigma"][j]})
+    return pd.DataFrame(rows, columns=MORRIS_COLUMNS)
+
+
+def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]:
+    methods = list(settings.methods) if not isinstance(settings.methods, str) else [settings.methods]
+    for m in methods:
+        if m not in METHODS:
+            raise ConfigError(f"experiment.methods: unknown method {m!r}{closest(str(m), METHODS)}; "
+                              f"valid methods: {', '.join(METHODS)}")
+    if not methods:
+        raise ConfigError("experiment.methods: the list is empty; valid methods: sobol, morris")
+    n = int(settings.sobol_base_samples)
+    if n < 2 or n & (n - 1):
+        raise ConfigError(f"experiment.sobol_base_samples: {n} is not a power of 2 (Sobol sequences need one)")
+    years = [int(y) for y in (settings.years if not isinstance(settings.years, int) else [settings.years])]
+    for y in years:
+        if not ens.FIRST_YEAR <= y <= ens.LAST_YEAR:
+            raise ConfigError(f"experiment.years: {y} is outside {ens.FIRST_YEAR}-{ens.LAST_YEAR}")
+    return methods, years
+
+
+def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, info: ModelInfo,
+                       indicators: list[ens.Indicator], config_dir: Path):
+    """Sample, run (chunked) and analyse -> (sobol or None, morris or None, chunk folders, n_runs)."""
+    from SALib.sample import morris as morris_sample
+    from SALib.sample import sobol as sobol_sample
+
+    methods, years = check_settings(settings)
+    inputs = parameter_inputs(settings, config, info, config_dir) + lever_inputs(settings, info)
+    if not inputs:
+        raise ConfigError("experiment.parameters/levers: no inputs to vary")
+    problem = salib_problem(inputs)
+    base = cfgmod.model_parameters(config)
+    columns = sorted({i.model_variable for i in indicators})
+    times = np.array([y + 1.0 for y in years])
+    seed = int(config.run.seed)
+    sobol_table = morris_table = None
+    folders, n_runs = [], 0
+    if "sobol" in methods:
+        samples = sobol_sample.sample(problem, int(settings.sobol_base_samples), calc_second_order=False,
+                                      seed=seed)
+        values, folder = ens.evaluate(input_table(base, inputs, samples), columns, times, config, "sobol")
+        folders.append(folder)
+        n_runs += len(samples)
+        sobol_table = sobol_indices(problem, output_matrix(values, indicators, years, columns), inputs, seed)
+    if "morris" in methods:
+        samples = morris_sample.sample(problem, int(settings.morris_trajectories),
+                                       num_levels=int(settings.morris_levels), seed=seed)
+        values, folder = ens.evaluate(input_table(base, inputs, samples), columns, times, config, "morris")
+        folders.append(folder)
+        n_runs += len(samples)
+        morris_table = morris_indices(problem, samples, output_matrix(values, indicators, years, columns), inputs,
+                                      int(settings.morris_levels), seed)
+    return sobol_table, morris_table, folders, n_runs, inputs
+
+
+def run_sensitivity(ctx: Context, out: Path) -> Written:
+    settings = typed(SensitivitySettings, settings_of(ctx.config))
+    outputs = settings.outputs if not isinstance(settings.outputs, (tuple, str)) else list(
+        [settings.outputs] if isinstance(settings.outputs, str) else settings.outputs)
+    indicators = ens.select_indicators(outputs, ens.model_indicators(ctx.observations, ctx.targets),
+                                       "experiment.outputs")
+    sobol_table, morris_table, folders, n_runs, inputs = sensitivity_tables(ctx.config, settings, ctx.info,
+                                                                            indicators, ctx.config_dir)
+    if sobol_table is not None:
+        sobol_table.to_csv(out / "sobol.csv", index=False)
+    if morris_table is not None:
+        morris_table.to_csv(out / "morris.csv", index=False)
+    pd.DataFrame([vars(i) for i in inputs]).to_csv(out / "inputs.csv", index=False)
+    if ctx.config.run.figures:
+        draw_figure("sensitivity_ranking", out / "sensitivity_ranking", sobol_table, morris_table)
+    return Written(folders, {"runs": n_runs, "inputs": len(inputs)})

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default=str(PROJECT_MODEL), help="Vensim .mdl (default: the project model)")
     p.add_argument("--out", help="output folder (must not exist)")
     p.add_argument("--params", help="parameter set in scenarios/params (default: calibrated if present)")
+    p.add_argument("--params-dir", help="folder of parameter sets (default: scenarios/params)")
     p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="posterior draws for the conclusions test")
     p.add_argument("--seed", type=int, default=0, help="seed for choosing posterior draws")
     return p
@@ -84,15 +85,15 @@ def ensemble(model, rows: list[dict[str, float]], base: dict[str, float], column
     return model.run_ensemble(table, return_columns=list(columns))
 
 
-def parameter_set(name: str | None, project: bool):
+def parameter_set(name: str | None, project: bool, params_dir: Path):
     """(params dict, description, ParameterSet or None) for the run."""
-    from calibration.handoff import PARAMS_DIR, load_parameter_set
+    from calibration.handoff import load_parameter_set
     if name is None:
-        if not project or not (PARAMS_DIR / "calibrated.yaml").is_file():
-            why = "" if not project else " (scenarios/params/calibrated.yaml does not exist yet)"
+        if not project or not (params_dir / "calibrated.yaml").is_file():
+            why = "" if not project else f" ({params_dir / 'calibrated.yaml'} does not exist yet)"
             return {}, f"model file defaults{why}", None
         name = "calibrated"
-    ps = load_parameter_set(name)
+    ps = load_parameter_set(name, params_dir)
     return dict(ps.params), f"parameter set {ps.name!r} ({ps.statistic})", ps
 
 
@@ -172,7 +173,8 @@ def test_integration(model, base, project: bool):
         halved = model.run({**base, "TIME STEP": step / 2})
         changes["TIME STEP halved"] = V.relative_changes(reference, halved, variables, times)
     result = V.integration_check(changes, INTEGRATION_TOLERANCE,
-                                 "numerical error well below parameter uncertainty")
+                                 "numerical error well below parameter uncertainty",
+                                 "/".join(times) if project else "the final time (stocks)")
     table = pd.concat([t.assign(comparison=k) for k, t in changes.items()], ignore_index=True)
     return result, table
 
@@ -207,7 +209,7 @@ def scenario_levers() -> dict[str, dict[str, float]]:
             for name in cfgmod.available_scenarios()}
 
 
-def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool):
+def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, params_dir: Path):
     if not project:
         return V.conclusions_check(None, "scenarios and posterior draws exist only for the project model",
                                    ROBUST_SHARE), pd.DataFrame()
@@ -215,9 +217,9 @@ def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool):
         why = "no posterior draws yet (no calibrated parameter set with a draws file in scenarios/params)" \
             if ps is None else f"parameter set {ps.name!r} has no posterior draws"
         return V.conclusions_check(None, why, ROBUST_SHARE), pd.DataFrame()
-    from calibration.handoff import PARAMS_DIR, load_posterior_draws
-    available = len(pd.read_csv(PARAMS_DIR / ps.posterior_draws, usecols=[0]))
-    draws = load_posterior_draws(ps, n=min(n_draws, available), seed=seed)
+    from calibration.handoff import load_posterior_draws
+    available = len(load_posterior_draws(ps, params_dir))
+    draws = load_posterior_draws(ps, params_dir, n=min(n_draws, available), seed=seed)
     scenarios = scenario_levers()
     variables = key_variables(model, True)
     names = ["baseline"] + [s for s in scenarios if s != "baseline"]
@@ -281,14 +283,17 @@ def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: d
                                                                   "model_sha256", "created", "seed", "command")})
 
 
-def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int):
+def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int,
+                params_dir: Path | None = None):
     """Every test on one model: (results, detail tables, resolved config)."""
     from model import compile_model
     from model.runtime import _parse
     project = model_path.resolve() == PROJECT_MODEL.resolve()
     abstract_model = _parse(model_path)
     model = compile_model(model_path)
-    base, description, ps = parameter_set(params_name, project)
+    from calibration.handoff import PARAMS_DIR
+    params_dir = Path(params_dir) if params_dir else PARAMS_DIR
+    base, description, ps = parameter_set(params_name, project, params_dir)
     unknown = [k for k in base if k not in model.parameters.index]
     if unknown:
         raise DataError(f"parameter set: {unknown[0]!r} is not a constant of {model_path.name}")
@@ -308,7 +313,7 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
         r = V.CheckResult("behaviour reproduction", "fit to observations", V.WARN,
                           "observations exist only for the project model")
     results.append(r)
-    r, details["conclusions"] = test_conclusions(model, base, ps, n_draws, seed, project)
+    r, details["conclusions"] = test_conclusions(model, base, ps, n_draws, seed, project, params_dir)
     results.append(r)
     config = {"model": str(model_path), "parameters": description, "params": base, "draws": n_draws,
               "seed": seed, "integration_tolerance": INTEGRATION_TOLERANCE,
@@ -330,7 +335,7 @@ def main(argv: list[str]) -> int:
     if out.exists():
         raise _ArgumentError(f"--out {out}: folder already exists; choose a new one")
     started = time.perf_counter()
-    results, details, config = run_battery(model_path, args.params, args.draws, args.seed)
+    results, details, config = run_battery(model_path, args.params, args.draws, args.seed, args.params_dir)
     write_folder(out, results, details, config, model_path, args.seed, argv)
     print(markdown_table(results))
     overall = V.worst(r.result for r in results)

@@ -66,9 +66,38 @@ def _parse(path: Path):
     except ModelError:
         raise
     except Exception as err:  # the PySD parser's own error, reduced to one line
+        where = _parse_error_location(path, err)
+        if where:
+            raise ModelError(f"{path}: {where}") from None
         msg = str(err).strip().splitlines()
         raise ModelError(f"{path}: cannot parse model: {msg[0] if msg else type(err).__name__}"
                          ) from None
+
+
+def _parse_error_location(path: Path, err: Exception) -> str:
+    """'line N: cannot parse `...` (equation of 'X')' for a parsimonious error, found by
+    matching the text PySD failed on (whitespace-normalised) back into the file; '' if not."""
+    import re
+    text, pos = getattr(err, "text", None), getattr(err, "pos", None)
+    if not isinstance(text, str) or not isinstance(pos, int):
+        return ""
+    try:
+        source = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    gap = r"(?:\s|\\\n)*"  # whitespace or a Vensim line continuation
+    before = re.sub(r"\s+", "", text[max(0, pos - 40):pos])
+    after = re.sub(r"\s+", "", text[pos:pos + 25])
+    pattern = gap.join(map(re.escape, before)) + gap + "(" + gap.join(map(re.escape, after or " ")) + ")"
+    m = re.search(pattern, source)
+    if not m:
+        return ""
+    line = source.count("\n", 0, m.start(1)) + 1
+    start = max(source.rfind("|", 0, m.start(1)), source.rfind("}", 0, m.start(1))) + 1
+    head = source[start:m.start(1)].split("=")[0].split("~")[0].strip()
+    variable = f" (equation of {' '.join(head.split())!r})" if head and "\n" not in head.strip() else ""
+    snippet = " ".join(text[pos:pos + 25].split()) or "end of equation"
+    return f"line {line}: cannot parse {snippet!r}{variable}"
 
 
 def _ctl_expr(g, node) -> str:

@@ -3,25 +3,20 @@ negative stocks, and its stock-flow accounting closes."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 
 from experiments import config as cfgmod
 from experiments.engine import MODEL_FILE, model_info, run_model
+from model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
 # ~1e-12 of the flows, so anything below this is arithmetic noise, not a negative stock.
 NEGATIVE_STOCK_TOLERANCE = 1e-6
-# Re-integrating the saved flows with the model's own Euler step reproduces each stock up to
-# float round-off accumulated over 416 steps (relative to the stock's scale).
-MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
 # The defaults are uncalibrated (calibration is its own issue): "plausible" means every
 # 2014-2016 observation the model maps is within a factor 1.6 (most are within 10%).
 PLAUSIBLE_FACTOR = 1.6
 TIME_STEP = 0.0625  # the model's TIME STEP (1/16 year)
-SIGNED_SUM = re.compile(r"[+-]?\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9](\s*[+-]\s*[A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9])*")
 
 
 @pytest.fixture(scope="module")
@@ -72,41 +67,15 @@ def test_every_variable_has_units_and_every_constant_a_comment(info):
     assert not uncommented
 
 
-def _integ_equations() -> dict[str, str]:
-    """stock name -> its net-flow expression, read from the model file."""
-    text = MODEL_FILE.read_text(encoding="utf-8")
-    found = {}
-    for name, body in re.findall(r"^([^\n=~|]+?)\s*=\s*INTEG\s*\((.*?)\n\t~", text, re.M | re.S):
-        depth, split = 0, None
-        for i, ch in enumerate(body):  # the flow expression ends at the top-level comma
-            depth += ch == "("
-            depth -= ch == ")"
-            if ch == "," and depth == 0:
-                split = i
-                break
-        found[name.strip()] = body[:split].replace("\\\n", " ")
-    return found
-
-
 def test_stock_flow_accounting_closes(info, per_step_run):
-    """Every stock equals its initial value plus the Euler-integrated net flow."""
-    equations = _integ_equations()
-    assert set(equations) == set(info.stocks)
-    frame, dt = per_step_run, TIME_STEP
-    checked = 0
-    for stock, expression in equations.items():
-        expression = " ".join(expression.split())
-        if not SIGNED_SUM.fullmatch(expression):
-            continue  # flows with arithmetic inside (e.g. R&D capital) are checked by the model run
-        terms = re.findall(r"([+-]?)\s*([A-Za-z][A-Za-z0-9 ]*[A-Za-z0-9])", expression)
-        if any(t[1].strip() not in frame.columns for t in terms):
-            continue  # flows with arithmetic inside (e.g. R&D capital) are checked by the model run
-        net = sum((-1.0 if sign == "-" else 1.0) * frame[name.strip()].to_numpy() for sign, name in terms)
-        rebuilt = frame[stock].iloc[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])
-        scale = max(1.0, np.abs(frame[stock]).max())
-        assert np.abs(rebuilt - frame[stock].to_numpy()).max() <= MASS_BALANCE_RELATIVE_TOLERANCE * scale, stock
-        checked += 1
-    assert checked >= 20  # nearly every stock is a plain sum of named flows
+    """Every stock equals its initial value plus the Euler-integrated net flow (the
+    validation battery's mass-balance check, on the PySD reference run)."""
+    from model.runtime import _parse
+    errors = mass_balance_errors(per_step_run, stock_flows(_parse(MODEL_FILE)), TIME_STEP)
+    assert set(errors["stock"]) == set(info.stocks)
+    assert errors["checked"].all(), errors.loc[~errors["checked"], "stock"].tolist()
+    leaks = errors[~(errors["relative_error"] <= MASS_BALANCE_RELATIVE_TOLERANCE)]
+    assert leaks.empty, leaks.to_dict("records")
 
 
 def test_firm_ladder_conserves_firms(per_step_run):

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from model.errors import InnosdError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("innosd", "numpy", "scipy", "pandas", "xarray", "pysd", "numba", "hydra-core", "matplotlib", "netCDF4")
 CONTROL_VARIABLES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -109,13 +111,18 @@ def target_attainment(ds: xr.Dataset, targets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class OutputExistsError(InnosdError, FileExistsError):
+    """The run folder to write already exists (e.g. two runs of one scenario in the same second)."""
+
+
 @contextlib.contextmanager
 def atomic_directory(final: Path) -> Iterator[Path]:
     """Yield a temporary directory that becomes `final` only if the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
-        raise FileExistsError(f"output folder already exists: {final}")
+        raise OutputExistsError(f"output folder already exists: {final}; nothing was overwritten "
+                                "(runs named by the second: wait a second or choose another output_dir)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
     try:
         yield tmp

@@ -53,9 +53,9 @@ def parse(argv: list[str]) -> tuple[list[Path], Path | None, str | None, bool]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] in ("-h", "--help"):
+    if argv[:1] in (["-h"], ["--help"]):
         print(__doc__.strip())
-        return 0 if argv else 2
+        return 0
     run_dirs, out, language, pdf = parse(argv)
     from figures.report import build_report  # after parsing: --help stays instant
 

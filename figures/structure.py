@@ -11,6 +11,7 @@ so the picture cannot drift from the equations.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import textwrap
@@ -102,14 +103,20 @@ def _term_name(ast) -> str:
 
 
 def read_structure(mdl_path: Path) -> Structure:
-    """Stocks, flows and sectors of a Vensim model file."""
+    """Stocks, flows and sectors of a Vensim model file (parsed once per file version)."""
+    mdl_path = Path(mdl_path)
+    if not mdl_path.is_file():
+        raise ModelError(f"{mdl_path}: no such model file")
+    stat = mdl_path.stat()
+    return _read_structure(mdl_path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
     from pysd.translators.structures.abstract_expressions import IntegStructure, ReferenceStructure
 
     from model.runtime import _parse
 
-    mdl_path = Path(mdl_path)
-    if not mdl_path.is_file():
-        raise ModelError(f"{mdl_path}: no such model file")
     model = _parse(mdl_path)
     owner = sector_of_variables(mdl_path.read_text(encoding="utf-8", errors="replace"))
     elements = {_norm(e.name): e for section in model.sections for e in section.elements}

@@ -1,0 +1,230 @@
+"""`innosd report` builds from fixture run folders (a deterministic run, an experiment, a
+calibration, a validation), writes every figure in three formats, opens in headless
+Chromium with every image loaded, and fails with one line (leaving nothing) on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+import figure_fixtures as fx
+from experiments import cli
+from experiments.results import target_attainment, to_dataset, write_json
+from figures import report as report_mod
+from figures.plots import KEY_INDICATORS
+
+# The fixture run's indicators grow from these 2013 year-end values (realistic magnitudes).
+RUN_START = {"high tech enterprises": 1500.0, "rd intensity": 0.019, "incubators": 100.0}
+CHROMIUM_TIMEOUT_S = 120  # a cold headless start on two loaded cores takes ~5-20 s
+
+
+def write_deterministic_run(folder: Path, targets: pd.DataFrame, scenario: str = "baseline") -> Path:
+    """A run folder as `innosd run` writes it: results.nc, targets.csv, config.yaml, metadata.json."""
+    folder.mkdir(parents=True)
+    times = np.arange(2010.0, 2036.25, 0.25)
+    frame = pd.DataFrame({name: start * 1.1 ** (times - 2014.0) for name, start in RUN_START.items()}, index=times)
+    attrs = {"scenario": scenario, "git_commit": "abc123", "model_file": "guangzhou_innovation.mdl"}
+    ds = to_dataset(frame, {n: "firm" for n in frame}, {}, set(), attrs)
+    ds.to_netcdf(folder / "results.nc")
+    target_attainment(ds, targets).to_csv(folder / "targets.csv", index=False)
+    config = {"scenario": {"name": scenario, "description": "the 2016 policies continue",
+                           "levers": {"incubator": {"change": 1.0, "start": 2017, "ramp_years": 4}}},
+              "params": {}, "run": {"seed": 0}, "overrides": [f"scenario={scenario}"]}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    write_json(folder / "metadata.json", {"scenario": scenario, "git_commit": "abc123", "seed": "0",
+                                          "created": "2026-11-22T00:00:00+00:00",
+                                          "model_file": "guangzhou_innovation.mdl",
+                                          "parameter_set": {"name": "model_defaults",
+                                                            "statistic": "model file defaults"}})
+    return folder
+
+
+def write_experiment(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    fx.make_projections().to_csv(folder / "projections.csv", index=False)
+    fx.make_attainment().to_csv(folder / "attainment.csv", index=False)
+    fx.make_sobol().to_csv(folder / "sobol.csv", index=False)
+    fx.make_morris().to_csv(folder / "morris.csv", index=False)
+    fx.make_candidates().to_csv(folder / "policy_candidates.csv", index=False)
+    (folder / "policy_best.yaml").write_text("name: cheapest\nlevers:\n  incubator: {change: 0.5}\n")
+    write_json(folder / "metadata.json", {"experiment": "projections", "git_commit": "abc123", "seed": 0})
+    return folder
+
+
+def write_calibration(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    fx.make_fit().to_csv(folder / "fit.csv", index=False)
+    fx.make_parameters().to_csv(folder / "parameters.csv", index=False)
+    fx.make_correlations().to_csv(folder / "correlations.csv")
+    fx.write_posterior_nc(folder / "posterior.nc")
+    (folder / "summary.md").write_text("# Calibration summary\n\n**2 of 3** parameters identified.\n\n"
+                                       "| parameter | shrinkage |\n|---|---|\n| hte exit rate | 0.8 |\n")
+    write_json(folder / "metadata.json", {"git_commit": "abc123", "seed": 0})
+    return folder
+
+
+def write_validation(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "validation.md").write_text("# Validation\n\n- mass balance: pass\n- extreme conditions: pass\n")
+    pd.DataFrame({"test": ["mass balance"], "checks": [32], "result": ["pass"], "evidence": ["max 1e-12"]}) \
+        .to_csv(folder / "validation.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory):
+    """One report from all four kinds of folder (built once: it is the slow part)."""
+    from calibration.data import load_targets
+
+    root = tmp_path_factory.mktemp("outputs")
+    folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
+               write_experiment(root / "experiment"), write_calibration(root / "calibration"),
+               write_validation(root / "validation")]
+    has_chromium = report_mod.find_chromium() is not None
+    out = report_mod.build_report([root / "run", *folders[1:]], out_dir=root / "reports", pdf=has_chromium)
+    return out, folders, has_chromium
+
+
+def test_report_has_every_section_and_figure(full_report):
+    out, folders, has_chromium = full_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for key, heading in report_mod.HEADINGS.items():
+        assert f'id="{key}"' in page and heading["en"] in page
+    assert 'class="absent"' not in page  # every section had its inputs
+    expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
+                "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram"}
+    stems = {p.stem for p in (out / "figures").iterdir()}
+    assert stems == expected
+    for stem in expected:
+        for suffix in (".png", ".pdf", ".svg"):
+            assert (out / "figures" / f"{stem}{suffix}").stat().st_size > 1000
+    assert page.count("<img ") == len(expected)
+    assert not re.search(r'<img[^>]+src="(?!data:image/png;base64,)', page)  # self-contained
+    if has_chromium:
+        assert (out / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_report_tables_and_provenance(full_report):
+    out, folders, _ = full_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "incubator: +100% from 2017 over 4 y" in page  # the scenario's lever from config.yaml
+    assert "model_defaults" in page                      # the parameter set the run used
+    assert "2 of 3</strong> parameters identified" in page  # calibration summary.md rendered
+    assert "mass balance: pass" in page                  # validation.md rendered
+    assert "cheapest" in page                            # policy_best.yaml shown
+    meta = json.loads((out / "metadata.json").read_text())
+    assert {"git_commit", "package_versions", "created", "inputs", "language"} <= set(meta)
+    assert str(folders[0]) in meta["inputs"]  # the sweep's run sub-folder was found
+    # the experiment's ensemble wins over the deterministic run for the same scenario
+    assert meta["table_sources"]["projections"][0] == str(folders[1])
+
+
+def test_report_images_load_in_chromium(full_report, tmp_path):
+    """Open the HTML in headless Chromium and record every image's decoded width in the DOM."""
+    out, _, has_chromium = full_report
+    if not has_chromium:
+        pytest.skip("Chromium is not installed (Debian package chromium; .ci/run installs it)")
+    probe = ("<script>window.addEventListener('load',function(){var imgs=document.images;"
+             "document.body.setAttribute('data-images',imgs.length);var w=[];"
+             "for(var i=0;i<imgs.length;i++){w.push(imgs[i].complete?imgs[i].naturalWidth:0)}"
+             "document.body.setAttribute('data-widths',w.join(','));"
+             "var th=document.querySelector('table.sortable th');th.click();"
+             "document.body.setAttribute('data-sorted',th.className)});</script></body>")
+    page = (out / "report.html").read_text(encoding="utf-8").replace("</body>", probe)
+    probe_path = tmp_path / "probe.html"
+    probe_path.write_text(page, encoding="utf-8")
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run([report_mod.find_chromium(), *report_mod.CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                              "--virtual-time-budget=10000", "--dump-dom", probe_path.as_uri()],
+                             capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S).stdout
+    count = re.search(r'data-images="(\d+)"', dom)
+    widths = re.search(r'data-widths="([\d,]*)"', dom)
+    assert count and widths, "the page's load handler did not run"
+    widths = [int(w) for w in widths.group(1).split(",") if w]
+    assert int(count.group(1)) == len(widths) == 9
+    assert all(w > 100 for w in widths), f"images that did not load: {widths}"
+    assert 'data-sorted="asc"' in dom  # clicking a header sorts the table
+
+
+@pytest.fixture()
+def quick_figures(monkeypatch):
+    """PNG only, at screen resolution: the full report above checks PNG 300 dpi + PDF + SVG;
+    these tests check the report's logic and would otherwise spend most of their time encoding."""
+    from figures import plots
+
+    monkeypatch.setattr(plots, "PNG_DPI", 60)
+    monkeypatch.setattr(report_mod, "save_figure", lambda fig, stem: plots.save_figure(fig, stem, formats=("png",)))
+
+
+def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observations, quick_figures, capsys):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    out = report_mod.build_report([run], language="zh", pdf=False)
+    assert out == run / "report"
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for key in ("sensitivity", "policy", "calibration", "validation"):
+        assert report_mod.ABSENT[key] in page.replace("&#x27;", "'").replace("&quot;", '"')
+    assert report_mod.HEADINGS["attainment"]["zh"] in page and 'lang="zh-CN"' in page
+    # targets.csv of a deterministic run becomes probabilities of exactly 0 or 1
+    folder = report_mod.discover([run])[0]
+    attainment = report_mod.deterministic_attainment(folder)
+    assert set(attainment["probability"]) <= {0.0, 1.0} and len(attainment)
+    projections = report_mod.deterministic_projections(folder, observations)
+    hte = projections[(projections["indicator"] == "high_tech_enterprises") & (projections["year"] == 2013)]
+    assert hte["median"].iloc[0] == pytest.approx(RUN_START["high tech enterprises"])  # state at t = 2014
+    assert {i.id for i in KEY_INDICATORS} >= set(projections["indicator"])
+
+    # `innosd report` rebuilds it in place: the old report is replaced, nothing temporary is left
+    stamp = json.loads((out / "metadata.json").read_text())["created"]
+    (out / "stale.txt").write_text("from the old report")
+    assert cli.main(["report", str(run), "--no-pdf"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert not (out / "stale.txt").exists() and not (out / "report.pdf").exists()
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["created"] >= stamp and meta["language"] == "en"
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_failed_build_leaves_nothing(tmp_path, targets, monkeypatch, quick_figures):
+    run = write_deterministic_run(tmp_path / "run", targets)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated crash while drawing")
+
+    monkeypatch.setattr(report_mod, "section_structure", broken)
+    with pytest.raises(RuntimeError):
+        report_mod.build_report([run], pdf=False)
+    assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metadata.json", "results.nc", "targets.csv"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report"], "give at least one run folder"),
+    (["report", "/nonexistent/run"], "/nonexistent/run: no such run folder"),
+    (["report", "RUN", "--language", "fr"], "valid languages: en, zh"),
+    (["report", "RUN", "--pdf"], "unknown option '--pdf'; valid options"),
+    (["report", "RUN", "--out"], "--out needs a value"),
+])
+def test_cli_errors_are_one_line(argv, message, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_rejects_a_folder_that_is_not_an_output(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert cli.main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not an innosd output folder" in err and err.count("\n") == 1
+
+
+def test_markdown_subset():
+    page = report_mod.markdown_html("## Fit\n\nAll **good** `x`.\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert "<h4>Fit</h4>" in page and "<strong>good</strong>" in page and "<code>x</code>" in page
+    assert page.count("<li>") == 2 and "<td>1</td><td>2</td>" in page

@@ -146,7 +146,7 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
     chosen = {}  # group -> option named on the command line
     for item in overrides:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep and not key.startswith("~"):  # ~KEY deletes a key (Hydra)
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. scenario=baseline)")
         bare = key.lstrip("+~")
         if bare == "scenario":
@@ -164,7 +164,7 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
                               f"valid top-level keys: {', '.join(TOP_LEVEL_KEYS)}")
         if bare == "experiment" and not key.startswith("+"):
             item = f"+{item}"  # the group has no default: `experiment=NAME` means `+experiment=NAME`
-        if bare.startswith(("params.", "scenario.levers.")) and not key.startswith("+"):
+        if bare.startswith(("params.", "scenario.levers.")) and not key.startswith(("+", "~")):
             item = f"++{bare}={value}"
         prepared.append(item)
     names = available_scenarios(config_dir)

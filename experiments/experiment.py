@@ -90,7 +90,11 @@ def scenario_names(value: Any, config_dir: Path, key: str) -> list[str]:
 
 def scenario_configs(ctx: Context, names: list[str]) -> dict[str, cfgmod.RunConfig]:
     """The experiment's overrides with each scenario in turn (common draws, same params)."""
-    rest = [o for o in ctx.overrides if o.partition("=")[0].lstrip("+~") not in ("scenario", "experiment")]
+    def keep(override: str) -> bool:
+        key = override.partition("=")[0].lstrip("+~")
+        return key != "scenario" and key.partition(".")[0] != "experiment"
+
+    rest = [o for o in ctx.overrides if keep(o)]
     return {name: cfgmod.compose_run_config(rest + [f"scenario={name}"], ctx.info, ctx.config_dir)
             for name in names}
 

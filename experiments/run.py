@@ -53,7 +53,7 @@ def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
     from hydra.errors import HydraException
 
     for item in overrides:
-        if "=" not in item:
+        if "=" not in item and not item.startswith("~"):  # ~KEY deletes a key (Hydra)
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. scenario=baseline); "
                               "see `innosd run --help`")
     try:

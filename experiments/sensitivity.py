@@ -44,7 +44,7 @@ class SensitivitySettings:
     relative_width: float = 0.3          # for `free` and listed names
     levers: Any = "all"                  # all | [] | [lever names]
     lever_range: Any = (0.0, 2.0)        # relative change sampled for every lever
-    sobol_base_samples: int = 512        # N (a power of 2): N * (2D + 2) runs
+    sobol_base_samples: int = 512        # N (a power of 2): N * (D + 2) runs (no second order)
     morris_trajectories: int = 50        # r: r * (D + 1) runs
     morris_levels: int = 4
 

@@ -1,0 +1,286 @@
+"""Experiments on tiny configs: projections and attainment over posterior draws, Sobol and
+Morris, policy search, sweeps collected into one table, Dask equal to in-process, resume
+after an interruption, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+from calibration.handoff import ParameterSet, write_parameter_set
+from experiments import config as cfgmod
+from experiments import dask_exec
+from experiments import ensemble as ens
+from experiments.cli import main as cli_main
+from experiments.engine import MODEL_FILE, model_info
+from model import compile_model
+
+N_DRAWS = 12
+# Draws are plain floats written to CSV and read back: 17 significant digits round-trip
+# exactly, so an ensemble member and a single run of the same row agree to rounding only.
+SAME_RUN_RTOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def config_dir(tmp_path_factory):
+    """A copy of scenarios/ with a calibrated parameter set written through the hand-off API."""
+    root = tmp_path_factory.mktemp("cfg") / "scenarios"
+    shutil.copytree(cfgmod.SCENARIOS_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for stale in (root / "params").glob("calibrated*"):
+        stale.unlink()
+    rng = np.random.default_rng(7)
+    n = 40
+    draws = pd.DataFrame({"hte exit rate": rng.uniform(0.03, 0.07, n),
+                          "tech firm birth base": rng.normal(14000, 1500, n),
+                          "rd per hte": rng.uniform(0.04, 0.08, n)})
+    write_parameter_set(ParameterSet("calibrated", draws.median().to_dict(), "posterior median", None,
+                                     {"run_dir": "outputs/calibration/2026-11-22/00-00-00_test", "seed": 0}),
+                        draws, root / "params")
+    return root
+
+
+@pytest.fixture()
+def cli(config_dir, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cfgmod, "SCENARIOS_DIR", config_dir)
+
+    def run(*args):
+        code = cli_main(["run", *args, f"run.output_dir={tmp_path / 'out'}", "run.figures=false",
+                         "run.progress=false"])
+        return code, capsys.readouterr()
+    return run
+
+
+def _only_folder(pattern_root: Path, pattern: str) -> Path:
+    (folder,) = [p for p in pattern_root.glob(pattern) if p.is_dir() and not p.name.startswith(".")]
+    return folder
+
+
+def _one_line_error(code, out, *fragments):
+    lines = [line for line in out.err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in out.err, out.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+# ----------------------------------------------------------------------------- projections / attainment
+
+def test_projections_over_posterior_draws_equal_single_runs(cli, tmp_path, config_dir):
+    code, out = cli("+experiment=projections", "params=calibrated", f"uncertainty.draws={N_DRAWS}",
+                    "experiment.scenarios=[baseline,fiscal_doubling]")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_projections")
+    table = pd.read_csv(folder / "projections.csv")
+    assert list(table.columns) == ["scenario", "indicator", "model_variable", "unit", "year", "median", "p05",
+                                   "p25", "p75", "p95", "key_year"]
+    assert set(table["scenario"]) == {"baseline", "fiscal_doubling"}
+    assert table["year"].min() == 2013 and table["year"].max() == 2035
+    assert set(table.loc[table["key_year"], "year"]) == {2020, 2025, 2035}
+    ordered = table[["p05", "p25", "median", "p75", "p95"]].to_numpy()
+    assert (np.diff(ordered, axis=1) >= 0).all()
+    hte = table[(table["indicator"] == "high_tech_enterprises") & (table["year"] == 2025)]
+    assert (hte["p95"] > hte["p05"]).all()  # the draws carry uncertainty into the projection
+
+    ds = xr.open_dataset(folder / "ensemble.nc")
+    assert dict(ds.sizes) == {"scenario": 2, "draw": N_DRAWS, "time": len(ds["time"])}
+    assert ds.attrs["parameter_set"] == "calibrated" and "00-00-00_test" in ds.attrs["parameter_set_source"]
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["parameter_set"]["name"] == "calibrated" and meta["draws"] == N_DRAWS
+
+    # the same draws, run one at a time through the compiled core, give the same values
+    config = cfgmod.compose_run_config(["params=calibrated", f"uncertainty.draws={N_DRAWS}",
+                                        "scenario=fiscal_doubling"], model_info(MODEL_FILE), config_dir)
+    table_rows = ens.run_table(config, ens.posterior_draws(config))
+    model = compile_model(MODEL_FILE)
+    for draw in (0, N_DRAWS - 1):
+        single = model.run(table_rows.iloc[draw].to_dict(), return_columns=["high tech enterprises"])
+        expected = single.loc[2026.0, "high tech enterprises"]
+        got = float(ds["high tech enterprises"].sel(scenario="fiscal_doubling", draw=draw, time=2026.0))
+        assert got == pytest.approx(expected, rel=SAME_RUN_RTOL)
+
+
+def test_attainment_is_the_share_of_draws_meeting_each_target(cli, tmp_path):
+    code, out = cli("+experiment=attainment", "params=calibrated", f"uncertainty.draws={N_DRAWS}",
+                    "experiment.scenarios=[baseline]", "experiment.targets=[high_tech_enterprises@2020]")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_attainment")
+    table = pd.read_csv(folder / "attainment.csv")
+    assert list(table.columns) == ["scenario", "indicator", "model_variable", "year", "target", "direction", "unit",
+                                   "probability", "median", "p05", "p95", "plan", "source"]
+    assert set(table["indicator"]) == {"high_tech_enterprises"} and set(table["year"]) == {2020}
+    values = xr.open_dataset(folder / "ensemble.nc")["high tech enterprises"].sel(scenario="baseline", time=2021.0)
+    for row in table.itertuples():
+        assert row.probability == pytest.approx(float((values >= row.target).mean()))
+        assert row.median == pytest.approx(float(values.median()))
+    assert 0 < table["probability"].max()
+
+
+def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_path):
+    code, out = cli("-m", "scenario.levers.fiscal_st.change=0,1", "params=calibrated", "uncertainty.draws=5")
+    assert code == 0, out.err
+    sweep = _only_folder(tmp_path / "out", "multirun/*/*")
+    runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert runs == ["0_baseline", "1_baseline"]
+    projections = pd.read_csv(sweep / "projections.csv")
+    assert projections["scenario"].nunique() == 2  # one comparison table across the sweep
+    rd = projections[(projections["indicator"] == "rd_expenditure") & (projections["year"] == 2025)]
+    assert rd["median"].nunique() == 2
+    assert pd.read_csv(sweep / "attainment.csv")["scenario"].nunique() == 2
+    for run in runs:
+        assert {"results.nc", "targets.csv", "projections.csv", "attainment.csv", "ensemble.nc"} <= \
+            {p.name for p in (sweep / run).iterdir()}
+        meta = json.loads((sweep / run / "metadata.json").read_text())
+        assert meta["uncertainty"] == {"mode": "posterior", "draws": 5}
+        assert meta["parameter_set"]["name"] == "calibrated"
+    assert not list((tmp_path / "out" / ".chunks").iterdir())  # chunks removed once outputs exist
+
+
+def test_deterministic_run_keeps_its_outputs(cli, tmp_path):
+    code, out = cli("scenario=baseline")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "*/*_baseline")
+    names = {p.name for p in folder.iterdir()}
+    assert {"results.nc", "targets.csv"} <= names and "projections.csv" not in names
+    assert json.loads((folder / "metadata.json").read_text())["parameter_set"]["name"] == "model_defaults"
+
+
+# ----------------------------------------------------------------------------- sensitivity / policy
+
+def test_sensitivity_tiny_sobol_and_morris(cli, tmp_path):
+    # the fiscal_st lever starts in 2030, so it cannot move a 2020 outcome: its indices are 0
+    code, out = cli("+experiment=sensitivity", "experiment.parameters=[rd_per_hte,hte_exit_rate]",
+                    "experiment.levers=[fiscal_st]", "scenario.levers.fiscal_st.start=2030",
+                    "experiment.outputs=[rd_intensity]", "experiment.years=[2020]",
+                    "experiment.sobol_base_samples=16", "experiment.morris_trajectories=4")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_sensitivity")
+    sobol = pd.read_csv(folder / "sobol.csv").set_index("input")
+    morris = pd.read_csv(folder / "morris.csv").set_index("input")
+    assert list(sobol.columns) == ["output", "input_kind", "S1", "S1_conf", "ST", "ST_conf"]
+    assert list(morris.columns) == ["output", "input_kind", "mu_star", "mu_star_conf", "sigma"]
+    assert set(sobol["output"]) == {"rd_intensity@2020"}
+    assert sobol.loc["fiscal_st", "input_kind"] == "lever" and sobol.loc["rd_per_hte", "input_kind"] == "parameter"
+    assert sobol.loc["fiscal_st", "ST"] == 0 and morris.loc["fiscal_st", "mu_star"] == 0
+    assert sobol.loc["rd_per_hte", "ST"] > 0.1 and morris.loc["rd_per_hte", "mu_star"] > 0
+    assert json.loads((folder / "metadata.json").read_text())["runs"] == 16 * (3 + 2) + 4 * (3 + 1)  # Sobol N(D+2), Morris r(D+1)
+
+
+def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
+    code, out = cli("+experiment=policy_search", "experiment.targets=[rd_intensity@2020]",
+                    "experiment.required_probability=1", "~experiment.levers",
+                    "+experiment.levers.fiscal_st=[0,1]", "experiment.samples=4", "experiment.refine_rounds=1",
+                    "experiment.refine_samples=2")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_policy_search")
+    candidates = pd.read_csv(folder / "policy_candidates.csv")
+    assert list(candidates.columns) == ["fiscal_st.change", "cost_100m_yuan", "probability", "pareto", "feasible",
+                                        "stage"]
+    assert len(candidates) == 1 + 4 + 2
+    # independent check with model_defaults (one run per setting): the model's own
+    # cumulative counters of fiscal S&T and post-subsidy, 2017 to year-end 2035
+    model = compile_model(MODEL_FILE)
+    cols = ["fiscal st cumulative", "post subsidy cumulative"]
+    base = model.run({}, return_columns=cols)
+    for row in candidates.itertuples():
+        run = model.run({"fiscal st scenario change": row._1}, return_columns=cols)
+        extra = sum((run.loc[2036.0, c] - run.loc[2017.0, c]) - (base.loc[2036.0, c] - base.loc[2017.0, c])
+                    for c in cols)
+        assert row.cost_100m_yuan == pytest.approx(extra, rel=1e-9, abs=1e-9)
+    assert candidates["cost_100m_yuan"].iloc[0] == 0
+    front = candidates[candidates["pareto"]]
+    for row in front.itertuples():
+        dominated = ((candidates["cost_100m_yuan"] <= row.cost_100m_yuan) & (candidates["probability"] >=
+                     row.probability) & ((candidates["cost_100m_yuan"] < row.cost_100m_yuan) |
+                                         (candidates["probability"] > row.probability)))
+        assert not dominated.any()
+    best = yaml.safe_load((folder / "policy_best.yaml").read_text())
+    cheapest = candidates[candidates["feasible"]]["cost_100m_yuan"].min()
+    assert best["levers"]["fiscal_st"]["change"] == pytest.approx(
+        candidates.loc[candidates["cost_100m_yuan"] == cheapest, "fiscal_st.change"].iloc[0], abs=1e-4)
+    scenario = cfgmod.validate({"scenario": best}, model_info(MODEL_FILE)).scenario  # a valid scenario file
+    assert scenario.name == "policy_best"
+
+
+# ----------------------------------------------------------------------------- Dask and resume
+
+def _small_table(n=48):
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({"hte exit rate": rng.uniform(0.03, 0.07, n), "rd per hte": rng.uniform(0.04, 0.08, n)})
+
+
+def _task():
+    return ens.YearEndTask(str(MODEL_FILE), ("high tech enterprises", "rd intensity"), (2021.0, 2026.0))
+
+
+def test_dask_local_cluster_equals_in_process(tmp_path):
+    from dask.distributed import LocalCluster
+
+    table = _small_table()
+    local, _ = dask_exec.run_chunked(table, _task(), dask_exec.ExecSettings("local", chunk_size=16,
+                                                                            progress=False), tmp_path / "a")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        settings = dask_exec.ExecSettings(cluster.scheduler_address, chunk_size=16, progress=False)
+        distributed, folder = dask_exec.run_chunked(table, _task(), settings, tmp_path / "b")
+    assert distributed.shape == (48, 2, 2)
+    np.testing.assert_array_equal(distributed, local)
+    assert len(list(folder.glob("chunk_*.npy"))) == 3
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingTask:
+    """Wraps a task; logs each chunk it computes and can fail (interrupt) on a given call."""
+
+    inner: ens.YearEndTask
+    log: Path = dataclasses.field(repr=False)
+    interrupt_on_call: int = dataclasses.field(default=-1, repr=False)
+
+    def __call__(self, chunk):
+        calls = self.log.read_text().count("\n") if self.log.exists() else 0
+        if calls == self.interrupt_on_call:
+            raise KeyboardInterrupt
+        with self.log.open("a") as fh:
+            fh.write(f"{chunk.index[0]}\n")
+        return self.inner(chunk)
+
+
+def test_interrupted_run_resumes_without_redoing_finished_chunks(tmp_path):
+    table = _small_table()
+    settings = dask_exec.ExecSettings("local", chunk_size=16, progress=False)
+    first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
+    with pytest.raises(KeyboardInterrupt):
+        dask_exec.run_chunked(table, CountingTask(_task(), first_log, interrupt_on_call=2), settings, tmp_path)
+    assert first_log.read_text().split() == ["0", "16"]
+    values, _ = dask_exec.run_chunked(table, CountingTask(_task(), second_log), settings, tmp_path)
+    assert second_log.read_text().split() == ["32"]  # only the chunk that had not finished
+    fresh, _ = dask_exec.run_chunked(table, _task(), settings, tmp_path / "fresh")
+    np.testing.assert_array_equal(values, fresh)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("args, fragments", [
+    (["+experiment=projections", "experiment.indicators=[rd_intensty]"], ["unknown indicator", "rd_intensity"]),
+    (["+experiment=attainment", "experiment.targets=[rd_intensity@2099]"], ["unknown target", "rd_intensity@2020"]),
+    (["+experiment=policy_search", "+experiment.levers.fiscal_stt=[0,1]"], ["unknown lever", "fiscal_st"]),
+    (["+experiment=sensitivity", "experiment.levers=[talnt]"], ["unknown lever", "talent"]),
+    (["+experiment=sensitivity", "experiment.outputs=[nope]"], ["unknown indicator"]),
+    (["+experiment=projections", "experiment.scenarios=[]"], ["empty"]),
+    (["+experiment=projektions"], ["unknown experiment", "projections"]),
+    (["-m", "scenario=glob(zzz*)"], ["sweep is empty"]),
+    (["params=calibratd"], ["unknown parameter set", "calibrated"]),
+    (["uncertainty.mode=posterior"], ["no posterior draws", "model_defaults"]),
+    (["+experiment=projections", "params=calibrated", "uncertainty.draws=5", "run.scheduler=tcp://127.0.0.1:9"],
+     ["cannot reach the Dask scheduler", "tcp://127.0.0.1:9"]),
+    (["run.scheduler=carrier-pigeon"], ["run.scheduler"]),
+])
+def test_bad_input_is_one_line_and_leaves_no_folder(cli, tmp_path, args, fragments):
+    code, out = cli(*args)
+    _one_line_error(code, out, *fragments)
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.suffix in (".csv", ".nc")]

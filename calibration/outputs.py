@@ -1,0 +1,152 @@
+"""Write a calibration result into a run folder (files and columns as in docs/outputs.md).
+
+The caller provides the (temporary, atomically renamed) folder and the provenance
+attributes; this module only turns a `CalibrationResult` into files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calibration import tables
+from calibration.priors import to_natural
+from calibration.workflow import CalibrationResult
+
+PARAMETER_COLUMNS = ["parameter", "units", "prior", "prior_lower", "prior_upper", "prior_mean", "prior_sd",
+                     "posterior_mean", "posterior_sd", "p05", "p50", "p95", "shrinkage", "rhat", "ess_bulk",
+                     "identified"]
+# R-hat above this (Vehtari et al. 2021 recommend 1.01 for final results) is flagged in summary.md.
+RHAT_OK = 1.01
+# Profile threshold: a 95% profile-likelihood interval spans where -log posterior is within
+# chi2(1, 0.95) / 2 = 1.92 of its minimum (Raue et al. 2009).
+PROFILE_DELTA = 3.84 / 2
+
+
+def inference_data(result: CalibrationResult, attrs: dict[str, str]):
+    """ArviZ InferenceData: posterior, prior, sample_stats and observed_data, attrs on every group."""
+    import arviz as az
+
+    names = result.names
+    natural = to_natural(result.priors, result.flat).reshape(result.chain.shape)
+    prior_nat = to_natural(result.priors, result.prior_draws)
+    table = result.observations.table
+    labels = [f"{i}@{y}" for i, y in zip(table["indicator"], table["year"])]
+    idata = az.from_dict(
+        posterior={n: natural[:, :, j] for j, n in enumerate(names)},
+        prior={n: prior_nat[None, :, j] for j, n in enumerate(names)},
+        sample_stats={"lp": result.log_prob},
+        observed_data={"observed": table["observed"].to_numpy()},
+        coords={"observation": labels}, dims={"observed": ["observation"]},
+    )
+    for group in idata.groups():
+        dataset = getattr(idata, group)
+        dataset.attrs.update({k: str(v) for k, v in attrs.items()})
+    idata.sample_stats.attrs["acceptance_fraction_mean"] = float(np.mean(result.acceptance))
+    idata.sample_stats.attrs["acceptance_fraction_min"] = float(np.min(result.acceptance))
+    idata.sample_stats.attrs["autocorr_steps_max"] = float(np.nanmax(result.autocorr_steps))
+    idata.observed_data.attrs["sigma"] = ",".join(f"{s:g}" for s in table["sigma"])
+    return idata
+
+
+def write_tables(folder: Path, result: CalibrationResult) -> None:
+    result.fit.to_csv(folder / "fit.csv", index=False)
+    result.parameters[PARAMETER_COLUMNS].to_csv(folder / "parameters.csv", index=False)
+    result.correlations.to_csv(folder / "correlations.csv")
+    result.profiles.to_csv(folder / "profiles.csv", index=False)
+    result.starts.to_csv(folder / "optimisation_starts.csv", index=False)
+
+
+def timing_lines(result: CalibrationResult) -> list[str]:
+    t = result.timings
+    total = sum(t.seconds.values())
+    lines = [f"| {stage} | {t.seconds[stage]:.1f} s | {t.evaluations[stage]:,} |" for stage in t.seconds]
+    core = t.seconds.get("optimisation", 0.0) + t.seconds.get("mcmc", 0.0)
+    core_evals = t.evaluations.get("optimisation", 0) + t.evaluations.get("mcmc", 0)
+    return (["| stage | wall time | model evaluations |", "|---|---|---|"] + lines
+            + [f"| **optimisation + MCMC** | **{core:.1f} s** | **{core_evals:,}** |",
+               f"| all stages | {total:.1f} s | {sum(t.evaluations.values()):,} |"])
+
+
+def _profile_verdict(profile: pd.DataFrame, prior_lower: float, prior_upper: float) -> str:
+    values = profile["neg_log_posterior"].to_numpy()
+    rise = values.max() - values.min()
+    grid = profile["value"].to_numpy()
+    inside = grid[values <= values.min() + PROFILE_DELTA]
+    span = f"{inside.min():.4g} to {inside.max():.4g}"
+    if rise < PROFILE_DELTA:
+        return f"flat (rises by {rise:.2f} < {PROFILE_DELTA:.2f} over {grid.min():.4g}-{grid.max():.4g}): not pinned down alone"
+    at_edge = inside.min() <= grid.min() or inside.max() >= grid.max()
+    return (f"95% profile interval {span}" + (" (open at the grid edge)" if at_edge else "")
+            + f"; rises by {rise:.1f}")
+
+
+def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_commit: str) -> str:
+    p = result.parameters
+    fit = result.fit
+    pinned = p[p["identified"]]["parameter"].tolist()
+    pairs = tables.strong_pairs(result.correlations)
+    combos = tables.pinned_combinations(result.priors, result.prior_draws, result.flat, p)
+    in_pairs = {a for a, b, _ in pairs} | {b for a, b, _ in pairs}
+    loose = [n for n in p.loc[~p["identified"], "parameter"] if n not in in_pairs]
+    partial = [n for n in p.loc[~p["identified"], "parameter"] if n in in_pairs]
+    lk = fit[fit["in_likelihood"]]
+    window = fit[fit["year"].between(2014, 2016)]
+    missed = window[~window["within_error"]]
+    bad_rhat = p[p["rhat"] > RHAT_OK]
+    out = [f"# Calibration `{name}`", "",
+           f"Run folder `{run_dir}`, git commit `{git_commit}`, seed {result.seed}. "
+           f"{len(result.names)} free constants, {int(lk.shape[0])} observations in the likelihood "
+           f"({fit.shape[0] - lk.shape[0]} more compared as checks).", "",
+           "## What the data pin down", "",
+           f"**Pinned down by the data alone** (posterior variance at most {1 - tables.IDENTIFIED_SHRINKAGE:.0%} "
+           f"of the prior's, on the prior's working scale): "
+           + (", ".join(f"`{n}` ({v:.0%} shrinkage)" for n, v in zip(pinned, p.loc[p['identified'], 'shrinkage']))
+              or "none") + ".", "",
+           f"**Pinned down only in combination** (little shrinkage alone, but posterior correlation "
+           f"|r| >= {tables.COMBINATION_CORRELATION} with another constant): "
+           + (", ".join(f"`{n}`" for n in partial) or "none") + ".", ""]
+    if pairs:
+        out += ["Strongly correlated pairs (working scale):", ""]
+        out += [f"- `{a}` and `{b}`: r = {r:+.2f}" for a, b, r in pairs[:15]] + [""]
+    if combos:
+        out += [f"Combinations the data fix although their members are loose (directions of the "
+                f"prior-standardised posterior with sd <= {tables.COMBINATION_SD_RATIO} of the prior's):", ""]
+        out += [f"- sd ratio {sd:.2f}: {label}" for sd, label in combos[:10]] + [""]
+    out += [f"**Not informed by these data** (posterior close to the prior): "
+            + (", ".join(f"`{n}`" for n in loose) or "none") + ". Their spread is carried into every "
+            "projection through the posterior draws; it is prior knowledge, not evidence from 2013-2016.", ""]
+    if not result.profiles.empty:
+        out += ["### Profile likelihoods", ""]
+        for param, group in result.profiles.groupby("parameter", sort=False):
+            row = p.set_index("parameter").loc[param]
+            out.append(f"- `{param}`: {_profile_verdict(group, row.prior_lower, row.prior_upper)}")
+        out.append("")
+    out += ["## Fit", "",
+            f"`within_error` means the observation lies within {tables.WITHIN_ERROR_SIGMAS:g} stated sigmas "
+            "(log scale) of the posterior median.", "",
+            f"- 2014-2016 observations within their stated error: {int(window['within_error'].sum())} of "
+            f"{len(window)}; within one sigma: "
+            f"{int((np.abs(np.log1p(window['error_rel'])) <= window['sigma']).sum())}.",
+            f"- Mean absolute relative error (likelihood rows): {np.mean(np.abs(lk['error_rel'])):.1%}.", ""]
+    if len(missed):
+        out += ["Observations 2014-2016 the calibrated model does **not** reproduce within their stated error:", ""]
+        out += [f"- `{r.indicator}` {r.year}: observed {r.observed:.4g}, posterior median {r.median:.4g} "
+                f"({r.error_rel:+.1%}, sigma {r.sigma:g})" + ("" if r.in_likelihood else " [check only]")
+                for r in missed.itertuples()] + [""]
+    else:
+        out += ["Every 2014-2016 observation is reproduced within its stated error.", ""]
+    out += ["## Sampler diagnostics", "",
+            f"- Acceptance fraction: mean {np.mean(result.acceptance):.2f} "
+            f"(walkers {np.min(result.acceptance):.2f}-{np.max(result.acceptance):.2f}).",
+            f"- R-hat (walkers as chains): max {p['rhat'].max():.3f}; "
+            + (f"above {RHAT_OK}: " + ", ".join(f"`{n}`" for n in bad_rhat['parameter'])
+               if len(bad_rhat) else f"all <= {RHAT_OK}") + ".",
+            f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}.",
+            f"- emcee integrated autocorrelation time: max {np.nanmax(result.autocorr_steps):.0f} steps "
+            f"(retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} walkers).", "",
+            "## Timing (shared 2-core machine; other jobs were running)", ""]
+    out += timing_lines(result) + [""]
+    return "\n".join(out)

@@ -1,0 +1,281 @@
+"""The calibration pipeline: multi-start optimisation, emcee MCMC, diagnostics, profiles.
+
+Everything works on the priors' working scale (see `calibration.priors`) and on a
+`LogPosterior` (see `calibration.likelihood`) that evaluates a batch of parameter rows in
+one compiled-model ensemble call. Every random choice comes from the seed passed in, so
+the same seed gives the same posterior bit for bit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from calibration.likelihood import LogPosterior
+from calibration.priors import Prior, sample_prior, to_natural, to_working_rows
+
+# Finite-difference step on the unit box (each working-scale range mapped to [0, 1]).
+# The compiled model is deterministic in float64; 1e-6 of a prior range keeps rounding
+# noise (~1e-12 relative) far below the gradient signal.
+FD_STEP_UNIT = 1e-6
+# Objective value standing in for -log posterior where the model fails (non-positive or
+# non-finite output inside the prior box): large, finite, so L-BFGS-B backs off.
+FAILED_OBJECTIVE = 1e12
+# Fallback walker ball around the point estimate, as a share of each working-scale range:
+# small enough to start in the mode, large enough that the ensemble is not degenerate.
+WALKER_BALL = 1e-3
+# Hessian step on the unit box: large enough that rounding noise (~1e-12) divided by
+# step^2 stays ~1e-6, small enough to resolve curvature over a few percent of a prior range.
+HESSIAN_STEP_UNIT = 1e-3
+# Widest start spread of a walker along a flat direction, as a share of the prior box.
+LAPLACE_MAX_SD = 0.25
+# Rounds of redrawing walkers that fall outside the box before the fallback ball.
+LAPLACE_ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class OptimiserSettings:
+    screen: int = 2048       # prior draws evaluated in one batch; the best `starts` seed L-BFGS-B
+    starts: int = 4          # multi-start: best screened prior draws (plus the model file's values)
+    max_iterations: int = 300
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    walkers: int = 64
+    steps: int = 2000
+    burn: int = 500          # steps discarded as warm-up
+    thin: int = 10           # keep every `thin`-th step for the posterior sample
+    moves: str = "de"        # "de" (differential evolution + snooker) or "stretch"
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    parameters: tuple[str, ...] = ()
+    points: int = 11
+
+
+@dataclass
+class Timings:
+    seconds: dict[str, float] = field(default_factory=dict)
+    evaluations: dict[str, int] = field(default_factory=dict)
+
+    def record(self, stage: str, started: float, evaluations: int) -> None:
+        self.seconds[stage] = time.perf_counter() - started
+        self.evaluations[stage] = evaluations
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+def _unit_map(priors: list[Prior]) -> tuple[np.ndarray, np.ndarray]:
+    bounds = np.array([p.working_bounds for p in priors])
+    return bounds[:, 0], bounds[:, 1] - bounds[:, 0]
+
+
+def objective_with_gradient(logpost: LogPosterior, free: np.ndarray, base_unit: np.ndarray):
+    """-log posterior and its forward-difference gradient on the unit box, in one ensemble call.
+
+    `free` selects the coordinates being optimised (the others stay at `base_unit`), so the
+    same function serves the full optimisation and the profiles.
+    """
+    low, span = _unit_map(logpost.priors)
+    free_idx = np.flatnonzero(free)
+
+    def f(u_free: np.ndarray):
+        u = base_unit.copy()
+        u[free_idx] = u_free
+        rows = np.repeat(u[None, :], len(free_idx) + 1, axis=0)
+        steps = np.where(u[free_idx] + FD_STEP_UNIT <= 1.0, FD_STEP_UNIT, -FD_STEP_UNIT)
+        rows[np.arange(1, len(free_idx) + 1), free_idx] += steps
+        values = -logpost(low + rows * span)
+        if not np.isfinite(values[0]):
+            return FAILED_OBJECTIVE, np.zeros(len(free_idx))
+        grad = np.where(np.isfinite(values[1:]), (values[1:] - values[0]) / steps, 0.0)
+        return float(values[0]), grad
+
+    return f
+
+
+def _minimise(logpost: LogPosterior, start_unit: np.ndarray, free: np.ndarray, max_iterations: int):
+    f = objective_with_gradient(logpost, free, start_unit)
+    result = optimize.minimize(f, start_unit[free], jac=True, method="L-BFGS-B",
+                               bounds=[(0.0, 1.0)] * int(free.sum()),
+                               options={"maxiter": max_iterations})
+    best = start_unit.copy()
+    best[free] = result.x
+    return best, float(result.fun), result
+
+
+def optimise(logpost: LogPosterior, settings: OptimiserSettings, rng: np.random.Generator,
+             defaults: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Multi-start L-BFGS-B; returns the best point (working scale) and one row per start.
+
+    Starts: the model file's values (if given) and the best `starts` of `screen` prior
+    draws, which cost one batched ensemble call instead of one optimisation each.
+    """
+    priors = logpost.priors
+    low, span = _unit_map(priors)
+    screened = sample_prior(priors, max(settings.screen, settings.starts), rng)
+    order = np.argsort(-logpost(screened), kind="stable")
+    starts = list(screened[order[:settings.starts]])
+    if defaults is not None:
+        starts.insert(0, to_working_rows(priors, defaults)[0])
+    rows, best, best_value = [], None, np.inf
+    free = np.ones(len(priors), dtype=bool)
+    for number, start in enumerate(starts):
+        unit = np.clip((np.asarray(start) - low) / span, 0.0, 1.0)
+        point, value, result = _minimise(logpost, unit, free, settings.max_iterations)
+        rows.append({"start": number, "from": "model file" if defaults is not None and number == 0 else "screened prior draw",
+                     "neg_log_posterior": value, "iterations": int(result.nit), "converged": bool(result.success)})
+        if value < best_value:
+            best, best_value = low + point * span, value
+    return best, pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- sampling
+
+def _moves(kind: str):
+    import emcee
+
+    if kind == "stretch":
+        return None
+    # differential-evolution proposals scale better than the stretch move beyond ~10 dimensions
+    return [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+
+
+def hessian_unit(logpost: LogPosterior, centre_unit: np.ndarray) -> np.ndarray:
+    """Central-difference Hessian of -log posterior on the unit box, all points in one batch.
+
+    The centre is moved HESSIAN_STEP_UNIT inside the box so every stencil point is valid.
+    """
+    low, span = _unit_map(logpost.priors)
+    d, h = len(centre_unit), HESSIAN_STEP_UNIT
+    u = np.clip(centre_unit, h, 1.0 - h)
+    eye = np.eye(d) * h
+    points = [u]
+    for i in range(d):
+        for j in range(i, d):
+            points += [u + eye[i] + eye[j], u + eye[i] - eye[j], u - eye[i] + eye[j], u - eye[i] - eye[j]]
+    values = -logpost(low + np.array(points) * span)
+    hess = np.zeros((d, d))
+    k = 1
+    for i in range(d):
+        for j in range(i, d):
+            pp, pm, mp, mm = values[k:k + 4]
+            hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4 * h * h)
+            k += 4
+    return np.where(np.isfinite(hess), hess, 0.0)
+
+
+def initial_walkers(logpost: LogPosterior, centre: np.ndarray, walkers: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Walkers drawn from a Laplace approximation at the optimum (working scale).
+
+    Starting with roughly the posterior's spread saves the long warm-up an ensemble needs
+    to expand out of a tiny ball. Curvatures are floored so no direction is wider than
+    LAPLACE_MAX_SD of the prior box; draws outside the box or with zero posterior are redrawn,
+    and a tiny ball (WALKER_BALL) is the fallback if a walker cannot be placed.
+    """
+    priors = logpost.priors
+    low, span = _unit_map(priors)
+    centre_unit = (centre - low) / span
+    values, vectors = np.linalg.eigh(hessian_unit(logpost, centre_unit))
+    values = np.maximum(values, 1.0 / LAPLACE_MAX_SD ** 2)
+    root = vectors / np.sqrt(values)  # columns: principal sds
+    placed = np.empty((0, len(priors)))
+    for _ in range(LAPLACE_ATTEMPTS):
+        draws = centre_unit + rng.standard_normal((walkers, len(priors))) @ root.T
+        draws = draws[np.all((draws > 0) & (draws < 1), axis=1)]
+        if len(draws):
+            draws = draws[np.isfinite(logpost(low + draws * span))]
+        placed = np.vstack([placed, draws])[:walkers]
+        if len(placed) == walkers:
+            break
+    short = walkers - len(placed)
+    ball = centre_unit + WALKER_BALL * rng.standard_normal((short, len(priors)))
+    return low + np.vstack([placed, np.clip(ball, 0.0, 1.0)]) * span
+
+
+def sample(logpost: LogPosterior, centre: np.ndarray, settings: SamplerSettings, seed: int,
+           progress: bool = True):
+    """emcee ensemble sampling seeded from `centre`; returns the sampler (chain on working scale)."""
+    import emcee
+
+    rng = np.random.default_rng(seed)
+    start = initial_walkers(logpost, centre, settings.walkers, rng)
+    sampler = emcee.EnsembleSampler(settings.walkers, len(logpost.priors), logpost, vectorize=True,
+                                    moves=_moves(settings.moves))
+    # emcee draws proposals from its own RandomState: seed it, or reruns differ
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    sampler.run_mcmc(start, settings.steps, progress=progress,
+                     progress_kwargs={"desc": "innosd calibrate: MCMC", "unit": " steps"})
+    return sampler
+
+
+def retained_chain(sampler, settings: SamplerSettings) -> np.ndarray:
+    """Posterior draws after warm-up and thinning, shape (walkers, draws, d), working scale."""
+    chain = sampler.get_chain()  # (steps, walkers, d)
+    return np.swapaxes(chain[settings.burn::settings.thin], 0, 1)
+
+
+def retained_log_prob(sampler, settings: SamplerSettings) -> np.ndarray:
+    return np.swapaxes(sampler.get_log_prob()[settings.burn::settings.thin], 0, 1)
+
+
+# ----------------------------------------------------------------------------- profiles
+
+def profile_grid(priors: list[Prior], j: int, flat: np.ndarray, points: int) -> np.ndarray:
+    """Working-scale grid for parameter j: the posterior 1-99% range widened by half on each side,
+    clipped to the prior box (wide enough to see the profile rise where the data pin it down)."""
+    lo, hi = priors[j].working_bounds
+    q01, q99 = np.quantile(flat[:, j], [0.01, 0.99])
+    pad = 0.5 * (q99 - q01)
+    return np.linspace(max(lo, q01 - pad), min(hi, q99 + pad), points)
+
+
+def profiles(logpost: LogPosterior, best: np.ndarray, flat: np.ndarray, settings: ProfileSettings,
+             max_iterations: int) -> pd.DataFrame:
+    """Profile -log posterior: parameter j fixed on a grid, every other one re-optimised."""
+    priors = logpost.priors
+    low, span = _unit_map(priors)
+    names = [p.name for p in priors]
+    rows = []
+    for name in settings.parameters:
+        j = names.index(name)
+        free = np.ones(len(priors), dtype=bool)
+        free[j] = False
+        unit = (best - low) / span
+        grid = profile_grid(priors, j, flat, settings.points)
+        order = np.argsort(np.abs(grid - best[j]))  # start next to the optimum, warm-start outwards
+        results = {}
+        for k in order:
+            start = unit.copy()
+            nearest = min(results, key=lambda g: abs(g - k), default=None)
+            if nearest is not None:
+                start = results[nearest][0].copy()
+            start[j] = (grid[k] - low[j]) / span[j]
+            point, value, _ = _minimise(logpost, start, free, max_iterations)
+            results[k] = (point, value)
+        natural = to_natural(priors, np.tile(best, (len(grid), 1)))
+        natural[:, j] = to_natural([priors[j]], grid[:, None])[:, 0]
+        for k in range(len(grid)):
+            rows.append({"parameter": name, "value": float(natural[k, j]),
+                         "neg_log_posterior": results[k][1]})
+    return pd.DataFrame(rows, columns=["parameter", "value", "neg_log_posterior"])
+
+
+# ----------------------------------------------------------------------------- diagnostics
+
+def diagnostics(chain: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """ArviZ R-hat and bulk/tail ESS per parameter (each walker counted as a chain)."""
+    import arviz as az
+
+    data = az.convert_to_dataset({n: chain[:, :, j] for j, n in enumerate(names)})
+    rhat, bulk, tail = az.rhat(data), az.ess(data, method="bulk"), az.ess(data, method="tail")
+    return pd.DataFrame({"parameter": names, "rhat": [float(rhat[n]) for n in names],
+                         "ess_bulk": [float(bulk[n]) for n in names],
+                         "ess_tail": [float(tail[n]) for n in names]})

@@ -1,0 +1,112 @@
+"""The calibration's result tables (columns as in docs/outputs.md) and identifiability.
+
+Shrinkage and correlations are computed on the priors' working scale (log for log-scale
+priors): a scale known to within a factor is better described by the spread of its log.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from calibration.likelihood import ObservationSet
+from calibration.priors import Prior, to_natural
+
+# A parameter counts as pinned down by the data alone when they remove at least half of
+# its prior variance (posterior sd <= 0.71 prior sd): Betancourt's posterior contraction.
+IDENTIFIED_SHRINKAGE = 0.5
+# Two parameters are reported as moving together when their posterior correlation
+# exceeds this in absolute value (|r| = 0.6: over a third of one's variance tracks the other).
+COMBINATION_CORRELATION = 0.6
+# A direction of the joint posterior (prior-standardised) counts as pinned down when its
+# sd is at most half the prior's: the data identify that combination.
+COMBINATION_SD_RATIO = 0.5
+# Loadings below this share of a direction's largest loading are left out of its label.
+LOADING_SHARE = 0.3
+# "Within the stated error": the observation lies within two of its log-normal sigmas of
+# the posterior median (the ~95% band of the error model).
+WITHIN_ERROR_SIGMAS = 2.0
+
+
+def fit_table(observations: ObservationSet, predicted: np.ndarray) -> pd.DataFrame:
+    """Every configured observation against the posterior (model values of the retained draws)."""
+    table = observations.table
+    median = np.median(predicted, axis=0)
+    p05, p95 = np.quantile(predicted, [0.05, 0.95], axis=0)
+    observed = table["observed"].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_error = np.abs(np.log(median / observed))
+    return pd.DataFrame({
+        "indicator": table["indicator"], "model_variable": table["model_variable"], "year": table["year"],
+        "unit": table["unit"], "observed": observed, "median": median, "p05": p05, "p95": p95,
+        "sigma": table["sigma"], "error_rel": median / observed - 1.0,
+        "within_error": log_error <= WITHIN_ERROR_SIGMAS * table["sigma"].to_numpy(),
+        "source": table["source"], "in_likelihood": table["in_likelihood"],
+    })
+
+
+def parameter_table(priors: list[Prior], prior_working: np.ndarray, flat_working: np.ndarray,
+                    diag: pd.DataFrame) -> pd.DataFrame:
+    """Prior and posterior summaries per parameter, shrinkage and the identified flag."""
+    prior_nat, post_nat = to_natural(priors, prior_working), to_natural(priors, flat_working)
+    shrinkage = 1.0 - flat_working.var(axis=0) / prior_working.var(axis=0)
+    q = np.quantile(post_nat, [0.05, 0.5, 0.95], axis=0)
+    diag = diag.set_index("parameter")
+    return pd.DataFrame({
+        "parameter": [p.name for p in priors], "units": [p.units for p in priors],
+        "prior": [p.describe() for p in priors],
+        "prior_lower": [p.lower for p in priors], "prior_upper": [p.upper for p in priors],
+        "prior_mean": prior_nat.mean(axis=0), "prior_sd": prior_nat.std(axis=0),
+        "posterior_mean": post_nat.mean(axis=0), "posterior_sd": post_nat.std(axis=0),
+        "p05": q[0], "p50": q[1], "p95": q[2], "shrinkage": shrinkage,
+        "rhat": [diag.loc[p.name, "rhat"] for p in priors],
+        "ess_bulk": [diag.loc[p.name, "ess_bulk"] for p in priors],
+        "identified": shrinkage >= IDENTIFIED_SHRINKAGE,
+    })
+
+
+def correlation_table(priors: list[Prior], flat_working: np.ndarray) -> pd.DataFrame:
+    names = [p.name for p in priors]
+    return pd.DataFrame(np.corrcoef(flat_working, rowvar=False), index=pd.Index(names, name="parameter"),
+                        columns=names)
+
+
+def strong_pairs(correlations: pd.DataFrame) -> list[tuple[str, str, float]]:
+    """Parameter pairs whose posterior correlation exceeds COMBINATION_CORRELATION, strongest first."""
+    names = list(correlations.columns)
+    pairs = [(names[i], names[j], float(correlations.iloc[i, j]))
+             for i in range(len(names)) for j in range(i + 1, len(names))
+             if abs(correlations.iloc[i, j]) >= COMBINATION_CORRELATION]
+    return sorted(pairs, key=lambda t: -abs(t[2]))
+
+
+def pinned_combinations(priors: list[Prior], prior_working: np.ndarray, flat_working: np.ndarray,
+                        parameters: pd.DataFrame) -> list[tuple[float, str]]:
+    """Directions of the posterior that the data narrow although no single parameter is pinned.
+
+    The posterior is standardised by the prior sd of each parameter; eigen-directions of its
+    covariance with sd <= COMBINATION_SD_RATIO are identified combinations. Directions made
+    of one already-identified parameter are skipped. Returns (sd ratio, label) pairs.
+    """
+    scale = prior_working.std(axis=0)
+    centred = (flat_working - flat_working.mean(axis=0)) / scale
+    values, vectors = np.linalg.eigh(np.cov(centred, rowvar=False))
+    identified = set(parameters.loc[parameters["identified"], "parameter"])
+    found = []
+    for value, vector in zip(values, vectors.T):
+        sd_ratio = float(np.sqrt(max(value, 0.0)))
+        if sd_ratio > COMBINATION_SD_RATIO:
+            break
+        keep = np.flatnonzero(np.abs(vector) >= LOADING_SHARE * np.abs(vector).max())
+        members = [priors[k].name for k in keep]
+        if len(members) < 2 or set(members) <= identified:
+            continue
+        order = keep[np.argsort(-np.abs(vector[keep]))]
+        label = " ".join(f"{'+' if vector[k] > 0 else '-'}{abs(vector[k]):.2f}*{_scaled(priors[k])}"
+                         for k in order)
+        found.append((sd_ratio, label))
+    return found
+
+
+def _scaled(prior: Prior) -> str:
+    return f"log({prior.name})" if prior.log_scale else f"[{prior.name}]"

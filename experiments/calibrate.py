@@ -1,0 +1,327 @@
+"""`innosd calibrate`: Bayesian calibration to the 2013-2016 figures.
+
+    innosd calibrate                                    the default calibration
+    innosd calibrate calibration.sampler.steps=500      fewer MCMC steps
+    innosd calibrate seed=1 handoff.write=false         another seed, keep scenarios/params as is
+    innosd calibrate --bench                            time optimisation + MCMC only, write nothing
+
+Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
+observations with their errors, optimiser, sampler, profiles). Writes the run folder
+OUTPUT_DIR/calibration/YYYY-MM-DD/HH-MM-SS_<name> (posterior.nc, fit.csv, parameters.csv,
+correlations.csv, profiles.csv, summary.md, figures, config.yaml, metadata.json) and, with
+`handoff.write=true`, `scenarios/params/calibrated.yaml` + `calibrated_draws.csv`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from calibration import handoff
+from calibration.data import load_observations
+from calibration.likelihood import ObservationSet, select_observations
+from calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
+from calibration.priors import Prior, parse_prior
+from calibration.workflow import CalibrationSettings
+from experiments.config import SCENARIOS_DIR, _check_yaml
+from experiments.engine import MODEL_FILE
+from experiments.results import atomic_directory, provenance, write_json
+from model.errors import ConfigError, closest
+
+TOP_KEYS = ("calibration", "seed", "run", "handoff")
+CALIBRATION_KEYS = ("name", "window", "parameters", "observations", "optimiser", "sampler", "profile")
+RUN_KEYS = ("output_dir", "figures", "progress")
+HANDOFF_KEYS = ("write", "name", "draws", "params_dir")
+OPTIONS = ("--bench", "--help", "-h")
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    name: str
+    priors: list[Prior]
+    observations: ObservationSet
+    settings: CalibrationSettings
+    output_dir: str
+    figures: bool
+    progress: bool
+    handoff_write: bool
+    handoff_name: str
+    handoff_draws: int
+    params_dir: Path
+    raw: dict
+
+
+# ----------------------------------------------------------------------------- compose
+
+def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[str, Any]:
+    """Hydra compose of `calibrate.yaml` -> plain dict; one-line ConfigError on any problem."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    group = "default"
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. calibration.sampler.steps=500)")
+        bare = key.lstrip("+~")
+        section = bare.partition(".")[0]
+        if section not in TOP_KEYS:
+            raise ConfigError(f"{bare}: unknown key{closest(section, TOP_KEYS)}; valid top-level keys: "
+                              + ", ".join(TOP_KEYS))
+        if bare == "calibration":
+            group = value
+    names = sorted(p.stem for p in (config_dir / "calibration").glob("*.yaml"))
+    if group not in names:
+        raise ConfigError(f"calibration: unknown calibration config {group!r}{closest(group, names)}; "
+                          f"valid: {', '.join(names)}")
+    for path in (config_dir / "calibrate.yaml", config_dir / "calibration" / f"{group}.yaml"):
+        _check_yaml(path)
+    # new keys (a prior not in the file, an extra indicator) may be added without Hydra's '+'
+    prepared = [f"++{o.lstrip('+')}" if o.partition("=")[0].lstrip("+").startswith(
+        ("calibration.parameters.", "calibration.observations.")) else o for o in overrides]
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            cfg = compose(config_name="calibrate", overrides=prepared)
+        return OmegaConf.to_container(cfg, resolve=True)
+    except (HydraException, OmegaConfBaseException, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"config: {first}") from None
+
+
+# ----------------------------------------------------------------------------- validate
+
+def _mapping(value: Any, key: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _only(given: dict, allowed: tuple[str, ...], key: str) -> None:
+    for name in given:
+        if name not in allowed:
+            raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; "
+                              f"valid keys: {', '.join(allowed)}")
+
+
+def _int(value: Any, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value)):
+        raise ConfigError(f"{key}: {value!r} is not an integer")
+    if int(value) < minimum:
+        raise ConfigError(f"{key}: {int(value)} is below the minimum {minimum}")
+    return int(value)
+
+
+def resolve_parameter(name: str, parameters, key: str) -> str:
+    """Config names may use underscores for the .mdl's spaces (rd_public_2013 = 'rd public 2013')."""
+    for candidate in (name, name.replace("_", " ")):
+        if candidate in parameters.index:
+            return candidate
+    choices = [n for n in parameters.index if "scenario" not in n]
+    raise ConfigError(f"{key}: unknown model parameter {name!r}{closest(name.replace('_', ' '), choices)}; "
+                      f"see `innosd run --list-params` for the {len(parameters)} valid names")
+
+
+def _bound(value: Any, fallback: float) -> float:
+    return fallback if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
+    """Check a composed config against the model and the observations file."""
+    _only(raw, TOP_KEYS, "config")
+    cal = _mapping(raw.get("calibration"), "calibration")
+    _only(cal, CALIBRATION_KEYS, "calibration")
+    table = model.parameters
+    priors, seen = [], set()
+    for key, spec in _mapping(cal.get("parameters"), "calibration.parameters").items():
+        where = f"calibration.parameters.{key}"
+        name = resolve_parameter(str(key), table, where)
+        if name in seen:
+            raise ConfigError(f"{where}: {name!r} is given twice")
+        seen.add(name)
+        row = table.loc[name]
+        priors.append(parse_prior(name, spec, where, (_bound(row["min"], -math.inf), _bound(row["max"], math.inf)),
+                                  str(row["units"] or "")))
+    if not priors:
+        raise ConfigError("calibration.parameters: no free constants configured")
+    window = cal.get("window") or [2013, 2016]
+    if not isinstance(window, list) or len(window) != 2:
+        raise ConfigError(f"calibration.window: expected [first_year, last_year], got {window!r}")
+    obs = select_observations(observations, _mapping(cal.get("observations"), "calibration.observations"),
+                              (_int(window[0], "calibration.window[0]", 1990),
+                               _int(window[1], "calibration.window[1]", 1990)), model.columns)
+
+    opt = _mapping(cal.get("optimiser"), "calibration.optimiser")
+    _only(opt, tuple(OptimiserSettings.__dataclass_fields__), "calibration.optimiser")
+    optimiser = OptimiserSettings(**{k: _int(v, f"calibration.optimiser.{k}", 0) for k, v in opt.items()})
+    smp = _mapping(cal.get("sampler"), "calibration.sampler")
+    _only(smp, tuple(SamplerSettings.__dataclass_fields__), "calibration.sampler")
+    moves = smp.pop("moves", "de")
+    if moves not in ("de", "stretch"):
+        raise ConfigError(f"calibration.sampler.moves: {moves!r} is not one of de, stretch")
+    minimum = {"walkers": 2 * len(priors), "steps": 1, "burn": 0, "thin": 1}
+    sampler = SamplerSettings(moves=moves, **{k: _int(v, f"calibration.sampler.{k}", minimum[k])
+                                              for k, v in smp.items()})
+    if sampler.burn >= sampler.steps:
+        raise ConfigError(f"calibration.sampler.burn: {sampler.burn} warm-up steps leave nothing of "
+                          f"{sampler.steps} steps")
+    prof = _mapping(cal.get("profile"), "calibration.profile")
+    _only(prof, ("parameters", "points"), "calibration.profile")
+    profiled = tuple(resolve_parameter(str(n), table, f"calibration.profile.parameters.{n}")
+                     for n in prof.get("parameters") or [])
+    missing = [n for n in profiled if n not in seen]
+    if missing:
+        raise ConfigError(f"calibration.profile.parameters: {missing[0]!r} is not a free parameter of this "
+                          "calibration")
+    profile = ProfileSettings(profiled, _int(prof.get("points", 11), "calibration.profile.points", 3))
+
+    run = _mapping(raw.get("run"), "run")
+    _only(run, RUN_KEYS, "run")
+    hand = _mapping(raw.get("handoff"), "handoff")
+    _only(hand, HANDOFF_KEYS, "handoff")
+    name = str(cal.get("name") or "calibration")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ConfigError(f"calibration.name: {name!r} must be letters, digits, '_', '-' or '.' (it names a folder)")
+    settings = CalibrationSettings(optimiser, sampler, profile, _int(raw.get("seed", 0), "seed", 0))
+    params_dir = Path(hand.get("params_dir") or handoff.PARAMS_DIR)
+    return CalibrateConfig(name, priors, obs, settings, str(run.get("output_dir", "outputs")),
+                           bool(run.get("figures", True)), bool(run.get("progress", True)),
+                           bool(hand.get("write", True)), str(hand.get("name", "calibrated")),
+                           _int(hand.get("draws", 1000), "handoff.draws", 1), params_dir, raw)
+
+
+def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
+    from model import compile_model
+
+    model = compile_model(MODEL_FILE)
+    return validate(compose_raw(overrides), model, load_observations()), model
+
+
+# ----------------------------------------------------------------------------- run
+
+def model_defaults(model, priors: list[Prior]) -> np.ndarray | None:
+    """The model file's values of the free constants, if all inside the prior box (an extra start)."""
+    values = np.array([float(model.parameters.loc[p.name, "default"]) for p in priors])
+    inside = all(p.lower <= v <= p.upper for p, v in zip(priors, values))
+    return values[None, :] if inside else None
+
+
+def thinned_draws(result, n: int, seed: int):
+    draws = result.natural_draws()
+    if n < len(draws):
+        rows = np.sort(np.random.default_rng([seed, 3]).choice(len(draws), size=n, replace=False))
+        draws = draws.iloc[rows]
+    return draws.reset_index(drop=True)
+
+
+def write_figures(folder: Path, result) -> list[str]:
+    """Fit, marginal posteriors vs priors, pairwise correlations, from the saved tables."""
+    import pandas as pd
+
+    try:
+        from figures import report_figures as api
+    except ImportError:
+        from figures import calibration as api  # fallback while the shared figure API is missing
+    from figures.plots import save_figure
+
+    fit = pd.read_csv(folder / "fit.csv")
+    parameters = pd.read_csv(folder / "parameters.csv")
+    correlations = pd.read_csv(folder / "correlations.csv", index_col=0)
+    made = []
+    for stem, figure in (("calibration_fit", lambda: api.calibration_fit(fit)),
+                         ("prior_posterior", lambda: api.prior_posterior(parameters, folder / "posterior.nc")),
+                         ("pairwise_correlations", lambda: api.pairwise_correlations(correlations))):
+        save_figure(figure(), folder / "figures" / stem)
+        made.append(stem)
+    return made
+
+
+def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, str]) -> None:
+    from calibration import outputs
+
+    with atomic_directory(folder) as tmp:
+        outputs.inference_data(result, attrs).to_netcdf(str(tmp / "posterior.nc"))
+        outputs.write_tables(tmp, result)
+        (tmp / "config.yaml").write_text(yaml.safe_dump(config.raw, allow_unicode=True, sort_keys=False),
+                                         encoding="utf-8")
+        write_json(tmp / "metadata.json", {**{k: attrs[k] for k in ("git_commit", "package_versions", "model_file",
+                                                                     "model_sha256", "created")},
+                                           "seed": config.settings.seed, "command": attrs["command"]})
+        (tmp / "summary.md").write_text(outputs.summary_markdown(result, config.name, str(folder),
+                                                                 attrs["git_commit"]), encoding="utf-8")
+        if config.figures:
+            (tmp / "figures").mkdir()
+            write_figures(tmp, result)
+
+
+def bench(config: CalibrateConfig, model) -> int:
+    """Optimisation + MCMC of the configured calibration, timed; writes nothing."""
+    from calibration import pipeline
+    from calibration.likelihood import LogPosterior
+
+    logpost = LogPosterior(model, config.priors, config.observations)
+    logpost(np.array([[p.working_bounds[0] for p in config.priors]]))  # compile/warm the kernel outside the clock
+    logpost.evaluations = 0
+    rng = np.random.default_rng(config.settings.seed)
+    t0 = time.perf_counter()
+    best, _ = pipeline.optimise(logpost, config.settings.optimiser, rng, model_defaults(model, config.priors))
+    t1, n_opt = time.perf_counter(), logpost.evaluations
+    pipeline.sample(logpost, best, config.settings.sampler, config.settings.seed, progress=config.progress)
+    t2 = time.perf_counter()
+    n_mcmc = logpost.evaluations - n_opt
+    print(f"innosd calibrate --bench ({len(config.priors)} parameters, {config.settings.sampler.walkers} walkers "
+          f"x {config.settings.sampler.steps} steps; shared machine, numbers are noisy)")
+    print(f"  optimisation   {t1 - t0:7.1f} s  {n_opt:>9,} model evaluations")
+    print(f"  MCMC           {t2 - t1:7.1f} s  {n_mcmc:>9,} model evaluations  ({n_mcmc / (t2 - t1):,.0f}/s)")
+    print(f"  total          {t2 - t0:7.1f} s  {n_opt + n_mcmc:>9,} model evaluations")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    from calibration.workflow import calibrate
+
+    flags = [a for a in argv if a.startswith("-")]
+    if "-h" in flags or "--help" in flags:
+        print(__doc__.strip())
+        return 0
+    unknown = [f for f in flags if f not in OPTIONS]
+    if unknown:
+        raise ConfigError(f"unknown option {unknown[0]!r}; valid options: {', '.join(OPTIONS)}")
+    overrides = [a for a in argv if not a.startswith("-")]
+    config, model = load_config(overrides)
+    if "--bench" in flags:
+        return bench(config, model)
+    stamp = dt.datetime.now()
+    folder = (Path(config.output_dir) / "calibration" / stamp.strftime("%Y-%m-%d")
+              / f"{stamp.strftime('%H-%M-%S')}_{config.name}")
+    result = calibrate(model, config.priors, config.observations, config.settings,
+                       model_defaults(model, config.priors), progress=config.progress)
+    attrs = provenance(config.raw, MODEL_FILE)
+    attrs.update({"seed": str(config.settings.seed), "command": "innosd calibrate " + " ".join(argv)})
+    write_run(folder, config, result, attrs)
+    t = result.timings
+    print(f"innosd calibrate: optimisation + MCMC {t.seconds['optimisation'] + t.seconds['mcmc']:.1f} s, "
+          f"{t.evaluations['optimisation'] + t.evaluations['mcmc']:,} model evaluations; "
+          f"all stages {sum(t.seconds.values()):.1f} s")
+    if config.handoff_write:
+        source = {"run_dir": str(folder), "git_commit": attrs["git_commit"], "created": attrs["created"],
+                  "seed": config.settings.seed, "calibration": config.name}
+        path = handoff.write_parameter_set(
+            handoff.ParameterSet(config.handoff_name, result.posterior_median(), "posterior median",
+                                 source=source),
+            thinned_draws(result, config.handoff_draws, config.settings.seed), config.params_dir)
+        print(f"innosd calibrate: parameter set -> {path}", file=sys.stderr)
+    print(f"innosd calibrate: {config.name} -> {folder}")
+    return 0

@@ -119,8 +119,11 @@ def year_end_series(ds: xr.Dataset, variable: str) -> pd.Series:
 
 
 def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
-                   observations: pd.DataFrame | None = None, targets: pd.DataFrame | None = None) -> None:
+                   observations: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
+                   language: str = "en") -> None:
     """One indicator: a line per scenario, observations as points, targets as markers."""
+    from figures.labels import indicator_label, indicator_scale, text
+
     for name, ds in runs.items():
         if indicator.variable not in ds:
             continue
@@ -129,40 +132,30 @@ def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
         ax.plot(series.index, series.to_numpy() * indicator.scale, label=name)
     if observations is not None:
         obs = observations[observations["model_variable"] == indicator.variable]
-        if len(obs):
-            ax.plot(obs["year"], obs["value"] * indicator.scale, "o", color="black", ms=3.5,
-                    label="observed", zorder=5)
+        plot_points(ax, obs["year"], obs["value"] * indicator.scale, OBSERVED_STYLE, text("observed", language))
     if targets is not None:
         tgt = targets[(targets["model_variable"] == indicator.variable) & (targets["region"] == "Guangzhou")]
-        if len(tgt):
-            ax.plot(tgt["year"], tgt["value"] * indicator.scale, marker="^", ls="none", ms=6,
-                    mfc="none", mec="#b03a2e", mew=1.3, label="plan target", zorder=6)
-    for year in HIGHLIGHT_YEARS:
-        ax.axvline(year, color="#999999", lw=0.7, ls=":", zorder=0)
-    ax.set_title(indicator.label)
-    ax.set_xlabel("year (year-end values)")
-    ax.set_ylabel(indicator.unit)
+        plot_points(ax, tgt["year"], tgt["value"] * indicator.scale, TARGET_STYLE, text("plan_target", language))
+    mark_key_years(ax)
+    english = language == "en"
+    ax.set_title(indicator.label if english else indicator_label(indicator.id, language))
+    ax.set_xlabel(text("year_end", language))
+    ax.set_ylabel(indicator.unit if english else indicator_scale(indicator.id, indicator.unit, language)[1])
     ax.set_xlim(FIRST_YEAR - 0.5, LAST_YEAR + 0.5)
 
 
 def key_indicators_figure(runs: Mapping[str, xr.Dataset], observations: pd.DataFrame | None = None,
-                          targets: pd.DataFrame | None = None, indicators=KEY_INDICATORS):
+                          targets: pd.DataFrame | None = None, indicators=KEY_INDICATORS, language: str = "en"):
     """Grid of key indicators 2013-2035, scenarios overlaid, observations and targets marked."""
-    use_style()
-    ncols = 2
-    nrows = int(np.ceil(len(indicators) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(8.5, 2.4 * nrows), squeeze=False)
-    for ax, indicator in zip(axes.flat, indicators):
-        plot_indicator(ax, runs, indicator, observations, targets)
-    for ax in list(axes.flat)[len(indicators):]:
-        ax.set_visible(False)
-    handles, labels = {}, []
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(5, len(handles)),
-               bbox_to_anchor=(0.5, -0.01))
-    fig.suptitle("Guangzhou innovation ecosystem: key indicators (dotted: 2020, 2025, 2035)", fontweight="bold")
+    from figures.labels import text
+
+    use_style(language)
+    fig, axes = panel_grid(len(indicators))
+    for ax, indicator in zip(axes, indicators):
+        plot_indicator(ax, runs, indicator, observations, targets, language)
+    shared_legend(fig, axes)
+    title = "Guangzhou innovation ecosystem: key indicators" if language == "en" else "广州创新生态系统：关键指标"
+    fig.suptitle(f"{title} ({text('key_years_note', language)})", fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.98))
     return fig
 

@@ -70,10 +70,10 @@ class Folder:
     @property
     def kind(self) -> str:
         files = self.files
-        if "posterior.nc" in files or "fit.csv" in files:
-            return "calibration"
         if "validation.md" in files or "validation.csv" in files:
-            return "validation"
+            return "validation"  # before calibration: validation writes its own fit.csv (MAPE, Theil)
+        if "posterior.nc" in files or "parameters.csv" in files or "fit.csv" in files:
+            return "calibration"
         if self.metadata.get("experiment"):
             return f"experiment: {self.metadata['experiment']}"
         if "results.nc" in files:
@@ -221,9 +221,11 @@ def collect(folders: list[Folder], observations: pd.DataFrame) -> Inputs:
 
     for folder in folders:
         files = folder.files
-        for name in ("projections", "attainment", "sobol", "morris", "fit", "parameters", "validation"):
+        for name in ("projections", "attainment", "sobol", "morris", "parameters", "validation"):
             if f"{name}.csv" in files:
                 add(name, _read_csv(folder.path / f"{name}.csv"), folder)
+        if "fit.csv" in files and folder.kind == "calibration":  # validation's fit.csv is MAPE/Theil
+            add("fit", _read_csv(folder.path / "fit.csv"), folder)
         if "policy_candidates.csv" in files:
             add("candidates", _read_csv(folder.path / "policy_candidates.csv"), folder)
         if "correlations.csv" in files and inputs.correlations is None:
@@ -267,7 +269,9 @@ def _fmt(value) -> str:
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return "–"
-        return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"  # counts and money: thousands separators, no exponent
+        return f"{value:.4g}"
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
@@ -732,6 +736,9 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
 
 def _swap_into_place(staging: Path, final: Path) -> None:
     """Replace an older report only now that the new one is complete."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # the temporary folder was private (mkdtemp); readers need it
     if final.exists():
         old = final.with_name(f".report.old.{os.getpid()}")
         os.replace(final, old)

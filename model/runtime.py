@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -74,30 +75,60 @@ def _parse(path: Path):
                          ) from None
 
 
+def _failing_equation(path: Path) -> tuple[str, Exception] | None:
+    """Re-parse a .mdl one equation at a time: (the failing equation's text, its error)."""
+    from pysd.translators.vensim.vensim_file import VensimFile
+    from pysd.translators.vensim.vensim_element import Component
+    try:
+        f = VensimFile(path)
+        f.parse(parse_all=False)
+        for section in f.sections:
+            section.parse(parse_all=False)
+            for element in section.elements:
+                try:
+                    parsed = element.parse()
+                    if isinstance(parsed, Component):
+                        parsed.parse()
+                except Exception as err:  # noqa: BLE001 - any parser error marks this equation
+                    return element.equation, err
+    except Exception:  # noqa: BLE001 - the file-level split itself failed
+        return None
+    return None
+
+
+def _flexible(text: str) -> str:
+    """A regex matching `text` with any whitespace or Vensim line continuations between characters."""
+    gap = r"(?:\s|\\\n)*"
+    return gap.join(map(re.escape, re.sub(r"\s+", "", text)))
+
+
 def _parse_error_location(path: Path, err: Exception) -> str:
-    """'line N: cannot parse `...` (equation of 'X')' for a parsimonious error, found by
+    """'line N: cannot parse `...` (equation of 'X')' for a PySD parser error, found by
     matching the text PySD failed on (whitespace-normalised) back into the file; '' if not."""
-    import re
-    text, pos = getattr(err, "text", None), getattr(err, "pos", None)
-    if not isinstance(text, str) or not isinstance(pos, int):
-        return ""
     try:
         source = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    gap = r"(?:\s|\\\n)*"  # whitespace or a Vensim line continuation
-    before = re.sub(r"\s+", "", text[max(0, pos - 40):pos])
-    after = re.sub(r"\s+", "", text[pos:pos + 25])
-    pattern = gap.join(map(re.escape, before)) + gap + "(" + gap.join(map(re.escape, after or " ")) + ")"
-    m = re.search(pattern, source)
-    if not m:
+    failing = _failing_equation(path) if path.suffix.lower() == ".mdl" else None
+    start, variable = 0, ""
+    if failing is not None:
+        equation, err = failing
+        lhs = re.split(r"[=(\[:]", equation, maxsplit=1)[0].strip()
+        m = re.search(r"(?:^|[|}])\s*(" + _flexible(lhs) + r")\s*[=(\[:]", source, re.M) if lhs else None
+        if m:
+            start, variable = m.start(1), " ".join(lhs.split())
+    text, pos = getattr(err, "text", None), getattr(err, "pos", None)
+    if not isinstance(text, str) or not isinstance(pos, int):
         return ""
-    line = source.count("\n", 0, m.start(1)) + 1
-    start = max(source.rfind("|", 0, m.start(1)), source.rfind("}", 0, m.start(1))) + 1
-    head = source[start:m.start(1)].split("=")[0].split("~")[0].strip()
-    variable = f" (equation of {' '.join(head.split())!r})" if head and "\n" not in head.strip() else ""
-    snippet = " ".join(text[pos:pos + 25].split()) or "end of equation"
-    return f"line {line}: cannot parse {snippet!r}{variable}"
+    snippet = " ".join(text[pos:pos + 25].split())
+    context = "(" + _flexible(text[max(0, pos - 40):pos]) + r")(?:\s|\\\n)*(" + _flexible(snippet) + ")"
+    m = re.compile(context).search(source, start) if snippet or text[:pos].strip() else None
+    if m is None and not variable:
+        return ""
+    at = start if m is None else m.start(2) if snippet else m.end(1)
+    line = source.count("\n", 0, at) + 1
+    construct = repr(snippet) if snippet else "the end of the equation"
+    return f"line {line}: cannot parse {construct}" + (f" (equation of {variable!r})" if variable else "")
 
 
 def _ctl_expr(g, node) -> str:

@@ -24,6 +24,9 @@ REGION = "Guangzhou"  # the model is of Guangzhou; national/provincial targets a
 TOP_INPUTS = 10       # inputs shown per sensitivity panel: beyond ten the bars are unreadable
 MAX_SENSITIVITY_OUTPUTS = 4   # outputs shown (one row each); the report's table lists all
 ANNOTATE_MAX_CELLS = 15       # annotate heat-map cells with numbers up to this many per side
+# fit.csv's `sigma` is the log-scale error of the likelihood (calibration/likelihood.py); bars
+# span observed x exp(+-2 sigma), the band calibration/tables.py calls "within error".
+ERROR_BAR_SIGMAS = 2.0
 
 
 def _require(frame: pd.DataFrame | None, columns: tuple[str, ...], table: str) -> pd.DataFrame:
@@ -281,8 +284,12 @@ def calibration_fit(fit: pd.DataFrame, language: str = "en"):
         ax.fill_between(years, rows["p05"] * scale, rows["p95"] * scale, color=colors[0], alpha=BAND_90_ALPHA + 0.1,
                         lw=0, label=text("band_90", language))
         ax.plot(years, rows["median"] * scale, "-s", color=colors[0], ms=3, label=text("median", language))
-        sigma = rows["sigma"].to_numpy(dtype=float) * scale if "sigma" in rows.columns else None
-        ax.errorbar(years, rows["observed"] * scale, yerr=sigma, color="black", fmt="o", ms=3.5, capsize=2,
+        observed = rows["observed"].to_numpy(dtype=float) * scale
+        yerr = None
+        if "sigma" in rows.columns:
+            spread = np.exp(ERROR_BAR_SIGMAS * rows["sigma"].to_numpy(dtype=float))
+            yerr = np.vstack([observed - observed / spread, observed * spread - observed])
+        ax.errorbar(years, observed, yerr=yerr, color="black", fmt="o", ms=3.5, capsize=2,
                     label=text("observed", language), zorder=5)
         title = indicator_label(indicator, language)
         if "within_error" in rows.columns:
@@ -300,6 +307,11 @@ def calibration_fit(fit: pd.DataFrame, language: str = "en"):
 
 
 PARAMETER_COLUMNS = ("parameter", "prior_lower", "prior_upper", "p05", "p50", "p95")
+
+
+def _is_log_prior(row) -> bool:
+    """Log-uniform/log-normal priors are compared on the log scale, where they are flat/normal."""
+    return str(getattr(row, "prior", "")).lower().startswith(("loguniform", "lognormal", "log-"))
 
 
 def _prior_range(row) -> tuple[float, float]:
@@ -339,30 +351,39 @@ def prior_posterior(parameters: pd.DataFrame, posterior_nc: Path | None = None, 
         posterior = az.from_netcdf(str(posterior_nc)).posterior
     for y, row in zip(y_positions, parameters.itertuples(index=False)):
         lower, upper = _prior_range(row)
-        width = upper - lower
+        log_scale = _is_log_prior(row) and lower > 0
+
+        def position(values, lower=lower, upper=upper, log_scale=log_scale):
+            """0 at the prior's lower bound, 1 at its upper (log scale for log priors)."""
+            values = np.asarray(values, dtype=float)
+            if log_scale:
+                return (np.log(values) - np.log(lower)) / (np.log(upper) - np.log(lower))
+            return (values - lower) / (upper - lower)
         ax.barh(y, 1.0, left=0.0, height=0.7, color="#dddddd", zorder=1)
         if posterior is not None:
             samples = _posterior_samples(posterior, str(row.parameter))
             if samples is not None and np.ptp(samples) > 0:
-                parts = ax.violinplot((samples - lower) / width, positions=[y], orientation="horizontal", widths=0.7,
+                parts = ax.violinplot(position(samples), positions=[y], orientation="horizontal", widths=0.7,
                                       showextrema=False)
                 for body in parts["bodies"]:
                     body.set_facecolor(colors[0])
                     body.set_alpha(0.35)
         identified = str(getattr(row, "identified", "true")).lower() in ("true", "1")
         color = colors[0] if identified else colors[4]
-        ax.plot([(row.p05 - lower) / width, (row.p95 - lower) / width], [y, y], color=color, lw=2.5, zorder=3)
-        ax.plot((row.p50 - lower) / width, y, "o", color=color, ms=5, zorder=4)
+        ax.plot(position([row.p05, row.p95]), [y, y], color=color, lw=2.5, zorder=3)
+        ax.plot(position(row.p50), y, "o", color=color, ms=5, zorder=4)
     ax.set_yticks(y_positions, parameters["parameter"].astype(str).tolist())
     ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.6, len(parameters) - 0.4)
     ax.set_xlabel(text("position_in_prior", language))
     ax.set_ylabel(text("parameter", language))
-    ax.legend([Patch(color="#dddddd"), plt.Line2D([], [], color=colors[0], lw=2.5, marker="o"),
-               plt.Line2D([], [], color=colors[4], lw=2.5, marker="o")],
-              [text("prior", language), f"{text('posterior_interval', language)} ({text('identified', language)})",
-               text("not_identified", language)], loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+    fig.legend([Patch(color="#dddddd"), plt.Line2D([], [], color=colors[0], lw=2.5, marker="o"),
+                plt.Line2D([], [], color=colors[4], lw=2.5, marker="o")],
+               [text("prior", language), f"{text('posterior_interval', language)} ({text('identified', language)})",
+                text("not_identified", language)], loc="lower center", ncol=3)
     ax.set_title(text("prior_posterior_title", language))
-    fig.tight_layout()
+    legend_in = 0.45  # room under the axes for the legend
+    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 1))
     return fig
 
 

@@ -156,6 +156,26 @@ def test_prior_posterior_without_samples():
     check_figure(fig, "en")
 
 
+def test_prior_posterior_log_prior_on_log_scale():
+    """A log-uniform prior [1, 100] puts a median of 10 half-way, not at 9/99."""
+    parameters = fx.make_parameters().iloc[:1].assign(prior="loguniform [1, 100]", prior_lower=1.0, prior_upper=100.0,
+                                                      p05=5.0, p50=10.0, p95=20.0)
+    fig = rf.prior_posterior(parameters)
+    median = [line for line in data_axes(fig)[0].lines if line.get_marker() == "o"][0]
+    assert median.get_xdata()[0] == pytest.approx(0.5)
+    plt.close(fig)
+
+
+def test_calibration_fit_error_bars_are_log_normal():
+    """sigma is a log-scale error: the bar spans observed x exp(+-2 sigma), asymmetric."""
+    fit = fx.make_fit().iloc[:1].assign(observed=100.0, sigma=0.1)
+    fig = rf.calibration_fit(fit)
+    bars = [c for c in data_axes(fig)[0].collections if c.__class__.__name__ == "LineCollection"][0]
+    (x0, low), (x1, high) = bars.get_segments()[0]
+    assert low == pytest.approx(100 * np.exp(-0.2)) and high == pytest.approx(100 * np.exp(0.2))
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_pairwise_correlations(language):
     fig = rf.pairwise_correlations(fx.make_correlations().reset_index(), language=language)  # as read from CSV

@@ -362,6 +362,8 @@ tr:nth-child(even) td{background:#fafafa}
 caption{text-align:left;font-weight:bold;padding:.3em 0}
 .absent{color:#777;font-style:italic}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.8em}
+p,li,td{overflow-wrap:anywhere}
+td{min-width:5em;max-width:40em}
 nav ul{columns:2;font-size:.9em}
 @media print{h2{page-break-before:auto}figure{page-break-inside:avoid}.table{overflow:visible}}
 """
@@ -370,7 +372,8 @@ nav ul{columns:2;font-size:.9em}
 SORT_JS = """
 document.querySelectorAll('table.sortable th').forEach(function(th){th.addEventListener('click',function(){
 var table=th.closest('table'),body=table.tBodies[0],i=Array.prototype.indexOf.call(th.parentNode.children,th);
-var asc=!th.classList.contains('asc');table.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc')});
+var asc=!th.classList.contains('asc');
+table.querySelectorAll('th').forEach(function(h){h.classList.remove('asc','desc')});
 th.classList.add(asc?'asc':'desc');var rows=Array.prototype.slice.call(body.rows);
 function key(r){var t=r.cells[i]?r.cells[i].textContent.trim():'';var n=parseFloat(t.replace(/,/g,''));
 return isNaN(n)||!/^[-+]?[\\d.,]+(e[-+]?\\d+)?%?$/i.test(t)?t.toLowerCase():n}
@@ -391,6 +394,27 @@ HEADINGS = {
     "validation": {"en": "Validation", "zh": "模型检验"},
     "structure": {"en": "Model structure", "zh": "模型结构"},
     "data": {"en": "Data sources", "zh": "数据来源"},
+}
+COLUMNS_ZH = {
+    "folder": "文件夹", "kind": "类型", "scenario / experiment": "情景/实验", "parameter set": "参数集",
+    "uncertainty": "不确定性", "git commit": "代码版本", "created": "创建时间", "seed": "随机种子",
+    "scenario": "情景", "description": "说明", "levers (relative change, start, ramp)": "政策杠杆（相对变化、起始年、过渡年数）",
+    "indicator": "指标", "unit": "单位", "year": "年份", "target": "目标值", "direction": "方向",
+    "probability": "达成概率", "median": "中位数", "plan": "规划", "value": "数值", "region": "地区",
+    "source": "来源", "quote": "原文", "flow": "流量", "from": "流出存量", "to": "流入存量",
+    "parameter": "参数", "output": "输出", "input": "输入", "input_kind": "输入类型",
+}
+CAPTIONS_ZH = {
+    "Folders this report was built from": "本报告所用的运行文件夹",
+    "Scenarios and their policy levers": "情景及其政策杠杆",
+    "Median and 90% interval [p05–p95] at the plan's key years": "规划关键年份的中位数与90%区间 [p05–p95]",
+    "Every modelled plan target (probability = share of posterior draws meeting it; 1/0 for a single "
+    "deterministic run)": "全部可模拟的规划目标（概率 = 达成目标的后验抽样比例；单次确定性运行为1/0）",
+    "Every flow of the diagram, as read from the equations": "图中全部流量（直接读自模型方程）",
+    "Observations": "观测数据", "Plan targets": "规划目标",
+    "Parameters: prior, posterior, convergence (rhat, ESS) and identifiability":
+        "参数：先验、后验、收敛性（rhat、ESS）与可识别性",
+    "Validation tests": "检验项目",
 }
 ABSENT = {
     "projections": "No projections in the given folders (run `innosd run` or `innosd run +experiment=projections`).",
@@ -422,6 +446,13 @@ class Report:
 
     def html(self, fragment: str) -> None:
         self.parts.append(fragment)
+
+    def table(self, frame: pd.DataFrame, caption: str = "") -> None:
+        """A sortable table; in Chinese with translated headers and caption where we have them."""
+        if self.language == "zh":
+            frame = frame.rename(columns=lambda c: COLUMNS_ZH.get(c, c))
+            caption = CAPTIONS_ZH.get(caption, caption)
+        self.parts.append(table_html(frame, caption))
 
     def figure(self, name: str, fig, caption: str) -> None:
         """Save the figure (PNG/PDF/SVG) and embed its PNG."""
@@ -476,7 +507,7 @@ def section_run(report: Report, inputs: Inputs) -> None:
                                      else uncertainty.get("mode", "") if isinstance(uncertainty, dict) else ""),
                      "git commit": str(f.metadata.get("git_commit", "unknown"))[:12],
                      "created": f.metadata.get("created", ""), "seed": f.metadata.get("seed", "")})
-    report.html(table_html(pd.DataFrame(rows), "Folders this report was built from"))
+    report.table(pd.DataFrame(rows), "Folders this report was built from")
     scenarios = {}
     for f in inputs.folders:
         sc = f.config.get("scenario") or {}
@@ -485,7 +516,7 @@ def section_run(report: Report, inputs: Inputs) -> None:
                                                                                     .split()),
                                      "levers (relative change, start, ramp)": _levers_text(sc.get("levers"))}
     if scenarios:
-        report.html(table_html(pd.DataFrame(scenarios.values()), "Scenarios and their policy levers"))
+        report.table(pd.DataFrame(scenarios.values()), "Scenarios and their policy levers")
     overrides = sorted({o for f in inputs.folders for o in (f.config.get("overrides") or [])})
     params = {k: v for f in inputs.folders for k, v in (f.config.get("params") or {}).items()}
     if overrides or params:
@@ -519,8 +550,7 @@ def section_projections(report: Report, inputs: Inputs, observations, targets) -
     if inputs.projections is None:
         return report.absent("projections")
     lang = report.language
-    report.html(table_html(key_year_table(inputs.projections, lang),
-                           "Median and 90% interval [p05–p95] at the plan's key years"))
+    report.table(key_year_table(inputs.projections, lang), "Median and 90% interval [p05–p95] at the plan's key years")
     report.figure_or_note("projection_fans", lambda: rf.projection_fans(inputs.projections, observations, targets,
                                                                         language=lang),
                           text("projections_title", lang))
@@ -542,8 +572,8 @@ def section_attainment(report: Report, inputs: Inputs) -> None:
         lambda i: indicator_label(i, lang)))
     cols = [c for c in ("scenario", "indicator", "year", "target", "direction", "unit", "probability", "median",
                         "p05", "p95", "plan") if c in table.columns]
-    report.html(table_html(table[cols], "Every modelled plan target (probability = share of posterior draws "
-                                        "meeting it; 1/0 for a single deterministic run)"))
+    report.table(table[cols], "Every modelled plan target (probability = share of posterior draws meeting it; "
+                              "1/0 for a single deterministic run)")
 
 
 def section_sensitivity(report: Report, inputs: Inputs) -> None:
@@ -558,7 +588,7 @@ def section_sensitivity(report: Report, inputs: Inputs) -> None:
                                                                        "mu_star")):
         if table is not None:
             top = table.sort_values(["output", value], ascending=[True, False]).groupby("output").head(rf.TOP_INPUTS)
-            report.html(table_html(top, f"{name}: the {rf.TOP_INPUTS} most influential inputs per output"))
+            report.table(top, f"{name}: the {rf.TOP_INPUTS} most influential inputs per output")
 
 
 def section_policy(report: Report, inputs: Inputs) -> None:
@@ -587,8 +617,7 @@ def section_calibration(report: Report, inputs: Inputs) -> None:
         report.figure_or_note("prior_posterior", lambda: rf.prior_posterior(inputs.parameters, inputs.posterior_nc,
                                                                             language=lang),
                               text("prior_posterior_title", lang))
-        report.html(table_html(inputs.parameters, "Parameters: prior, posterior, convergence (rhat, ESS) and "
-                                                  "identifiability"))
+        report.table(inputs.parameters, "Parameters: prior, posterior, convergence (rhat, ESS) and identifiability")
     if inputs.correlations is not None:
         report.figure_or_note("pairwise_correlations",
                               lambda: rf.pairwise_correlations(inputs.correlations, language=lang),
@@ -602,7 +631,7 @@ def section_validation(report: Report, inputs: Inputs) -> None:
     if inputs.validation_md:
         report.html(markdown_html(inputs.validation_md))
     elif inputs.validation is not None:
-        report.html(table_html(inputs.validation, "Validation tests"))
+        report.table(inputs.validation, "Validation tests")
 
 
 def model_file_of(inputs: Inputs) -> tuple[Path, str]:
@@ -630,7 +659,7 @@ def section_structure(report: Report, inputs: Inputs) -> None:
     flows = read_structure(path).flows
     table = pd.DataFrame([{"flow": f.name, "from": f.source or "(outside)", "to": f.target or "(outside)"}
                           for f in flows])
-    report.html(table_html(table, "Every flow of the diagram, as read from the equations"))
+    report.table(table, "Every flow of the diagram, as read from the equations")
 
 
 def section_data(report: Report, observations: pd.DataFrame, targets: pd.DataFrame) -> None:
@@ -644,7 +673,7 @@ def section_data(report: Report, observations: pd.DataFrame, targets: pd.DataFra
         cols = [c for c in ("indicator", "year", "value", "unit", "region", "direction", "source", "quote")
                 if c in frame.columns]
         shown = frame[cols].assign(indicator=frame["indicator"].map(lambda i: indicator_label(i, lang)))
-        report.html(table_html(shown, name))
+        report.table(shown, name)
 
 
 def _page(report: Report, title: str, provenance: dict) -> str:

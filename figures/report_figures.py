@@ -226,7 +226,8 @@ def sensitivity_ranking(sobol: pd.DataFrame | None, morris: pd.DataFrame | None,
                 ax.set_xlabel(text("morris_mu_star", language))
             ax.set_title(_output_label(output, language))
     colors = _colors()
-    fig.legend([Patch(color=colors[0]), Patch(color=colors[1])], [text("kind_parameter", language), text("kind_lever", language)],
+    fig.legend([Patch(color=colors[0]), Patch(color=colors[1])],
+               [text("kind_parameter", language), text("kind_lever", language)],
                loc="lower center", ncol=2)
     fig.suptitle(text("sensitivity_title", language), fontweight="bold")
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))

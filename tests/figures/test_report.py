@@ -172,6 +172,7 @@ def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observat
     for key in ("sensitivity", "policy", "calibration", "validation"):
         assert report_mod.ABSENT[key] in page.replace("&#x27;", "'").replace("&quot;", '"')
     assert report_mod.HEADINGS["attainment"]["zh"] in page and 'lang="zh-CN"' in page
+    assert "<th>文件夹</th>" in page  # table headers translated too
     # targets.csv of a deterministic run becomes probabilities of exactly 0 or 1
     folder = report_mod.discover([run])[0]
     attainment = report_mod.deterministic_attainment(folder)

@@ -75,6 +75,14 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
                               f"{closest(str(indicator), known)}")
         if not isinstance(setting, dict):
             raise ConfigError(f"{where}: expected a mapping with sigma, use, reason")
+        picked = observations[observations["indicator"] == indicator]
+        variable = next((v for v in picked["model_variable"] if v), "")
+        if not variable:
+            raise ConfigError(f"{where}: observation has no model variable in observations.csv "
+                              "(column model_variable is empty), so the model cannot be compared with it")
+        if variable not in model_columns:
+            raise ConfigError(f"{where}: model variable {variable!r} is not in the model"
+                              f"{closest(variable, model_columns)}")
         unknown = [k for k in setting if k not in OBSERVATION_KEYS]
         if unknown:
             raise ConfigError(f"{where}.{unknown[0]}: unknown key{closest(str(unknown[0]), OBSERVATION_KEYS)}; "
@@ -91,14 +99,6 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
             raise ConfigError(f"{where}.sigma: {sigma:g} is not a plausible log-scale error (0 < sigma < 5)")
         if not str(setting.get("reason") or "").strip():
             raise ConfigError(f"{where}.reason: state why sigma is {sigma:g}")
-        picked = observations[observations["indicator"] == indicator]
-        variable = next((v for v in picked["model_variable"] if v), "")
-        if not variable:
-            raise ConfigError(f"{where}: observation has no model variable in observations.csv "
-                              "(column model_variable is empty), so the model cannot be compared with it")
-        if variable not in model_columns:
-            raise ConfigError(f"{where}: model variable {variable!r} is not in the model"
-                              f"{closest(variable, model_columns)}")
         years = setting.get("years")
         picked = picked[picked["year"].between(first, last)]
         if years is not None:

@@ -25,8 +25,16 @@ RHAT_OK = 1.01
 PROFILE_DELTA = 3.84 / 2
 
 
+def _max_or_nan(values: np.ndarray) -> float:
+    """Largest finite value; NaN if none (emcee gives NaN when a walker never moved)."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    return float(finite.max()) if finite.size else float("nan")
+
+
 def inference_data(result: CalibrationResult, attrs: dict[str, str]):
     """ArviZ InferenceData: posterior, prior, sample_stats and observed_data, attrs on every group."""
+    import warnings
+
     import arviz as az
 
     names = result.names
@@ -34,19 +42,21 @@ def inference_data(result: CalibrationResult, attrs: dict[str, str]):
     prior_nat = to_natural(result.priors, result.prior_draws)
     table = result.observations.table
     labels = [f"{i}@{y}" for i, y in zip(table["indicator"], table["year"])]
-    idata = az.from_dict(
-        posterior={n: natural[:, :, j] for j, n in enumerate(names)},
-        prior={n: prior_nat[None, :, j] for j, n in enumerate(names)},
-        sample_stats={"lp": result.log_prob},
-        observed_data={"observed": table["observed"].to_numpy()},
-        coords={"observation": labels}, dims={"observed": ["observation"]},
-    )
+    with warnings.catch_warnings():  # "more chains than draws" is expected: walkers are the chains
+        warnings.simplefilter("ignore", UserWarning)
+        idata = az.from_dict(
+            posterior={n: natural[:, :, j] for j, n in enumerate(names)},
+            prior={n: prior_nat[None, :, j] for j, n in enumerate(names)},
+            sample_stats={"lp": result.log_prob},
+            observed_data={"observed": table["observed"].to_numpy()},
+            coords={"observation": labels}, dims={"observed": ["observation"]},
+        )
     for group in idata.groups():
         dataset = getattr(idata, group)
         dataset.attrs.update({k: str(v) for k, v in attrs.items()})
     idata.sample_stats.attrs["acceptance_fraction_mean"] = float(np.mean(result.acceptance))
     idata.sample_stats.attrs["acceptance_fraction_min"] = float(np.min(result.acceptance))
-    idata.sample_stats.attrs["autocorr_steps_max"] = float(np.nanmax(result.autocorr_steps))
+    idata.sample_stats.attrs["autocorr_steps_max"] = _max_or_nan(result.autocorr_steps)
     idata.observed_data.attrs["sigma"] = ",".join(f"{s:g}" for s in table["sigma"])
     return idata
 
@@ -145,7 +155,7 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
             + (f"above {RHAT_OK}: " + ", ".join(f"`{n}`" for n in bad_rhat['parameter'])
                if len(bad_rhat) else f"all <= {RHAT_OK}") + ".",
             f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}.",
-            f"- emcee integrated autocorrelation time: max {np.nanmax(result.autocorr_steps):.0f} steps "
+            f"- emcee integrated autocorrelation time: max {_max_or_nan(result.autocorr_steps):.0f} steps "
             f"(retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} walkers).", "",
             "## Timing (shared 2-core machine; other jobs were running)", ""]
     out += timing_lines(result) + [""]

@@ -57,6 +57,7 @@ class SamplerSettings:
 class ProfileSettings:
     parameters: tuple[str, ...] = ()
     points: int = 11
+    max_iterations: int = 30  # L-BFGS-B polish per grid point (starts from the best draw nearby)
 
 
 @dataclass
@@ -237,9 +238,14 @@ def profile_grid(priors: list[Prior], j: int, flat: np.ndarray, points: int) -> 
     return np.linspace(max(lo, q01 - pad), min(hi, q99 + pad), points)
 
 
-def profiles(logpost: LogPosterior, best: np.ndarray, flat: np.ndarray, settings: ProfileSettings,
-             max_iterations: int) -> pd.DataFrame:
-    """Profile -log posterior: parameter j fixed on a grid, every other one re-optimised."""
+def profiles(logpost: LogPosterior, best: np.ndarray, flat: np.ndarray, flat_log_prob: np.ndarray,
+             settings: ProfileSettings) -> pd.DataFrame:
+    """Profile -log posterior: parameter j fixed on a grid, every other one re-optimised.
+
+    Each grid point starts from the best posterior draw in its grid cell (or the optimum if
+    the cell is empty) and is polished by at most `settings.max_iterations` L-BFGS-B steps:
+    the MCMC has already explored the neighbourhood, so a short polish suffices.
+    """
     priors = logpost.priors
     low, span = _unit_map(priors)
     names = [p.name for p in priors]
@@ -248,23 +254,15 @@ def profiles(logpost: LogPosterior, best: np.ndarray, flat: np.ndarray, settings
         j = names.index(name)
         free = np.ones(len(priors), dtype=bool)
         free[j] = False
-        unit = (best - low) / span
         grid = profile_grid(priors, j, flat, settings.points)
-        order = np.argsort(np.abs(grid - best[j]))  # start next to the optimum, warm-start outwards
-        results = {}
-        for k in order:
-            start = unit.copy()
-            nearest = min(results, key=lambda g: abs(g - k), default=None)
-            if nearest is not None:
-                start = results[nearest][0].copy()
-            start[j] = (grid[k] - low[j]) / span[j]
-            point, value, _ = _minimise(logpost, start, free, max_iterations)
-            results[k] = (point, value)
-        natural = to_natural(priors, np.tile(best, (len(grid), 1)))
-        natural[:, j] = to_natural([priors[j]], grid[:, None])[:, 0]
-        for k in range(len(grid)):
-            rows.append({"parameter": name, "value": float(natural[k, j]),
-                         "neg_log_posterior": results[k][1]})
+        half_cell = 0.5 * (grid[1] - grid[0]) if len(grid) > 1 else np.inf
+        for value in grid:
+            cell = np.flatnonzero(np.abs(flat[:, j] - value) <= half_cell)
+            start = flat[cell[np.argmax(flat_log_prob[cell])]].copy() if cell.size else best.copy()
+            start[j] = value
+            _, objective, _ = _minimise(logpost, (start - low) / span, free, settings.max_iterations)
+            rows.append({"parameter": name, "value": float(to_natural([priors[j]], np.array([[value]]))[0, 0]),
+                         "neg_log_posterior": objective})
     return pd.DataFrame(rows, columns=["parameter", "value", "neg_log_posterior"])
 
 
@@ -272,9 +270,13 @@ def profiles(logpost: LogPosterior, best: np.ndarray, flat: np.ndarray, settings
 
 def diagnostics(chain: np.ndarray, names: list[str]) -> pd.DataFrame:
     """ArviZ R-hat and bulk/tail ESS per parameter (each walker counted as a chain)."""
+    import warnings
+
     import arviz as az
 
-    data = az.convert_to_dataset({n: chain[:, :, j] for j, n in enumerate(names)})
+    with warnings.catch_warnings():  # "more chains than draws" is expected: walkers are the chains
+        warnings.simplefilter("ignore", UserWarning)
+        data = az.convert_to_dataset({n: chain[:, :, j] for j, n in enumerate(names)})
     rhat, bulk, tail = az.rhat(data), az.ess(data, method="bulk"), az.ess(data, method="tail")
     return pd.DataFrame({"parameter": names, "rhat": [float(rhat[n]) for n in names],
                          "ess_bulk": [float(bulk[n]) for n in names],

@@ -88,7 +88,9 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     chain = pipeline.retained_chain(sampler, settings.sampler)
     log_prob = pipeline.retained_log_prob(sampler, settings.sampler)
     acceptance = np.asarray(sampler.acceptance_fraction)
-    autocorr = np.asarray(sampler.get_autocorr_time(quiet=True, discard=settings.sampler.burn))
+    # tol=0: always return the estimate; summary.md compares it with the chain length itself
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a walker never moved
+        autocorr = np.asarray(sampler.get_autocorr_time(tol=0, discard=settings.sampler.burn))
     flat = chain.reshape(-1, chain.shape[-1])
     # the sampler may find a better point than the optimiser: keep the best of both
     if log_prob.max() > -starts["neg_log_posterior"].min():
@@ -108,8 +110,8 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
 
     started, before = time.perf_counter(), logpost.evaluations
     profiled = pipeline.ProfileSettings(tuple(p for p in settings.profile.parameters if p in names),
-                                        settings.profile.points)
-    profile_table = pipeline.profiles(logpost, best, flat, profiled, settings.optimiser.max_iterations)
+                                        settings.profile.points, settings.profile.max_iterations)
+    profile_table = pipeline.profiles(logpost, best, flat, log_prob.reshape(-1), profiled)
     timings.record("profiles", started, logpost.evaluations - before)
 
     return CalibrationResult(priors, observations, best, starts, chain, log_prob, prior_draws, acceptance,

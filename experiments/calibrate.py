@@ -87,9 +87,10 @@ def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[
                           f"valid: {', '.join(names)}")
     for path in (config_dir / "calibrate.yaml", config_dir / "calibration" / f"{group}.yaml"):
         _check_yaml(path)
-    # new keys (a prior not in the file, an extra indicator) may be added without Hydra's '+'
-    prepared = [f"++{o.lstrip('+')}" if o.partition("=")[0].lstrip("+").startswith(
-        ("calibration.parameters.", "calibration.observations.")) else o for o in overrides]
+    # nested keys are force-added ('++'), so a new prior or indicator needs no '+' and a
+    # misspelt key reaches `validate`, which names it with the valid choices
+    prepared = [f"++{o.lstrip('+')}" if "." in o.partition("=")[0] and not o.startswith("~") else o
+                for o in overrides]
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
             cfg = compose(config_name="calibrate", overrides=prepared)
@@ -178,14 +179,15 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
         raise ConfigError(f"calibration.sampler.burn: {sampler.burn} warm-up steps leave nothing of "
                           f"{sampler.steps} steps")
     prof = _mapping(cal.get("profile"), "calibration.profile")
-    _only(prof, ("parameters", "points"), "calibration.profile")
+    _only(prof, ("parameters", "points", "max_iterations"), "calibration.profile")
     profiled = tuple(resolve_parameter(str(n), table, f"calibration.profile.parameters.{n}")
                      for n in prof.get("parameters") or [])
     missing = [n for n in profiled if n not in seen]
     if missing:
         raise ConfigError(f"calibration.profile.parameters: {missing[0]!r} is not a free parameter of this "
                           "calibration")
-    profile = ProfileSettings(profiled, _int(prof.get("points", 11), "calibration.profile.points", 3))
+    profile = ProfileSettings(profiled, _int(prof.get("points", 11), "calibration.profile.points", 3),
+                              _int(prof.get("max_iterations", 30), "calibration.profile.max_iterations", 1))
 
     run = _mapping(raw.get("run"), "run")
     _only(run, RUN_KEYS, "run")

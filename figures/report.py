@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -365,6 +366,7 @@ pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.8em}
 p,li,td{overflow-wrap:anywhere}
 td{min-width:5em;max-width:40em}
 nav ul{columns:2;font-size:.9em}
+@page{size:A4;margin:12mm}
 @media print{h2{page-break-before:auto}figure{page-break-inside:avoid}.table{overflow:visible}}
 """
 
@@ -713,6 +715,33 @@ def print_pdf(html_path: Path, pdf_path: Path) -> None:
         raise InnosdError(f"Chromium failed to print the PDF (exit {done.returncode}): {last}")
 
 
+A4_PORTRAIT_IN = (8.27, 11.69)
+
+
+def figures_pdf(report: Report, pdf_path: Path, title: str, provenance: dict) -> None:
+    """Without Chromium: a PDF of the report's figures (one per page) with a title page."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(pdf_path) as pdf:
+        page = plt.figure(figsize=A4_PORTRAIT_IN)
+        page.text(0.08, 0.92, title, fontsize=16, fontweight="bold")
+        page.text(0.08, 0.88, f"Built {provenance['created']} from saved run folders; commit "
+                              f"{provenance['git_commit'][:12]}.", fontsize=9)
+        page.text(0.08, 0.85, "Figures only: the full report with its tables is report.html "
+                              "(install Chromium to print it).", fontsize=9)
+        pdf.savefig(page)
+        plt.close(page)
+        for png in (p for p in report.figures if p.suffix == ".png"):
+            page = plt.figure(figsize=A4_PORTRAIT_IN)
+            ax = page.add_axes((0.04, 0.04, 0.92, 0.9))
+            ax.imshow(plt.imread(png))
+            ax.set_axis_off()
+            ax.set_title(png.stem.replace("_", " "))
+            pdf.savefig(page)
+            plt.close(page)
+
+
 def default_language(folders: list[Folder]) -> str:
     """`figures.language` from the first run's config, if the run recorded one; else English."""
     for f in folders:
@@ -755,9 +784,15 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
         html_path = tmp / "report.html"
         html_path.write_text(_page(report, TITLE[language], provenance), encoding="utf-8")
         provenance["figures"] = sorted(p.name for p in report.figures)
-        if pdf:
+        provenance["pdf"] = "not built (--no-pdf)"
+        if pdf and find_chromium():
             print_pdf(html_path, tmp / "report.pdf")
-        provenance["pdf"] = "report.pdf (headless Chromium)" if pdf else "not built (--no-pdf)"
+            provenance["pdf"] = "report.pdf: the HTML printed by headless Chromium"
+        elif pdf:
+            figures_pdf(report, tmp / "report.pdf", TITLE[language], provenance)
+            provenance["pdf"] = "report.pdf: figures only (Chromium not installed; tables are in report.html)"
+            print("innosd report: Chromium not found (Debian package chromium): report.pdf holds the figures "
+                  "only; the tables are in report.html", file=sys.stderr)
         write_json(tmp / "metadata.json", provenance)
     _swap_into_place(staging, final)
     return final

@@ -193,6 +193,25 @@ def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observat
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 
+def test_pdf_without_chromium_holds_the_figures(tmp_path, targets, monkeypatch, quick_figures, capsys):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    monkeypatch.setattr(report_mod, "find_chromium", lambda: None)
+    out = report_mod.build_report([run], out_dir=tmp_path / "out")
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    figures = len([p for p in (out / "figures").iterdir() if p.suffix == ".png"])
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == figures + 1  # title page + one per figure
+    assert "figures only" in json.loads((out / "metadata.json").read_text())["pdf"]
+    assert "Chromium not found" in capsys.readouterr().err
+
+
+def test_language_comes_from_the_runs_config(tmp_path, targets):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump({**config, "figures": {"language": "zh"}}))
+    assert report_mod.default_language(report_mod.discover([run])) == "zh"
+
+
 def test_failed_build_leaves_nothing(tmp_path, targets, monkeypatch, quick_figures):
     run = write_deterministic_run(tmp_path / "run", targets)
 

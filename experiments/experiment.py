@@ -142,6 +142,7 @@ def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators:
     """Ensemble over every scenario -> (ensemble Dataset, projections, attainment, chunk folder)."""
     first = next(iter(configs.values()))
     mode = ens.resolve_mode(first)
+    targets = proj.modelled_targets(targets)
     columns = sorted({i.model_variable for i in indicators} | set(targets["model_variable"]))
     ensemble_first = min([first_year, *targets["year"].astype(int)])  # targets may predate the window
     times = ens.year_end_times(ensemble_first, last_year)

@@ -27,7 +27,8 @@ def projections_table(ensemble: xr.Dataset, indicators: list[Indicator]) -> pd.D
     frames = []
     for ind in indicators:
         values = ensemble[ind.model_variable].to_numpy()  # (scenario, draw, time)
-        q = {name: np.quantile(values, p, axis=1) for name, p in QUANTILES.items()}  # (scenario, time)
+        stacked = np.quantile(values, list(QUANTILES.values()), axis=1)  # (quantile, scenario, time)
+        q = dict(zip(QUANTILES, stacked))
         for s, scenario in enumerate(ensemble["scenario"].to_numpy()):
             frames.append(pd.DataFrame({
                 "scenario": str(scenario), "indicator": ind.id, "model_variable": ind.model_variable,

@@ -192,8 +192,14 @@ def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]
 
 
 def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, info: ModelInfo,
-                       indicators: list[ens.Indicator], config_dir: Path):
-    """Sample, run (chunked) and analyse -> (sobol or None, morris or None, chunk folders, n_runs)."""
+                       indicators: list[ens.Indicator], config_dir: Path, timings: dict | None = None):
+    """Sample, run (chunked) and analyse -> (sobol or None, morris or None, chunk folders, n_runs, inputs).
+
+    `timings`, if given, receives wall-clock seconds per phase (for the benchmark).
+    """
+    import time
+
+    timings = {} if timings is None else timings
     from SALib.sample import morris as morris_sample
     from SALib.sample import sobol as sobol_sample
 
@@ -209,12 +215,16 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
     sobol_table = morris_table = None
     folders, n_runs = [], 0
     if "sobol" in methods:
+        start = time.perf_counter()
         samples = sobol_sample.sample(problem, int(settings.sobol_base_samples), calc_second_order=False,
                                       seed=seed)
         values, folder = ens.evaluate(input_table(base, inputs, samples), columns, times, config, "sobol")
+        timings["sobol_sample_and_run_s"] = time.perf_counter() - start
         folders.append(folder)
         n_runs += len(samples)
+        start = time.perf_counter()
         sobol_table = sobol_indices(problem, output_matrix(values, indicators, years, columns), inputs, seed)
+        timings["sobol_analyse_s"] = time.perf_counter() - start
     if "morris" in methods:
         samples = morris_sample.sample(problem, int(settings.morris_trajectories),
                                        num_levels=int(settings.morris_levels), seed=seed)

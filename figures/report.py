@@ -43,6 +43,7 @@ from model.errors import ConfigError, DataError, InnosdError
 
 MODEL_DIR = REPO_ROOT / "model"
 DEFAULT_MODEL = MODEL_DIR / "guangzhou_innovation.mdl"
+SCENARIO_DIR = REPO_ROOT / "scenarios" / "scenario"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -400,7 +401,7 @@ HEADINGS = {
 COLUMNS_ZH = {
     "folder": "文件夹", "kind": "类型", "scenario / experiment": "情景/实验", "parameter set": "参数集",
     "uncertainty": "不确定性", "git commit": "代码版本", "created": "创建时间", "seed": "随机种子",
-    "scenario": "情景", "description": "说明", "levers (relative change, start, ramp)": "政策杠杆（相对变化、起始年、过渡年数）",
+    "scenario": "情景", "description": "说明", "command": "命令", "levers (relative change, start, ramp)": "政策杠杆（相对变化、起始年、过渡年数）",
     "indicator": "指标", "unit": "单位", "year": "年份", "target": "目标值", "direction": "方向",
     "probability": "达成概率", "median": "中位数", "plan": "规划", "value": "数值", "region": "地区",
     "source": "来源", "quote": "原文", "flow": "流量", "from": "流出存量", "to": "流入存量",
@@ -497,33 +498,61 @@ def _parameter_set_text(folder: Folder) -> str:
     return f"{ps.get('name', '?')} ({ps.get('statistic', '')}){where}"
 
 
-def section_run(report: Report, inputs: Inputs) -> None:
-    report.heading("run")
-    rows = []
-    for f in inputs.folders:
-        uncertainty = f.metadata.get("uncertainty") or {}
-        rows.append({"folder": str(f.path), "kind": f.kind, "scenario / experiment": f.scenario or
-                     f.metadata.get("experiment", ""), "parameter set": _parameter_set_text(f),
-                     "uncertainty": (f"{uncertainty.get('mode')} ({uncertainty.get('draws')} draws)"
-                                     if isinstance(uncertainty, dict) and uncertainty.get("draws")
-                                     else uncertainty.get("mode", "") if isinstance(uncertainty, dict) else ""),
-                     "git commit": str(f.metadata.get("git_commit", "unknown"))[:12],
-                     "created": f.metadata.get("created", ""), "seed": f.metadata.get("seed", "")})
-    report.table(pd.DataFrame(rows), "Folders this report was built from")
-    scenarios = {}
+def _uncertainty_text(folder: Folder) -> str:
+    meta = folder.metadata
+    uncertainty = meta.get("uncertainty") if isinstance(meta.get("uncertainty"), dict) else {}
+    mode = uncertainty.get("mode") or meta.get("uncertainty_mode") or ""
+    draws = uncertainty.get("draws") or meta.get("draws")
+    return f"{mode} ({draws} draws)" if mode and draws else str(mode)
+
+
+def _what_text(folder: Folder) -> str:
+    experiment = folder.metadata.get("experiment")
+    if experiment:
+        names = folder.metadata.get("scenarios") or []
+        return f"{experiment} ({', '.join(map(str, names))})" if names else str(experiment)
+    return folder.scenario or ""
+
+
+def scenario_rows(inputs: Inputs) -> list[dict]:
+    """Each scenario's description and levers: from the run's own config.yaml, else (for an
+    experiment, which records only names) from the current scenario file, saying so."""
+    rows: dict[str, dict] = {}
     for f in inputs.folders:
         sc = f.config.get("scenario") or {}
-        if isinstance(sc, dict) and sc.get("name") and sc["name"] not in scenarios:
-            scenarios[sc["name"]] = {"scenario": sc["name"], "description": " ".join(str(sc.get("description", ""))
-                                                                                    .split()),
-                                     "levers (relative change, start, ramp)": _levers_text(sc.get("levers"))}
+        if isinstance(sc, dict) and sc.get("name") and f.scenario == sc["name"] and sc["name"] not in rows:
+            rows[sc["name"]] = {"scenario": sc["name"], "description": " ".join(str(sc.get("description", "")).split()),
+                                "levers (relative change, start, ramp)": _levers_text(sc.get("levers"))}
+    named = [str(n) for f in inputs.folders for n in (f.metadata.get("scenarios") or [])]
+    if inputs.projections is not None:
+        named += [str(n) for n in inputs.projections["scenario"].unique()]
+    for name in dict.fromkeys(named):
+        path = SCENARIO_DIR / f"{name}.yaml"
+        if name in rows or not path.is_file():
+            continue
+        sc = _read_yaml(path)
+        rows[name] = {"scenario": name, "description": " ".join(str(sc.get("description", "")).split())
+                      + f" [from the current {path.relative_to(REPO_ROOT)}; the experiment records only the name]",
+                      "levers (relative change, start, ramp)": _levers_text(sc.get("levers"))}
+    return list(rows.values())
+
+
+def section_run(report: Report, inputs: Inputs) -> None:
+    report.heading("run")
+    rows = [{"folder": str(f.path), "kind": f.kind, "scenario / experiment": _what_text(f),
+             "parameter set": _parameter_set_text(f), "uncertainty": _uncertainty_text(f),
+             "git commit": str(f.metadata.get("git_commit", "unknown"))[:12],
+             "created": f.metadata.get("created", ""), "seed": f.metadata.get("seed", ""),
+             "command": f.metadata.get("command", "")} for f in inputs.folders]
+    report.table(pd.DataFrame(rows), "Folders this report was built from")
+    scenarios = scenario_rows(inputs)
     if scenarios:
-        report.table(pd.DataFrame(scenarios.values()), "Scenarios and their policy levers")
+        report.table(pd.DataFrame(scenarios), "Scenarios and their policy levers")
     overrides = sorted({o for f in inputs.folders for o in (f.config.get("overrides") or [])})
     params = {k: v for f in inputs.folders for k, v in (f.config.get("params") or {}).items()}
     if overrides or params:
         report.html(f"<p>Command-line overrides: <code>{esc(' '.join(overrides) or 'none')}</code>; "
-                    f"parameter overrides: <code>{esc(params or 'none')}</code>.</p>")
+                    f"{len(params)} model constants set explicitly (values in each folder's config.yaml).</p>")
 
 
 def key_year_table(projections: pd.DataFrame, language: str) -> pd.DataFrame:

@@ -135,7 +135,7 @@ def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
         if flow in outflow_of:
             return [(flow, outflow_of[flow])]
         element = elements.get(flow)
-        if depth == 0 or element is None or len(element.components) != 1:
+        if depth <= 0 or element is None or len(element.components) != 1:
             return [(flow, None)]
         terms = _signed_terms(element.components[0].ast)
         if not all(s > 0 and isinstance(a, ReferenceStructure) for s, a in terms):
@@ -146,13 +146,17 @@ def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
     def shown(name: str) -> str:
         return display.get(name, name.replace("_", " "))
 
+    # A stock without outflows only accumulates (a counter): its inflow is shown under the
+    # name it integrates, not traced back through sums into the stocks it merely counts.
+    accumulators = {stock for stock, terms in rates.items() if all(sign > 0 for sign, _ in terms)}
     raw: list[Flow] = []
     for stock, terms in rates.items():
         for sign, ast in terms:
             name = _term_name(ast)
             if sign > 0:
+                depth = 0 if stock in accumulators else EXPAND_DEPTH
                 raw.extend(Flow(shown(part), shown(source) if source else None, display[stock])
-                           for part, source in sources(name, EXPAND_DEPTH))
+                           for part, source in sources(name, depth))
             else:
                 raw.append(Flow(shown(name), display[stock], None))
     return Structure(sectors=_sectors(rates, owner, display), flows=_reconcile(raw))

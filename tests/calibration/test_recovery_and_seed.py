@@ -26,8 +26,8 @@ RECOVERED = ("rd spending per fte growth", "hte application rate base", "incubat
 TRUTH = {"rd spending per fte growth": 0.085, "hte application rate base": 0.035,
          "incubator build time": 1.4, "patent propensity growth": 0.12, "tech contracts 2013": 300.0,
          "neeq market share": 0.3}
-SMALL = CalibrationSettings(OptimiserSettings(screen=256, starts=1, max_iterations=80),
-                            SamplerSettings(walkers=32, steps=400, burn=200, thin=2),
+SMALL = CalibrationSettings(OptimiserSettings(screen=256, starts=1, max_iterations=60),
+                            SamplerSettings(walkers=32, steps=250, burn=125, thin=2),
                             ProfileSettings(("patent propensity growth",), points=5, max_iterations=10), seed=3)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -81,8 +82,14 @@ def dask_client(settings: ExecSettings) -> Iterator["object"]:
     from dask.distributed import Client, LocalCluster
 
     if settings.scheduler == "cluster":
-        with LocalCluster(n_workers=int(settings.workers), threads_per_worker=1, processes=True,
-                          dashboard_address=None) as cluster, Client(cluster) as client:
+        try:
+            cluster = LocalCluster(n_workers=int(settings.workers), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        except (OSError, RuntimeError, TimeoutError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ConfigError(f"run.scheduler=cluster: cannot start a local Dask cluster of {settings.workers} "
+                              f"workers ({reason}); use run.scheduler=local") from None
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:
@@ -137,4 +144,7 @@ def run_chunked(table: pd.DataFrame, task: Callable[[pd.DataFrame], np.ndarray],
 
 
 def discard_chunks(folder: Path) -> None:
+    """Delete a finished experiment's chunks (and the cache folder once it is empty)."""
     shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(folder).parent.rmdir()  # only succeeds when no other experiment has chunks there

@@ -11,6 +11,7 @@ tables of `docs/outputs.md`, `config.yaml`, `metadata.json` and figures.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -201,7 +202,8 @@ def write_common(out: Path, config: cfgmod.RunConfig, written: Written, command:
                                      encoding="utf-8")
     attrs = provenance(config.to_dict(), MODEL_FILE)
     ps = config.parameter_set
-    meta = {k: attrs[k] for k in ("git_commit", "package_versions", "model_file", "model_sha256", "created")}
+    meta = {k: attrs[k] for k in ("git_commit", "model_file", "model_sha256", "created")}
+    meta["package_versions"] = json.loads(attrs["package_versions"])
     meta.update({"seed": config.run.seed, "command": command, "experiment": experiment_name(config),
                  "parameter_set": {"name": ps.name, "statistic": ps.statistic, "posterior_draws": ps.posterior_draws,
                                    "source": ps.source},

@@ -26,7 +26,8 @@ import xarray as xr
 from model.errors import InnosdError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("innosd", "numpy", "scipy", "pandas", "xarray", "pysd", "numba", "hydra-core", "matplotlib", "netCDF4")
+PACKAGES = ("innosd", "numpy", "scipy", "pandas", "xarray", "pysd", "numba", "hydra-core", "matplotlib", "netCDF4",
+            "SALib", "dask", "distributed")
 CONTROL_VARIABLES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 # Year-end of year Y is the model state at t = Y + 1 (model brief section 1); saved times
 # are exact binary fractions, so this tolerance only guards float formatting.

@@ -221,6 +221,10 @@ def main(argv: list[str]) -> int:
             print(f"innosd run: [{number + 1}/{len(jobs)}] {label}", file=sys.stderr)
         comparison_table(runs).to_csv(tmp / "comparison.csv", index=False)
         write_uncertain(tmp, uncertain)  # projections/attainment of every run in one table each
+        if uncertain is not None and configs[0].run.figures:
+            expmod.draw_figure("projection_fans", tmp / "projection_fans", uncertain.projections, observations,
+                               targets)
+            expmod.draw_figure("attainment_heatmap", tmp / "attainment_heatmap", uncertain.attainment)
         if configs[0].run.figures:
             from figures.plots import key_indicators_figure, save_figure
 

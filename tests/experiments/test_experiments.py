@@ -139,7 +139,7 @@ def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_p
         meta = json.loads((sweep / run / "metadata.json").read_text())
         assert meta["uncertainty"] == {"mode": "posterior", "draws": 5}
         assert meta["parameter_set"]["name"] == "calibrated"
-    assert not list((tmp_path / "out" / ".chunks").iterdir())  # chunks removed once outputs exist
+    assert not (tmp_path / "out" / ".chunks").exists()  # chunks removed once outputs exist
 
 
 def test_deterministic_run_keeps_its_outputs(cli, tmp_path):

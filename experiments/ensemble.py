@@ -86,7 +86,12 @@ def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
                                          seed=config.run.seed)
     except DataError as err:
         raise ConfigError(f"params={ps.name}: {err}") from None
-    return draws
+    from experiments.engine import model_info
+
+    info = model_info(MODEL_FILE)
+    where = f"{Path(ps.params_dir) / str(ps.posterior_draws)}: column"
+    # model-file names (the hand-off may use underscores), so fixed constants and levers are recognised
+    return draws.rename(columns={c: cfgmod.resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
 
 
 def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:

@@ -284,3 +284,15 @@ def test_bad_input_is_one_line_and_leaves_no_folder(cli, tmp_path, args, fragmen
     code, out = cli(*args)
     _one_line_error(code, out, *fragments)
     assert not [p for p in (tmp_path / "out").rglob("*") if p.suffix in (".csv", ".nc")]
+
+
+def test_command_line_constants_are_never_replaced_by_draws(config_dir):
+    # the hand-off may name constants with underscores; a value given on the command line wins
+    draws = pd.DataFrame({"hte_exit_rate": [0.04, 0.05], "rd per hte": [0.05, 0.06]})
+    write_parameter_set(ParameterSet("underscored", {"hte_exit_rate": 0.045}, "posterior median", None, {}),
+                        draws, config_dir / "params")
+    config = cfgmod.compose_run_config(["params=underscored", "params.hte_exit_rate=0.03"],
+                                       model_info(MODEL_FILE), config_dir)
+    table = ens.run_table(config, ens.posterior_draws(config))
+    assert table["hte exit rate"].tolist() == [0.03, 0.03]
+    assert table["rd per hte"].tolist() == [0.05, 0.06]

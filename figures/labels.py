@@ -77,8 +77,9 @@ def stock_label(stock: str, language: str = "en") -> str:
 
 
 def scenario_label(name: str, language: str = "en") -> str:
-    """Scenario names are file names (`incubator_doubling`); show them with spaces."""
-    return str(name).replace("_", " ")
+    """Scenario names are file names (`incubator_doubling`): with spaces, or the Chinese name."""
+    entry = (_table().get("scenarios") or {}).get(str(name)) or {}
+    return entry.get(check_language(language), str(name).replace("_", " "))
 
 
 def indicator_ids() -> set[str]:

@@ -589,7 +589,7 @@ def section_projections(report: Report, inputs: Inputs, observations, targets) -
     if "baseline" in scenarios and len(scenarios) > 1:
         report.figure_or_note("scenario_difference", lambda: rf.scenario_difference(inputs.projections,
                                                                                     language=lang),
-                              text("difference_title", lang))
+                              text("difference_title", lang, baseline=scenario_label("baseline", lang)))
 
 
 def section_attainment(report: Report, inputs: Inputs) -> None:

@@ -132,9 +132,9 @@ def scenario_difference(projections: pd.DataFrame, baseline: str = "baseline", l
         mark_key_years(ax)
         ax.set_title(indicator_label(indicator, language))
         ax.set_xlabel(text("year_end", language))
-        ax.set_ylabel(f"{text('difference', language, baseline=scenario_label(baseline, language))} ({unit})")
+        ax.set_ylabel(f"Δ {unit}")  # short: the title says what the difference is against
     shared_legend(fig, axes)
-    fig.suptitle(text("difference_title", language), fontweight="bold")
+    fig.suptitle(text("difference_title", language, baseline=scenario_label(baseline, language)), fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 

@@ -119,7 +119,7 @@ def test_scenario_difference(language):
     projections = fx.make_projections()
     fig = rf.scenario_difference(projections, language=language)
     ax = data_axes(fig)[0]
-    line = [ln for ln in ax.lines if ln.get_label() == labels.scenario_label("incubator_doubling")][0]
+    line = [ln for ln in ax.lines if ln.get_label() == labels.scenario_label("incubator_doubling", language)][0]
     assert line.get_ydata()[0] == pytest.approx(0.0, abs=1e-9)  # both scenarios start from 2013 data
     assert line.get_ydata()[-1] > 0
     check_figure(fig, language)

@@ -492,7 +492,7 @@ def _parameter_set_text(folder: Folder) -> str:
     if isinstance(ps, str):
         return ps
     if not ps:
-        return "model file defaults" if folder.kind in ("scenario run", "sweep") else ""
+        return "model file defaults" if folder.kind == "scenario run" else ""
     source = ps.get("source") or {}
     where = f" from {source.get('run_dir')}" if isinstance(source, dict) and source.get("run_dir") else ""
     return f"{ps.get('name', '?')} ({ps.get('statistic', '')}){where}"
@@ -560,7 +560,12 @@ def key_year_table(projections: pd.DataFrame, language: str) -> pd.DataFrame:
     from figures.labels import indicator_scale
 
     rows = []
-    for (indicator, scenario), group in projections.groupby(["indicator", "scenario"], sort=False):
+    indicators = list(dict.fromkeys(projections["indicator"]))
+    scenarios = list(dict.fromkeys(projections["scenario"]))
+    ordered = projections.assign(_i=projections["indicator"].map(indicators.index),
+                                 _s=projections["scenario"].map(scenarios.index)).sort_values(["_i", "_s", "year"])
+    # indicator-major, so the scenarios of one indicator sit next to each other for comparison
+    for (indicator, scenario), group in ordered.groupby(["indicator", "scenario"], sort=False):
         scale, unit = indicator_scale(indicator, str(group["unit"].iloc[0]), language)
         row = {"indicator": indicator_label(indicator, language), "unit": unit,
                "scenario": scenario_label(scenario, language)}
@@ -711,7 +716,9 @@ def _page(report: Report, title: str, provenance: dict) -> str:
     lang = report.language
     nav = "".join(f'<li><a href="#{k}">{esc(v[lang])}</a></li>' for k, v in HEADINGS.items())
     meta = (f"Built {esc(provenance['created'])} from saved run folders (never re-simulated); innosd commit "
-            f"{esc(provenance['git_commit'])}.")
+            f"{esc(provenance['git_commit'])}." if lang == "en" else
+            f"生成于 {esc(provenance['created'])}，仅读取已保存的运行结果（未重新模拟）；innosd 代码版本 "
+            f"{esc(provenance['git_commit'])}。")
     return (f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{esc(title)}</title>'
             f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><p>{meta}</p><nav><ul>{nav}</ul></nav>"

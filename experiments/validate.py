@@ -308,7 +308,7 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
     r, details["integration"] = test_integration(model, base, project)
     results.append(r)
     if project:
-        r, details["fit"], details["fit_points"] = test_behaviour(model, base, description)
+        r, details["fit_statistics"], details["fit_points"] = test_behaviour(model, base, description)
     else:
         r = V.CheckResult("behaviour reproduction", "fit to observations", V.WARN,
                           "observations exist only for the project model")

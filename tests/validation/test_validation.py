@@ -39,7 +39,7 @@ def test_project_model_passes_the_battery(tmp_path, capsys):
     assert "| test | checks | result | evidence |" in (out / "validation.md").read_text()
     meta = json.loads((out / "metadata.json").read_text())
     assert {"git_commit", "package_versions", "model_sha256", "seed", "command"} <= set(meta)
-    assert (out / "config.yaml").is_file() and (out / "fit.csv").is_file()
+    assert (out / "config.yaml").is_file() and (out / "fit_statistics.csv").is_file()
     printed = capsys.readouterr()
     assert "| mass balance |" in printed.out and str(out) in printed.err
 

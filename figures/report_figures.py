@@ -63,6 +63,49 @@ def _guangzhou(frame: pd.DataFrame | None, indicator: str) -> pd.DataFrame:
 PROJECTION_COLUMNS = ("scenario", "indicator", "unit", "year", "median", "p05", "p25", "p75", "p95")
 
 
+def projection_panel(ax, projections: pd.DataFrame, indicator: str, observations: pd.DataFrame | None,
+                     targets: pd.DataFrame | None, colors: dict[str, str], language: str = "en") -> None:
+    """Primitive: one indicator's fans (one per scenario, `colors` by scenario), observations,
+    plan targets and the key years, on `ax`."""
+    rows = projections[projections["indicator"] == indicator]
+    scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
+    for scenario in colors:
+        run = rows[rows["scenario"] == scenario].sort_values("year")
+        if run.empty:
+            continue
+        years = run["year"].to_numpy()
+        plot_fan(ax, years, *(run[c].to_numpy() * scale for c in ("p05", "p25", "median", "p75", "p95")),
+                 color=colors[scenario], label=scenario_label(scenario, language))
+        key = run[run["year"].isin(HIGHLIGHT_YEARS)]
+        ax.plot(key["year"], key["median"] * scale, "o", color=colors[scenario], ms=3)
+    obs = _guangzhou(observations, indicator)
+    plot_points(ax, obs["year"], obs["value"] * scale, OBSERVED_STYLE, text("observed", language))
+    tgt = _guangzhou(targets, indicator)
+    plot_points(ax, tgt["year"], tgt["value"] * scale, TARGET_STYLE, text("plan_target", language))
+    mark_key_years(ax)
+    ax.set_title(indicator_label(indicator, language))
+    ax.set_xlabel(text("year_end", language))
+    ax.set_ylabel(unit)
+    ax.set_xlim(min(FIRST_YEAR, rows["year"].min()) - 0.5, max(LAST_YEAR, rows["year"].max()) + 0.5)
+
+
+def difference_panel(ax, projections: pd.DataFrame, indicator: str, baseline: str, colors: dict[str, str],
+                     language: str = "en") -> None:
+    """Primitive: each scenario's median minus the baseline's for one indicator, on `ax`."""
+    rows = projections[projections["indicator"] == indicator]
+    scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
+    base = rows[rows["scenario"] == baseline].set_index("year")["median"]
+    for scenario in (s for s in colors if s != baseline):
+        run = rows[rows["scenario"] == scenario].set_index("year")["median"]
+        diff = (run - base.reindex(run.index)).dropna().sort_index() * scale
+        ax.plot(diff.index, diff.to_numpy(), color=colors[scenario], label=scenario_label(scenario, language))
+    ax.axhline(0.0, color="black", lw=0.8)
+    mark_key_years(ax)
+    ax.set_title(indicator_label(indicator, language))
+    ax.set_xlabel(text("year_end", language))
+    ax.set_ylabel(f"Δ {unit}")  # short: the title says what the difference is against
+
+
 def projection_fans(projections: pd.DataFrame, observations: pd.DataFrame, targets: pd.DataFrame,
                     language: str = "en"):
     """Key indicators by scenario as fan charts (50/90%), observations and targets marked,
@@ -76,26 +119,7 @@ def projection_fans(projections: pd.DataFrame, observations: pd.DataFrame, targe
     fig, axes = panel_grid(len(indicators))
     has_spread = bool((projections["p95"] - projections["p05"]).abs().max() > 0)
     for ax, indicator in zip(axes, indicators):
-        rows = projections[projections["indicator"] == indicator]
-        scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
-        for scenario in scenarios:
-            run = rows[rows["scenario"] == scenario].sort_values("year")
-            if run.empty:
-                continue
-            years = run["year"].to_numpy()
-            plot_fan(ax, years, *(run[c].to_numpy() * scale for c in ("p05", "p25", "median", "p75", "p95")),
-                     color=colors[scenario], label=scenario_label(scenario, language))
-            key = run[run["year"].isin(HIGHLIGHT_YEARS)]
-            ax.plot(key["year"], key["median"] * scale, "o", color=colors[scenario], ms=3)
-        obs = _guangzhou(observations, indicator)
-        plot_points(ax, obs["year"], obs["value"] * scale, OBSERVED_STYLE, text("observed", language))
-        tgt = _guangzhou(targets, indicator)
-        plot_points(ax, tgt["year"], tgt["value"] * scale, TARGET_STYLE, text("plan_target", language))
-        mark_key_years(ax)
-        ax.set_title(indicator_label(indicator, language))
-        ax.set_xlabel(text("year_end", language))
-        ax.set_ylabel(unit)
-        ax.set_xlim(min(FIRST_YEAR, rows["year"].min()) - 0.5, max(LAST_YEAR, rows["year"].max()) + 0.5)
+        projection_panel(ax, projections, indicator, observations, targets, colors, language)
     bands = {text("band_50", language): Patch(color="grey", alpha=BAND_50_ALPHA),
              text("band_90", language): Patch(color="grey", alpha=BAND_90_ALPHA)}
     shared_legend(fig, axes, ncol_max=6, extra=bands if has_spread else None)  # bands only if uncertain
@@ -121,18 +145,7 @@ def scenario_difference(projections: pd.DataFrame, baseline: str = "baseline", l
     indicators = list(dict.fromkeys(projections["indicator"]))
     fig, axes = panel_grid(len(indicators))
     for ax, indicator in zip(axes, indicators):
-        rows = projections[projections["indicator"] == indicator]
-        scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
-        base = rows[rows["scenario"] == baseline].set_index("year")["median"]
-        for scenario in others:
-            run = rows[rows["scenario"] == scenario].set_index("year")["median"]
-            diff = (run - base.reindex(run.index)).dropna().sort_index() * scale
-            ax.plot(diff.index, diff.to_numpy(), color=colors[scenario], label=scenario_label(scenario, language))
-        ax.axhline(0.0, color="black", lw=0.8)
-        mark_key_years(ax)
-        ax.set_title(indicator_label(indicator, language))
-        ax.set_xlabel(text("year_end", language))
-        ax.set_ylabel(f"Δ {unit}")  # short: the title says what the difference is against
+        difference_panel(ax, projections, indicator, baseline, colors, language)
     shared_legend(fig, axes)
     fig.suptitle(text("difference_title", language, baseline=scenario_label(baseline, language)), fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
@@ -182,7 +195,7 @@ def _output_label(output: str, language: str) -> str:
     return f"{indicator_label(indicator, language)}, {year}" if year else indicator_label(indicator, language)
 
 
-def _ranking_panel(ax, rows: pd.DataFrame, value: str, conf: str, inner: str | None, language: str) -> None:
+def ranking_panel(ax, rows: pd.DataFrame, value: str, conf: str, inner: str | None, language: str) -> None:
     rows = rows.sort_values(value, ascending=False).head(TOP_INPUTS)[::-1]
     colors = _colors()
     kind_color = {"parameter": colors[0], "lever": colors[1]}
@@ -219,10 +232,10 @@ def sensitivity_ranking(sobol: pd.DataFrame | None, morris: pd.DataFrame | None,
                 ax.set_visible(False)
                 continue
             if method == "sobol":
-                _ranking_panel(ax, rows, "ST", "ST_conf", "S1", language)
+                ranking_panel(ax, rows, "ST", "ST_conf", "S1", language)
                 ax.set_xlabel(f"{text('sobol_total', language)}; {text('sobol_first', language)}")
             else:
-                _ranking_panel(ax, rows, "mu_star", "mu_star_conf", None, language)
+                ranking_panel(ax, rows, "mu_star", "mu_star_conf", None, language)
                 ax.set_xlabel(text("morris_mu_star", language))
             ax.set_title(_output_label(output, language))
     colors = _colors()
@@ -270,6 +283,32 @@ def pareto_front(candidates: pd.DataFrame, language: str = "en"):
 FIT_COLUMNS = ("indicator", "year", "unit", "observed", "median", "p05", "p95")
 
 
+def fit_panel(ax, fit: pd.DataFrame, indicator: str, color: str, language: str = "en") -> None:
+    """Primitive: one indicator's observations (log-normal error bars) against the posterior, on `ax`."""
+    rows = fit[fit["indicator"] == indicator].sort_values("year")
+    scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
+    years = rows["year"].to_numpy()
+    ax.fill_between(years, rows["p05"] * scale, rows["p95"] * scale, color=color, alpha=BAND_90_ALPHA + 0.1,
+                    lw=0, label=text("band_90", language))
+    ax.plot(years, rows["median"] * scale, "-s", color=color, ms=3, label=text("median", language))
+    observed = rows["observed"].to_numpy(dtype=float) * scale
+    yerr = None
+    if "sigma" in rows.columns:
+        spread = np.exp(ERROR_BAR_SIGMAS * rows["sigma"].to_numpy(dtype=float))
+        yerr = np.vstack([observed - observed / spread, observed * spread - observed])
+    ax.errorbar(years, observed, yerr=yerr, color="black", fmt="o", ms=3.5, capsize=2,
+                label=text("observed", language), zorder=5)
+    title = indicator_label(indicator, language)
+    if "within_error" in rows.columns:
+        within = rows["within_error"].astype(str).str.lower().isin(("true", "1")).sum()
+        title += f"\n({text('within_error', language, n=int(within), m=len(rows))})"
+    ax.set_title(title)
+    ax.set_xlabel(text("year", language))
+    ax.set_ylabel(unit)
+    ax.set_xticks(np.unique(years.astype(int)))
+    ax.margins(x=0.15)
+
+
 def calibration_fit(fit: pd.DataFrame, language: str = "en"):
     """Per indicator: observations with their error against the posterior median and 90% band."""
     check_language(language)
@@ -279,28 +318,7 @@ def calibration_fit(fit: pd.DataFrame, language: str = "en"):
     indicators = list(dict.fromkeys(fit["indicator"]))
     fig, axes = panel_grid(len(indicators), ncols=3, panel_height_in=2.2, width_in=9.0)
     for ax, indicator in zip(axes, indicators):
-        rows = fit[fit["indicator"] == indicator].sort_values("year")
-        scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
-        years = rows["year"].to_numpy()
-        ax.fill_between(years, rows["p05"] * scale, rows["p95"] * scale, color=colors[0], alpha=BAND_90_ALPHA + 0.1,
-                        lw=0, label=text("band_90", language))
-        ax.plot(years, rows["median"] * scale, "-s", color=colors[0], ms=3, label=text("median", language))
-        observed = rows["observed"].to_numpy(dtype=float) * scale
-        yerr = None
-        if "sigma" in rows.columns:
-            spread = np.exp(ERROR_BAR_SIGMAS * rows["sigma"].to_numpy(dtype=float))
-            yerr = np.vstack([observed - observed / spread, observed * spread - observed])
-        ax.errorbar(years, observed, yerr=yerr, color="black", fmt="o", ms=3.5, capsize=2,
-                    label=text("observed", language), zorder=5)
-        title = indicator_label(indicator, language)
-        if "within_error" in rows.columns:
-            within = rows["within_error"].astype(str).str.lower().isin(("true", "1")).sum()
-            title += f"\n({text('within_error', language, n=int(within), m=len(rows))})"
-        ax.set_title(title)
-        ax.set_xlabel(text("year", language))
-        ax.set_ylabel(unit)
-        ax.set_xticks(np.unique(years.astype(int)))
-        ax.margins(x=0.15)
+        fit_panel(ax, fit, indicator, colors[0], language)
     shared_legend(fig, axes)
     fig.suptitle(text("fit_title", language), fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))

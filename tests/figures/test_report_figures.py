@@ -247,3 +247,15 @@ def test_missing_cjk_font_names_the_package(monkeypatch):
 def test_missing_column_is_one_line():
     with pytest.raises(DataError, match=r"attainment.csv: missing column\(s\) probability"):
         rf.attainment_heatmap(fx.make_attainment().drop(columns="probability"))
+
+
+def test_primitives_draw_on_a_given_axes(observations, targets):
+    """The panels behind the report figures compose into a caller's own layout."""
+    fig, (left, middle, right) = plt.subplots(1, 3)
+    colors = {"baseline": "C0", "incubator_doubling": "C1"}
+    rf.projection_panel(left, fx.make_projections(), "high_tech_enterprises", observations, targets, colors)
+    rf.difference_panel(middle, fx.make_projections(), "rd_intensity", "baseline", colors)
+    rf.fit_panel(right, fx.make_fit(), "rd_expenditure", "C2")
+    assert left.get_title() == "High-tech enterprises" and middle.get_ylabel() == "Δ % of GDP"
+    assert right.get_title().startswith("R&D expenditure")
+    check_figure(fig, "en")

@@ -4,6 +4,7 @@
     innosd report RUN_DIR EXPERIMENT_DIR CALIBRATION_DIR ...    any mix of output folders
     innosd report RUN_DIR --out reports/                        write reports/report/
     innosd report RUN_DIR --language zh                         Chinese labels
+    innosd report RUN_DIR figures.language=zh                   the same, in the config's syntax
     innosd report RUN_DIR --no-pdf                              HTML and figures only
 
 Writes RUN_DIR/report/ (or OUT/report/): report.html (self-contained), report.pdf, and
@@ -19,7 +20,7 @@ from pathlib import Path
 from figures.labels import LANGUAGES
 from model.errors import ConfigError
 
-OPTIONS = ("--out", "--language", "--no-pdf", "--help")
+OPTIONS = ("--out", "--language", "figures.language=", "--no-pdf", "--help")
 
 
 def parse(argv: list[str]) -> tuple[list[Path], Path | None, str | None, bool]:
@@ -29,6 +30,8 @@ def parse(argv: list[str]) -> tuple[list[Path], Path | None, str | None, bool]:
     args = iter(argv)
     for arg in args:
         name, eq, inline = arg.partition("=")
+        if name == "figures.language":  # the config key (scenarios/config.yaml) works here too
+            name = "--language"
         if name in ("--out", "--language"):
             value = inline if eq else next(args, None)
             if not value:

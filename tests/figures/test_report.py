@@ -248,3 +248,11 @@ def test_markdown_subset():
     page = report_mod.markdown_html("## Fit\n\nAll **good** `x`.\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     assert "<h4>Fit</h4>" in page and "<strong>good</strong>" in page and "<code>x</code>" in page
     assert page.count("<li>") == 2 and "<td>1</td><td>2</td>" in page
+
+
+def test_cli_options_parse():
+    from experiments.report import parse
+
+    assert parse(["A", "B", "figures.language=zh", "--out=X", "--no-pdf"]) == ([Path("A"), Path("B")], Path("X"),
+                                                                              "zh", False)
+    assert parse(["A", "--language", "en", "--out", "Y"]) == ([Path("A")], Path("Y"), "en", True)

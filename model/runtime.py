@@ -27,9 +27,9 @@ import pandas as pd
 
 from model.errors import ModelError, closest
 
-COMPILER_VERSION = "0.3.0"  # bump whenever generated code would change
+COMPILER_VERSION = "0.4.0"  # bump whenever generated code would change
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
-ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the parameter/output buffers
+ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the contiguous parameter copy
 
 _loaded: dict[str, "CompiledModel"] = {}
 
@@ -39,13 +39,24 @@ def cache_dir() -> Path:
     return Path(root)
 
 
-def _key(source: bytes) -> str:
-    import numba
-    import pysd
-    h = hashlib.sha256(source)
+def _compiler_hash() -> bytes:
+    # read once, when this module is imported: a process keys its cache entries by the
+    # compiler it actually runs, even if the files change on disk meanwhile
+    h = hashlib.sha256()
     for f in ("compiler/frontend.py", "compiler/codegen.py", "compiler/rt.py", "runtime.py"):
         h.update((Path(__file__).parent / f).read_bytes())  # the compiler is the version
-    h.update(f"|{COMPILER_VERSION}|{pysd.__version__}|{numba.__version__}|"
+    return h.digest()
+
+
+_COMPILER_HASH = _compiler_hash()
+
+
+def _key(source: bytes) -> str:
+    from importlib.metadata import version
+    h = hashlib.sha256(source)
+    h.update(_COMPILER_HASH)
+    # versions from package metadata: a cached load must not import PySD (slow start-up)
+    h.update(f"|{COMPILER_VERSION}|{version('pysd')}|{version('numba')}|"
              f"{np.__version__}".encode())
     return h.hexdigest()[:20]
 
@@ -167,6 +178,7 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     am = _parse(path)
     g = ModelGraph(am, path)
     outputs, columns = [], []
+    integ_slots = {s for st in g.statefuls if st.kind == "INTEG" for s in st.slots}
     for k, var in g.variables.items():
         if var.kind == "lookup":
             continue
@@ -175,7 +187,7 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
             outputs.append((col, slot))
             run_code = g.aux_code.get(int(slot[2:-1]), ("",))[0] if slot.startswith("@A") \
                 else ""
-            kind = "stock" if run_code.startswith("@S") else \
+            kind = "stock" if run_code in integ_slots else \
                 "constant" if not slot.startswith("@A") else "auxiliary"
             columns.append(dict(name=col, variable=var.name, units=var.units, kind=kind))
     src = generate(g, outputs, COMPILER_VERSION)
@@ -189,10 +201,24 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
                    doc=p["doc"]) for p in g.params]
     meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
                 columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
-                n_delay_fixed=len(g.delay_fixed))
+                n_delay_fixed=len(g.delay_fixed), variables=_variables(g))
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))
+
+
+def _variables(g) -> list[dict]:
+    """Per model variable: units, declared range, comment and whether it is a stock
+    (an INTEG), so that metadata needs no PySD at run time."""
+    from pysd.translators.structures.abstract_expressions import IntegStructure
+    out = []
+    for var in g.variables.values():
+        lim = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+               for v in var.limits]
+        out.append(dict(name=var.name, units=var.units, limits=lim, comment=var.doc,
+                        subscripted=bool(var.dims), kind=var.kind,
+                        stock=any(isinstance(c.ast, IntegStructure) for c in var.components)))
+    return out
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -273,6 +299,13 @@ class CompiledModel:
         return [c["name"] for c in self._meta["columns"] if c.get("kind") == "stock"]
 
     @property
+    def variables(self) -> list[dict]:
+        """Every variable of the model file (incl. lookups and control variables): name,
+        units, limits [min, max, step] (None if undeclared), comment, subscripted, kind
+        ('aux' | 'lookup') and stock (defined by INTEG)."""
+        return [dict(v) for v in self._meta["variables"]]
+
+    @property
     def columns(self) -> list[str]:
         """Every output column (model-file names; subscripted as 'name[a,b]')."""
         return list(self._columns)
@@ -343,7 +376,8 @@ class CompiledModel:
         if method not in ("euler", "rk4"):
             raise ModelError(f"unknown integration method {method!r}; use 'euler' or 'rk4'")
         name = {("euler", False): "_run_one", ("rk4", False): "_run_one_rk4",
-                ("euler", True): "run_euler", ("rk4", True): "run_rk4"}[(method, ensemble)]
+                ("euler", True): "run_chunks_euler",
+                ("rk4", True): "run_chunks_rk4"}[(method, ensemble)]
         return getattr(self._mod, name)
 
     # ------------------------------------------------------------------ running
@@ -383,18 +417,12 @@ class CompiledModel:
         result = np.empty((len(cols), n, nsave))
         kernel = self._kernel(method, ensemble=True)
         cap = float(len(times) + 1)
-        buf = None
+        # struct-of-arrays kernels, vectorised across members and parallel over blocks
+        # of them; each batch writes its rows of `result` in place (offset `start`)
         for start in range(0, n, chunk_size):
             stop = min(n, start + chunk_size)
-            Pc = np.ascontiguousarray(P[:, start:stop])
-            if stop - start == n:
-                kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, result)
-                break
-            # a C-contiguous chunk buffer: one compiled signature for every chunk
-            if buf is None or buf.shape[1] != stop - start:
-                buf = np.empty((len(cols), stop - start, nsave))
-            kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, buf)
-            result[:, start:stop, :] = buf
+            Pc = np.ascontiguousarray(P[:, start:stop])  # one compiled signature
+            kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, result, start)
         ds = xr.Dataset(
             {c: (("run", "time"), result[i]) for i, c in enumerate(cols)},
             coords={"run": params.index.to_numpy(), "time": index})

@@ -34,10 +34,11 @@ CONTROL_VARS = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
 PLACEHOLDER = re.compile(r"@([PASK])(\d+)@")
 
 # Vensim builtins that map one-to-one onto numpy scalar functions
-_UNARY = {"abs": "np.abs", "exp": "np.exp", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan",
+# (exp and ln use rt's inlinable versions, which vectorise across ensemble members)
+_UNARY = {"abs": "np.abs", "exp": "_exp", "sin": "np.sin", "cos": "np.cos", "tan": "np.tan",
           "arcsin": "np.arcsin", "arccos": "np.arccos", "arctan": "np.arctan",
           "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "sqrt": "np.sqrt",
-          "ln": "np.log"}
+          "ln": "_log"}
 
 
 def norm(name: str) -> str:
@@ -125,13 +126,24 @@ class ModelGraph:
             if any(not isinstance(m, str) for m in r.mapping):
                 raise unsupported("subscript mapping with explicit elements", r.name)
         for r in pending:  # copies: "B <-> A"
-            self.ranges[r.name] = list(self.ranges[r.subscripts])
+            self.ranges[r.name] = [r.subscripts]
             self.mappings[r.name] = [m for m in r.mapping if isinstance(m, str)]
-        for rng, els in self.ranges.items():
-            nested = [e for e in els if e in self.ranges]
-            if nested:
-                raise unsupported(f"subscript range defined from other ranges ({nested[0]})",
-                                  rng)
+        # ranges defined from other ranges ("dim: A, subdim1, B"): expand in place
+        expanded: dict[str, list[str]] = {}
+
+        def expand(rng, path):
+            if rng in path:
+                raise ModelError(f"{self.source.name}: subscript range {rng!r} is defined "
+                                 f"through itself ({' -> '.join(path + [rng])})")
+            if rng not in expanded:
+                out = []
+                for e in self.ranges[rng]:
+                    out += expand(e, path + [rng]) if e in self.ranges else [e]
+                expanded[rng] = out
+            return expanded[rng]
+        for rng in self.ranges:
+            expand(rng, [])
+        self.ranges = expanded
         self.elements = {e for els in self.ranges.values() for e in els}
         self.ranges_lower = {k.lower(): k for k in self.ranges}
 
@@ -345,10 +357,21 @@ class ModelGraph:
             raise unsupported(f"operator {ops[0]}", self._label)
         if all(op in arith for op in ops):
             # PySD emits "a op b op c" and lets Python's precedence and associativity
-            # apply (the translator has already grouped by precedence)
-            pieces = [g(args[0])]
-            for op, a in zip(ops, args[1:]):
-                pieces += [arith[op], g(a)]
+            # apply (the translator has already grouped by precedence); runs of "^"
+            # bind tightest and from the right, as Python's **, and become _pow calls
+            vals = [g(a) for a in args]
+            pieces, i = [], 0
+            while i < len(vals):
+                j = i
+                while j < len(ops) and ops[j] == "^":
+                    j += 1
+                term = vals[j]
+                for k in range(j - 1, i - 1, -1):
+                    term = self._power(args[k], vals[k], term)
+                pieces.append(term)
+                if j < len(ops):
+                    pieces.append(arith[ops[j]])
+                i = j + 1
             return "(" + " ".join(pieces) + ")"
         # comparisons and logicals: PySD nests from the right
         right = g(args[-1])
@@ -360,11 +383,22 @@ class ModelGraph:
                 right = f"((({left} != 0.0) & ({right} != 0.0)) * 1.0)"
             elif op == ":OR:":
                 right = f"((({left} != 0.0) | ({right} != 0.0)) * 1.0)"
+            elif op == "^":
+                right = self._power(a, left, right)
             elif op in arith:
                 right = f"({left} {arith[op]} {right})"
             else:
                 raise unsupported(f"operator {op}", self._label)
         return right
+
+    @staticmethod
+    def _power(base_node, base, exponent) -> str:
+        # PySD writes a negative literal base as text ("-30 ** x"), which Python reads as
+        # -(30 ** x); the reference semantics are kept
+        if isinstance(base_node, (int, float, np.integer, np.floating)) \
+                and not isinstance(base_node, bool) and base_node < 0:
+            return f"(-_pow({-float(base_node)!r}, {exponent}))"
+        return f"_pow({base}, {exponent})"
 
     # references -----------------------------------------------------------------
     def _resolve_sub(self, sub: str, binding: dict, pos: int, dim: list[str]):
@@ -441,10 +475,10 @@ class ModelGraph:
         return slot
 
     # calls -----------------------------------------------------------------------
-    def _lookup_call(self, idx: int, x: str) -> str:
+    def _lookup_call(self, idx: int, x: str, fn: str | None = None) -> str:
         mode = self.lookups[idx].mode
-        fn = {"interpolate": "_lk_interp", "extrapolate": "_lk_extrap",
-              "hold_backward": "_lk_hold"}[mode]
+        fn = fn or {"interpolate": "_lk_interp", "extrapolate": "_lk_extrap",
+                    "hold_backward": "_lk_hold"}[mode]
         return f"{fn}({x}, LX, LY, @LO{idx}@, @LN{idx}@)"
 
     def _call(self, node, binding, phase) -> str:
@@ -457,6 +491,22 @@ class ModelGraph:
             subs = node.function.subscripts.subscripts if node.function.subscripts else None
             lslot = self._instance(var, subs, binding)
             return self._lookup_call(int(lslot[1:]), g(args[0]))
+        if fname in ("lookup_forward", "lookup_backward", "lookup_extrapolate"):
+            # Vensim LOOKUP FORWARD/BACKWARD/EXTRAPOLATE(table, x): the table read as a
+            # step up, a step down, or with linear extrapolation beyond its ends
+            ref = args[0]
+            var = self.variables.get(norm(getattr(ref, "reference", "")))
+            if var is None or var.kind != "lookup":
+                raise ModelError(f"{self._label}: {fname.upper().replace('_', ' ')} needs a "
+                                 "lookup table as its first argument")
+            subs = ref.subscripts.subscripts if ref.subscripts is not None else None
+            lslot = self._instance(var, subs, binding)
+            fn = {"lookup_forward": "_lk_forward", "lookup_backward": "_lk_hold",
+                  "lookup_extrapolate": "_lk_extrap"}[fname]
+            return self._lookup_call(int(lslot[1:]), g(args[1]), fn)
+        if fname in ("vmin_xmile", "vmax_xmile"):
+            # XMILE MIN/MAX with one argument: over every dimension not bound on the left
+            return self._aggregate(fname[:4], args[0], binding, phase, free=True)
         if fname in _UNARY:
             return f"{_UNARY[fname]}({g(args[0])})"
         if fname in ("sum", "prod", "vmin", "vmax"):
@@ -470,9 +520,9 @@ class ModelGraph:
         a = [g(x) for x in args]
         t, dt = "@T@", "@DT@"
         if fname == "power":
-            return f"np.power({a[0]}, {a[1]})"
+            return f"_pow({a[0]}, {a[1]})"
         if fname == "log":
-            return f"(np.log({a[0]})/np.log({a[1]}))"
+            return f"(_log({a[0]})/_log({a[1]}))"
         if fname == "min":
             return f"np.minimum({a[0]}, {a[1]})"
         if fname == "max":
@@ -518,12 +568,29 @@ class ModelGraph:
                     self._bang_ranges(x, found)
         return found
 
-    def _aggregate(self, fname, arg, binding, phase) -> str:
-        bangs = self._bang_ranges(arg, [])
+    def _free_ranges(self, node, binding, found):
+        """Ranges used as subscripts in `node` that the left-hand side does not bind."""
+        from pysd.translators.structures import abstract_expressions as ae
+        if isinstance(node, ae.SubscriptsReferenceStructure):
+            for s in node.subscripts:
+                rng = self._range(s)
+                if rng is not None and rng not in binding and rng not in found:
+                    found.append(rng)
+        elif hasattr(node, "__dataclass_fields__"):
+            for f in node.__dataclass_fields__:
+                v = getattr(node, f)
+                for x in (v if isinstance(v, (list, tuple)) else [v]):
+                    self._free_ranges(x, binding, found)
+        return found
+
+    def _aggregate(self, fname, arg, binding, phase, free=False) -> str:
+        # Vensim marks the summed dimension with "!"; XMILE's one-argument MIN/MAX
+        # aggregate over every dimension the left-hand side leaves free
+        bangs = self._free_ranges(arg, binding, []) if free else self._bang_ranges(arg, [])
         if not bangs:
             return self._gen(arg, binding, phase)
         terms = []
-        lists = [self._elements_of(b[:-1]) for b in bangs]
+        lists = [self._elements_of(b if free else b[:-1]) for b in bangs]
         for tup in itertools.product(*lists):
             b2 = dict(binding)
             for b, e in zip(bangs, tup):

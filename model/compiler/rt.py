@@ -157,6 +157,18 @@ def _lk_extrap(x, LX, LY, off, n):
 
 
 @njit(**_opts)
+def _lk_forward(x, LX, LY, off, n):
+    # Vensim LOOKUP FORWARD: the value at the smallest x point >= x (clamped at the ends)
+    last = off + n - 1
+    if x >= LX[last]:
+        return LY[last]
+    i = off
+    while LX[i] < x:
+        i += 1
+    return LY[i]
+
+
+@njit(**_opts)
 def _lk_hold(x, LX, LY, off, n):
     # 'hold_backward': the value at the largest x point <= x
     last = off + n - 1
@@ -168,3 +180,162 @@ def _lk_hold(x, LX, LY, off, n):
     while i + 1 <= last and LX[i + 1] <= x:
         i += 1
     return LY[i]
+
+
+# ---------------------------------------------------------------------------------
+# exp / log / pow emitted as inline LLVM IR.  Without Intel's SVML, LLVM turns a
+# vectorised llvm.exp / llvm.pow into one libm call per lane, and those calls were
+# nearly all of an ensemble step.  These are branch-free IR (selects, not calls), so
+# they vectorise across ensemble members; Numba would not inline njit versions into the
+# large kernels.  Single-run and ensemble kernels both use them, so the two stay
+# bit-identical; against libm they are within a few ulp (tests/engine/test_engine.py).
+
+from numba import types as _types  # noqa: E402
+from numba.extending import intrinsic as _intrinsic  # noqa: E402
+from llvmlite import ir as _ir  # noqa: E402
+
+_F64 = _ir.DoubleType()
+_I64 = _ir.IntType(64)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # fdlibm split of ln 2: n*HI is exact for |n| < 2^11
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_OVERFLOW = 709.782712893384      # exp(x) > DBL_MAX above this
+_EXP_UNDERFLOW = -745.1332191019412   # exp(x) rounds to 0 below this
+_SQRT2 = 1.4142135623730951
+_TWO54 = 18014398509481984.0          # scales subnormals into the normal range
+_DBL_MIN = 2.2250738585072014e-308
+_TWO53 = 9007199254740992.0           # above this every double is an even integer
+# Taylor coefficients of exp to r^13 on |r| <= ln2/2: truncation 4e-18, below 1/2 ulp
+_EXP_POLY = [1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+             1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+             1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0]
+# atanh series 1/3, 1/5, ... 1/25 in s^2, |s| <= 0.1716: truncation < 1e-19
+_LOG_POLY = [1.0 / k for k in range(25, 2, -2)]
+
+
+def _c(v):
+    return _ir.Constant(_F64, v)
+
+
+def _intr(builder, name, *args):
+    fn = builder.module.declare_intrinsic(name, [_F64])
+    return builder.call(fn, list(args))
+
+
+def _lt(b, x, v):
+    return b.fcmp_ordered("<", x, _c(v) if isinstance(v, float) else v)
+
+
+def _emit_exp(b, x):
+    # x = n ln2 + r (Cody-Waite); exp(r) by Horner; 2^n from exponent bits, in two
+    # halves so that n down to -1075 stays a normal number
+    xc = b.select(_lt(b, x, 709.8), x, _c(709.8))        # NaN -> 709.8, patched below
+    xc = b.select(b.fcmp_ordered(">", xc, _c(-745.2)), xc, _c(-745.2))
+    n = _intr(b, "llvm.rint", b.fmul(xc, _c(_LOG2E)))
+    r = b.fsub(b.fsub(xc, b.fmul(n, _c(_LN2_HI))), b.fmul(n, _c(_LN2_LO)))
+    p = _c(_EXP_POLY[0])
+    for coef in _EXP_POLY[1:]:
+        p = b.fadd(b.fmul(p, r), _c(coef))
+    ni = b.fptosi(n, _I64)
+    n1 = b.ashr(ni, _ir.Constant(_I64, 1))
+    n2 = b.sub(ni, n1)
+    bias = _ir.Constant(_I64, 1023)
+    s1 = b.bitcast(b.shl(b.add(n1, bias), _ir.Constant(_I64, 52)), _F64)
+    s2 = b.bitcast(b.shl(b.add(n2, bias), _ir.Constant(_I64, 52)), _F64)
+    res = b.fmul(b.fmul(p, s1), s2)
+    res = b.select(b.fcmp_ordered(">", x, _c(_EXP_OVERFLOW)), _c(float("inf")), res)
+    res = b.select(_lt(b, x, _EXP_UNDERFLOW), _c(0.0), res)
+    return b.select(b.fcmp_unordered("uno", x, x), x, res)
+
+
+def _emit_log(b, x):
+    # x = 2^e m, m in [sqrt(2)/2, sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1)
+    small = _lt(b, x, _DBL_MIN)
+    xs = b.select(small, b.fmul(x, _c(_TWO54)), x)
+    bits = b.bitcast(xs, _I64)
+    e = b.sub(b.ashr(bits, _ir.Constant(_I64, 52)), _ir.Constant(_I64, 1023))
+    e = b.select(small, b.sub(e, _ir.Constant(_I64, 54)), e)
+    mbits = b.or_(b.and_(bits, _ir.Constant(_I64, 0x000FFFFFFFFFFFFF)),
+                  _ir.Constant(_I64, 0x3FF0000000000000))
+    m = b.bitcast(mbits, _F64)
+    big = b.fcmp_ordered(">", m, _c(_SQRT2))
+    m = b.select(big, b.fmul(m, _c(0.5)), m)
+    e = b.select(big, b.add(e, _ir.Constant(_I64, 1)), e)
+    f = b.fsub(m, _c(1.0))
+    s = b.fdiv(f, b.fadd(_c(2.0), f))
+    z = b.fmul(s, s)
+    q = _c(_LOG_POLY[0])
+    for coef in _LOG_POLY[1:]:
+        q = b.fadd(b.fmul(q, z), _c(coef))
+    s2 = b.fmul(_c(2.0), s)
+    logm = b.fadd(s2, b.fmul(s2, b.fmul(z, q)))
+    fe = b.sitofp(e, _F64)
+    res = b.fadd(b.fmul(fe, _c(_LN2_HI)), b.fadd(logm, b.fmul(fe, _c(_LN2_LO))))
+    res = b.select(b.fcmp_ordered("==", x, _c(float("inf"))), _c(float("inf")), res)
+    res = b.select(b.fcmp_ordered("==", x, _c(0.0)), _c(float("-inf")), res)
+    res = b.select(_lt(b, x, 0.0), _c(float("nan")), res)
+    return b.select(b.fcmp_unordered("uno", x, x), x, res)
+
+
+def _emit_pow(b, x, y):
+    # exp(y log|x|): relative error ~ |y log x| ulp (1e-13 at worst before overflow);
+    # C99 pow's special cases; exponents 1, 2, 0.5 and -1 exactly as libm
+    r = _emit_exp(b, b.fmul(y, _emit_log(b, _intr(b, "llvm.fabs", x))))
+    fy = _intr(b, "llvm.floor", y)
+    y_int = b.fcmp_ordered("==", fy, y)
+    half = b.fmul(y, _c(0.5))
+    y_odd = b.and_(b.and_(y_int, _lt(b, _intr(b, "llvm.fabs", y), _TWO53)),
+                   b.fcmp_ordered("!=", _intr(b, "llvm.floor", half), half))
+    # negative base: odd integer exponents flip the sign; non-integer ones have no real
+    # value (NaN), except for a base of -inf, whose power is +inf or +0
+    not_real = b.select(b.fcmp_ordered("==", x, _c(float("-inf"))), r, _c(float("nan")))
+    neg = b.select(y_int, b.select(y_odd, b.fneg(r), r), not_real)
+    r = b.select(_lt(b, x, 0.0), neg, r)
+    r = b.select(b.fcmp_ordered("==", y, _c(1.0)), x, r)
+    r = b.select(b.fcmp_ordered("==", y, _c(2.0)), b.fmul(x, x), r)
+    r = b.select(b.and_(b.fcmp_ordered("==", y, _c(0.5)),
+                        b.fcmp_ordered("!=", x, _c(float("-inf")))),
+                 _intr(b, "llvm.sqrt", x), r)
+    r = b.select(b.fcmp_ordered("==", y, _c(-1.0)), b.fdiv(_c(1.0), x), r)
+    r = b.select(b.fcmp_ordered("==", x, _c(1.0)), _c(1.0), r)
+    r = b.select(b.and_(b.fcmp_ordered("==", x, _c(-1.0)),
+                        b.fcmp_ordered("==", _intr(b, "llvm.fabs", y), _c(float("inf")))),
+                 _c(1.0), r)
+    return b.select(b.fcmp_ordered("==", y, _c(0.0)), _c(1.0), r)
+
+
+def _float_args(context, builder, sig, args):
+    return [context.cast(builder, a, t, _types.float64) for a, t in zip(args, sig.args)]
+
+
+@_intrinsic
+def _exp(typingctx, x):
+    """e**x, vectorisable (see above)."""
+    if not isinstance(x, (_types.Float, _types.Integer, _types.Boolean)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _emit_exp(builder, *_float_args(context, builder, sig, args))
+    return _types.float64(x), codegen
+
+
+@_intrinsic
+def _log(typingctx, x):
+    """Natural logarithm, vectorisable (see above)."""
+    if not isinstance(x, (_types.Float, _types.Integer, _types.Boolean)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _emit_log(builder, *_float_args(context, builder, sig, args))
+    return _types.float64(x), codegen
+
+
+@_intrinsic
+def _pow(typingctx, x, y):
+    """x ** y, vectorisable (see above)."""
+    if not all(isinstance(t, (_types.Float, _types.Integer, _types.Boolean)) for t in (x, y)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _emit_pow(builder, *_float_args(context, builder, sig, args))
+    return _types.float64(x, y), codegen

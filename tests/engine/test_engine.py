@@ -52,10 +52,13 @@ def test_ensemble_equals_single_runs(pipeline):
     varied = [n for n in params.index if n not in
               ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")]
     rng = np.random.default_rng(3)
-    table = pd.DataFrame({n: params.loc[n, "default"] * rng.uniform(0.8, 1.2, 7)
+    # 19 members in batches of 10: full and partial struct-of-arrays blocks (CHUNK = 8),
+    # and a second batch written at an offset; the delay times vary per member, so
+    # DELAY FIXED pipes of different lengths share a block
+    table = pd.DataFrame({n: params.loc[n, "default"] * rng.uniform(0.8, 1.2, 19)
                           for n in varied})
-    ds = pipeline.run_ensemble(table)
-    assert ds.sizes == {"run": 7, "time": len(pipeline.run())}
+    ds = pipeline.run_ensemble(table, chunk_size=10)
+    assert ds.sizes == {"run": 19, "time": len(pipeline.run())}
     for i in range(len(table)):
         single = pipeline.run(table.iloc[i].to_dict())
         for col in single.columns:
@@ -106,3 +109,54 @@ def test_cache_reuse_and_invalidation(tmp_path, monkeypatch):
 def test_unsupported_construct_names_construct_and_variable():
     with pytest.raises(ModelError, match=r"MACRO.*--backend pysd"):
         compile_model(S.model_file("macro_stock"))
+
+
+# exp/log/pow are inlined IR (model/compiler/rt.py) so that ensembles vectorise; these
+# bounds are their measured worst cases with margin, far inside the 1e-10 used against PySD
+EXP_LOG_RTOL = 1e-15   # measured 2.2e-16 (exp), 3.5e-16 (log): about 1 ulp
+POW_ULPS = 4.0         # exp(y log x) loses ~|y log x| ulp (the rounding of y log x is
+                       # magnified by the exponential); bound: POW_ULPS * (1 + |y ln x|) ulp
+
+
+def test_inlined_math_matches_libm():
+    from numba import njit
+    from model.compiler.rt import _exp, _log, _pow
+
+    @njit
+    def apply(x, y):
+        out = np.empty((3, x.size))
+        for i in range(x.size):
+            out[0, i] = _exp(x[i])
+            out[1, i] = _log(x[i])
+            out[2, i] = _pow(x[i], y[i])
+        return out
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-700, 700, 20000), rng.uniform(-3, 3, 20000),
+                        np.exp(rng.uniform(-700, 700, 20000))])
+    y = rng.uniform(-5, 5, x.size)
+    got = apply(x, y)
+    with np.errstate(all="ignore"):
+        ref = np.stack([np.exp(x), np.log(x), x ** y])
+    pow_rtol = POW_ULPS * np.finfo(float).eps * (1.0 + np.abs(y * np.log(np.abs(x))))
+    for row, rtol in ((0, EXP_LOG_RTOL), (1, EXP_LOG_RTOL), (2, pow_rtol)):
+        fin = np.isfinite(ref[row]) & (np.abs(ref[row]) > 1e-300)
+        err = np.abs(got[row] - ref[row]) / np.abs(np.where(fin, ref[row], 1.0))
+        assert np.all((err <= rtol)[fin]), (row, float(np.max(err[fin])))
+    special = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, np.inf, -np.inf, np.nan, 1e-310,
+                        800.0, -800.0])
+    for a in special:
+        for b in special:
+            with np.errstate(all="ignore"):
+                ref = np.array([np.exp(a), np.log(a), np.power(a, b)])
+            got = apply(np.array([a]), np.array([b]))[:, 0]
+            if a == 1e-310:
+                ref[1:], got[1:] = np.round(ref[1:], 12), np.round(got[1:], 12)
+            # infinities, NaNs and zeros exactly; finite values within the bounds above
+            with np.errstate(all="ignore"):
+                magnified = abs(b * np.log(abs(a))) if np.isfinite(b * np.log(abs(a))) else 0
+            rtol = [EXP_LOG_RTOL, EXP_LOG_RTOL,
+                    POW_ULPS * np.finfo(float).eps * (1.0 + magnified)]
+            for k in range(3):
+                np.testing.assert_allclose(abs(got[k]), abs(ref[k]), rtol=rtol[k], atol=0,
+                                           err_msg=f"function {k} at {a}, {b}")

@@ -63,10 +63,49 @@ def _limit(value: float, fallback: float) -> float:
     return fallback if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
+def _constant(name, default, units, limits, comment) -> Constant:
+    lower, upper = (list(limits or []) + [None, None])[:2]
+    return Constant(name, float(default), str(units or ""), _limit(lower, -math.inf),
+                    _limit(upper, math.inf), str(comment or ""))
+
+
 @functools.lru_cache(maxsize=8)
-def model_info(path: str | Path = MODEL_FILE) -> ModelInfo:
-    """Constants (defaults, units, ranges), units of every variable and the stocks."""
-    model = _pysd_model(str(path))
+def model_info(path: str | Path = MODEL_FILE, backend: str = "numba") -> ModelInfo:
+    """Constants (defaults, units, ranges), units of every variable and the stocks.
+
+    backend="numba" reads the compiled model's metadata (cached on disk: no PySD import,
+    nothing written next to the model file); backend="pysd" asks PySD (the reference)."""
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    if backend == "pysd":
+        return _model_info_pysd(str(path))
+    if not Path(path).is_file():
+        raise ModelError(f"model file not found: {path}")
+    from model import compile_model
+
+    compiled = compile_model(path)
+    # PySD's order (sorted names), plus its built-in 'Time' in the units of TIME STEP
+    variables = sorted(compiled.variables + [_time_variable(compiled.variables)],
+                       key=lambda v: v["name"])
+    comments = {v["name"]: str(v["comment"] or "") for v in variables}
+    # only unsubscripted constants, as a scenario sets them by name
+    constants = {p["name"]: _constant(p["name"], p["default"], p["units"], p["limits"],
+                                      comments.get(p["variable"], p["doc"]))
+                 for p in sorted(compiled._params, key=lambda p: p["name"])
+                 if not p["element"]}
+    units = {v["name"]: str(v["units"] or "") for v in variables}
+    stocks = tuple(v["name"] for v in variables if v["stock"])
+    return ModelInfo(Path(path), constants, units, stocks, comments)
+
+
+def _time_variable(variables: list[dict]) -> dict:
+    step = next((v for v in variables if v["name"].upper() == "TIME STEP"), {})
+    return dict(name="Time", units=step.get("units", ""), comment="Current time of the model.",
+                stock=False, limits=[None, None])
+
+
+def _model_info_pysd(path: str) -> ModelInfo:
+    model = _pysd_model(path)
     doc = model.doc
     constants: dict[str, Constant] = {}
     for row in doc.itertuples(index=False):
@@ -76,9 +115,8 @@ def model_info(path: str | Path = MODEL_FILE) -> ModelInfo:
             default = float(model[row._1])
         except (TypeError, ValueError):
             continue
-        lower, upper = (row.Limits if isinstance(row.Limits, tuple) else (None, None))[:2]
-        constants[row._0] = Constant(row._0, default, str(row.Units or ""), _limit(lower, -math.inf),
-                                     _limit(upper, math.inf), str(row.Comment or ""))
+        limits = row.Limits if isinstance(row.Limits, tuple) else (None, None)
+        constants[row._0] = _constant(row._0, default, row.Units, limits, row.Comment)
     units = {r._0: str(r.Units or "") for r in doc.itertuples(index=False)}
     stocks = tuple(r._0 for r in doc.itertuples(index=False) if r.Subtype == "Integ")
     comments = {r._0: str(r.Comment or "") for r in doc.itertuples(index=False)}

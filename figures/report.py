@@ -109,6 +109,7 @@ class Inputs:
     validation_md: str | None = None
     validation: pd.DataFrame | None = None
     sources: dict[str, list[Path]] = field(default_factory=dict)  # table -> folders it came from
+    notes: dict[str, str] = field(default_factory=dict)  # table -> what was left out and why
 
 
 def _read_yaml(path: Path) -> dict:
@@ -152,9 +153,9 @@ def _natural_key(path: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: unreadable CSV: {str(err).splitlines()[0]}") from None
 
@@ -166,7 +167,12 @@ def deterministic_projections(folder: Folder, observations: pd.DataFrame) -> pd.
         return None
     units = observations.drop_duplicates("indicator").set_index("indicator")["unit"]
     rows = []
-    with xr.open_dataset(path) as ds:
+    try:
+        ds = xr.open_dataset(path)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable netCDF results: {str(err).splitlines()[0] if str(err) else err}") \
+            from None
+    with ds:
         if "draw" in ds.dims:
             return None  # an ensemble writes projections.csv alongside; never summarise twice
         scenario = folder.scenario or ds.attrs.get("scenario", folder.path.name)
@@ -231,7 +237,7 @@ def collect(folders: list[Folder], observations: pd.DataFrame) -> Inputs:
         if "policy_candidates.csv" in files:
             add("candidates", _read_csv(folder.path / "policy_candidates.csv"), folder)
         if "correlations.csv" in files and inputs.correlations is None:
-            inputs.correlations = pd.read_csv(folder.path / "correlations.csv", index_col=0)
+            inputs.correlations = _read_csv(folder.path / "correlations.csv", index_col=0)
         if "posterior.nc" in files and inputs.posterior_nc is None:
             inputs.posterior_nc = folder.path / "posterior.nc"
         if "summary.md" in files and inputs.calibration_summary is None:
@@ -248,6 +254,15 @@ def collect(folders: list[Folder], observations: pd.DataFrame) -> Inputs:
             add("attainment", deterministic_attainment(folder), folder)
     inputs.projections = _concat(tables.get("projections", []), ["scenario", "indicator", "year"])
     inputs.attainment = _concat(tables.get("attainment", []), ["scenario", "indicator", "year", "target"])
+    for name, keys in (("projections", ["scenario", "indicator", "year"]),
+                       ("attainment", ["scenario", "indicator", "year", "target"])):
+        kept, every = getattr(inputs, name), _concat(tables.get(name, []))
+        if kept is not None and len(every) > len(kept):
+            inputs.notes[name] = (f"{len(every) - len(kept)} rows of {name} for scenarios that appear in more than "
+                                  f"one folder were left out: each scenario is shown from the first folder that "
+                                  f"has it ({', '.join(str(p) for p in inputs.sources[name][:3])}"
+                                  f"{', ...' if len(inputs.sources[name]) > 3 else ''}); an ensemble comes before "
+                                  "a single deterministic run.")
     inputs.sobol = _concat(tables.get("sobol", []))
     inputs.morris = _concat(tables.get("morris", []))
     inputs.candidates = _concat(tables.get("candidates", []))
@@ -362,7 +377,7 @@ th{background:#f2f4f6;cursor:pointer;white-space:nowrap}
 th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 tr:nth-child(even) td{background:#fafafa}
 caption{text-align:left;font-weight:bold;padding:.3em 0}
-.absent{color:#777;font-style:italic}
+.absent,.note{color:#777;font-style:italic}
 pre{background:#f6f8fa;padding:.6em;overflow-x:auto;font-size:.8em}
 p,li,td{overflow-wrap:anywhere}
 td{min-width:5em;max-width:40em}
@@ -586,6 +601,8 @@ def section_projections(report: Report, inputs: Inputs, observations, targets) -
     if inputs.projections is None:
         return report.absent("projections")
     lang = report.language
+    if "projections" in inputs.notes:
+        report.html(f'<p class="note">{esc(inputs.notes["projections"])}</p>')
     report.table(key_year_table(inputs.projections, lang), "Median and 90% interval [p05–p95] at the plan's key years")
     report.figure_or_note("projection_fans", lambda: rf.projection_fans(inputs.projections, observations, targets,
                                                                         language=lang),

@@ -99,6 +99,8 @@ def test_report_has_every_section_and_figure(full_report):
     for key, heading in report_mod.HEADINGS.items():
         assert f'id="{key}"' in page and heading["en"] in page
     assert 'class="absent"' not in page  # every section had its inputs
+    # baseline is both in the deterministic run and in the experiment: the report says which it shows
+    assert re.search(r'class="note">\d+ rows of projections for scenarios that appear in more than one', page)
     expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
                 "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram"}
     stems = {p.stem for p in (out / "figures").iterdir()}

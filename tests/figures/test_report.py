@@ -258,3 +258,12 @@ def test_cli_options_parse():
     assert parse(["A", "B", "figures.language=zh", "--out=X", "--no-pdf"]) == ([Path("A"), Path("B")], Path("X"),
                                                                               "zh", False)
     assert parse(["A", "--language", "en", "--out", "Y"]) == ([Path("A")], Path("Y"), "en", True)
+
+
+def test_corrupt_results_file_is_one_line(tmp_path, targets, capsys):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    (run / "results.nc").write_bytes(b"not a netCDF file")
+    assert cli.main(["report", str(run), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert "results.nc: unreadable netCDF results" in err and err.count("\n") == 1
+    assert not (run / "report").exists()

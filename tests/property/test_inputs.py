@@ -237,3 +237,23 @@ def test_interrupted_validation_leaves_no_folder(tmp_path, writer):
     assert files_under(tmp_path) == [] and not list(tmp_path.rglob("*.partial"))
     validate.write_folder(tmp_path / "validation", results, details, {"model": "m"}, MODEL_FILE, 0, [])
     assert {"validation.csv", "validation.md", "units.csv", "metadata.json"} <= {p.name for p in files_under(tmp_path)}
+
+
+@settings(max_examples=50, deadline=None)
+@given(which=st.sampled_from(sorted(DATA_FILES)), row_fraction=st.floats(0, 1, exclude_max=True),
+       column_fraction=st.floats(0, 1, exclude_max=True), junk=odd_text)
+def test_any_single_cell_edit_loads_or_names_its_line(which, row_fraction, column_fraction, junk):
+    source_path, loader = DATA_FILES[which]
+    rows = _rows(source_path)
+    k = 1 + int(row_fraction * (len(rows) - 1))
+    rows[k][int(column_fraction * len(rows[0]))] = junk
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / source_path.name
+        _write(path, rows)
+        try:
+            frame = loader(path)
+        except DataError as err:
+            message = str(err)
+            assert "\n" not in message and str(path) in message and "line " in message
+        else:
+            assert len(frame) == len(rows) - 1 and frame["value"].map(math.isfinite).all()

@@ -218,3 +218,17 @@ def test_theil_components_sum_to_one_and_attribute_bias():
 
 def test_ranking_agreement_counts_sign_flips():
     assert V.ranking_agreement(2.0, [1.0, 3.0, -0.5, 4.0]) == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--colour", "red"], "unrecognized arguments"),
+    (["no/such/model.mdl"], "model file not found"),
+    (["--draws", "0"], "--draws must be at least 1"),
+    (["--draws", "many"], "invalid int value"),
+    (["--params", "nosuchset"], "no such parameter set"),
+])
+def test_bad_arguments_are_one_line_errors(args, fragment, tmp_path, capsys):
+    assert cli_main(["validate", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and "\n" not in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

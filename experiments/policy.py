@@ -55,8 +55,8 @@ FINE_GRID_CHUNK_ROWS = 1024
 
 @dataclass(frozen=True)
 class PolicySettings:
-    targets: Any = ("rd_intensity@2020", "high_tech_enterprises@2020", "invention_patents_per_10k@2020")
-    required_probability: float = 0.8
+    targets: Any = ("rd_personnel_fte@2020", "rd_intensity@2020")
+    required_probability: float = 0.5
     levers: Any = None                  # {lever: [min change, max change]}
     samples: int = 128                  # initial Sobol points (power of 2)
     refine_rounds: int = 2
@@ -251,7 +251,7 @@ def best_scenario(candidates: pd.DataFrame, config: cfgmod.RunConfig, policy: Po
             current = config.scenario.levers.get(lever, cfgmod.LeverSetting())
             levers[lever] = {"change": round(float(row[column]), 4), "start": current.start,
                              "ramp_years": current.ramp_years}
-    wanted = ", ".join(proj.target_key(t) for t in targets.itertuples(index=False))
+    wanted = ", ".join(proj.describe_target(t) for t in targets.itertuples(index=False))
     return {"name": "policy_best",
             "description": (f"Cheapest lever setting found by `innosd run +experiment=policy_search` on top of "
                             f"scenario {config.scenario.name!r}: extra fiscal outlay "
@@ -278,7 +278,7 @@ def run_policy_search(ctx: Context, out: Path) -> Written:
     if ctx.config.run.figures:
         draw_figure("pareto_front", out / "pareto_front", candidates)
     uncosted = [lv for lv in lever_box(policy.levers, ctx.info) if lv not in COSTED_LEVERS]
-    return Written(folders, {"runs": runs, "targets": [proj.target_key(t) for t in targets.itertuples(index=False)],
+    return Written(folders, {"runs": runs, "targets": [proj.describe_target(t) for t in targets.itertuples(index=False)],
                              "required_probability": float(policy.required_probability),
                              "levers_without_fiscal_cost": uncosted,
                              "cost_formula": "mean over draws of sum_{t in [cost_from, cost_to+1)} TIME STEP * "

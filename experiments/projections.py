@@ -47,6 +47,11 @@ def target_key(row) -> str:
     return f"{row.indicator}@{int(row.year)}"
 
 
+def describe_target(row) -> str:
+    """'rd_personnel_fte@2020 >= 219200': the key with the requirement (plans may differ in value)."""
+    return f"{target_key(row)} {'>=' if row.direction == 'at_least' else '<='} {float(row.value):g}"
+
+
 def select_targets(names: list[str] | str, targets: pd.DataFrame, key: str) -> pd.DataFrame:
     """`all` or a list of `indicator@year` / `indicator` (every year); one-line error if unknown."""
     modelled = modelled_targets(targets)

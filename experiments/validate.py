@@ -99,13 +99,13 @@ def parameter_set(name: str | None, project: bool, params_dir: Path):
 
 # ------------------------------------------------------------------ tests
 
-def test_units(abstract_model):
+def check_units(abstract_model):
     from model.units import check_abstract_model
     equations = check_abstract_model(abstract_model)
     return V.units_check(equations), pd.DataFrame([asdict(e) for e in equations])
 
 
-def test_mass_balance(model, abstract_model, base):
+def check_mass_balance(model, abstract_model, base):
     params = model.parameters
     if "TIME STEP" not in params.index or "SAVEPER" not in params.index:
         return V.CheckResult("mass balance", "every stock = initial value + integrated net flow", V.WARN,
@@ -116,7 +116,7 @@ def test_mass_balance(model, abstract_model, base):
     return V.mass_balance_check(errors), errors
 
 
-def test_extremes_and_reality(model, base, checks_path: Path):
+def check_extremes_and_reality(model, base, checks_path: Path):
     params = model.parameters
     constants = V.levers_and_free_parameters(params)
     cases = V.extreme_cases(constants)
@@ -161,7 +161,7 @@ def key_variables(model, project: bool) -> list[str]:
     return list(model.stocks)
 
 
-def test_integration(model, base, project: bool):
+def check_integration(model, base, project: bool):
     params = model.parameters
     reference = model.run(base)
     variables = key_variables(model, project)
@@ -179,7 +179,7 @@ def test_integration(model, base, project: bool):
     return result, table
 
 
-def test_behaviour(model, base, description: str):
+def check_behaviour(model, base, description: str):
     from calibration.data import load_observations
     obs = load_observations()
     obs = obs[(obs["model_variable"] != "") & (obs["region"] == "Guangzhou")]
@@ -188,7 +188,7 @@ def test_behaviour(model, base, description: str):
     times = frame.index.to_numpy()
     rows = []
     for r in obs.itertuples(index=False):
-        hit = np.flatnonzero(np.abs(times - (r.year + 1)) < 1e-9)
+        hit = np.flatnonzero(np.abs(times - (r.year + 1)) < V.TIME_MATCH_TOLERANCE)
         if hit.size:
             rows.append({"indicator": r.indicator, "model_variable": r.model_variable, "year": int(r.year),
                          "observed": float(r.value), "simulated": float(frame[r.model_variable].iloc[hit[0]]),
@@ -209,7 +209,7 @@ def scenario_levers() -> dict[str, dict[str, float]]:
             for name in cfgmod.available_scenarios()}
 
 
-def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, params_dir: Path):
+def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, params_dir: Path):
     if not project:
         return V.conclusions_check(None, "scenarios and posterior draws exist only for the project model",
                                    ROBUST_SHARE), pd.DataFrame()
@@ -234,7 +234,7 @@ def test_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, pa
     for k, name in enumerate(names[1:], start=1):
         for v in variables:
             for year in CONCLUSION_YEARS:
-                t = int(np.flatnonzero(np.abs(times - (year + 1)) < 1e-9)[0])
+                t = int(np.flatnonzero(np.abs(times - (year + 1)) < V.TIME_MATCH_TOLERANCE)[0])
                 values = ds[v].values[:, t]
                 point = values[k] - values[0]
                 if abs(point) <= MATERIAL_EFFECT * max(abs(values[0]), 1e-12):
@@ -298,22 +298,22 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
     if unknown:
         raise DataError(f"parameter set: {unknown[0]!r} is not a constant of {model_path.name}")
     results, details = [], {}
-    r, details["units"] = test_units(abstract_model)
+    r, details["units"] = check_units(abstract_model)
     results.append(r)
-    r, details["mass_balance"] = test_mass_balance(model, abstract_model, base)
+    r, details["mass_balance"] = check_mass_balance(model, abstract_model, base)
     results.append(r)
     extreme, reality, details["extreme_conditions"], details["directional"] = \
-        test_extremes_and_reality(model, base, model_path.parent / REALITY_CHECKS_FILE)
+        check_extremes_and_reality(model, base, model_path.parent / REALITY_CHECKS_FILE)
     results += [extreme, reality]
-    r, details["integration"] = test_integration(model, base, project)
+    r, details["integration"] = check_integration(model, base, project)
     results.append(r)
     if project:
-        r, details["fit_statistics"], details["fit_points"] = test_behaviour(model, base, description)
+        r, details["fit_statistics"], details["fit_points"] = check_behaviour(model, base, description)
     else:
         r = V.CheckResult("behaviour reproduction", "fit to observations", V.WARN,
                           "observations exist only for the project model")
     results.append(r)
-    r, details["conclusions"] = test_conclusions(model, base, ps, n_draws, seed, project, params_dir)
+    r, details["conclusions"] = check_conclusions(model, base, ps, n_draws, seed, project, params_dir)
     results.append(r)
     config = {"model": str(model_path), "parameters": description, "params": base, "draws": n_draws,
               "seed": seed, "integration_tolerance": INTEGRATION_TOLERANCE,

@@ -43,6 +43,10 @@ class UnitsSyntaxError(ModelError):
     """A declared unit string cannot be parsed."""
 
 
+class NoUnitsRule(ModelError):
+    """The checker has no rule for a construct: the equation is reported unchecked (warn)."""
+
+
 @dataclass(frozen=True)
 class Units:
     """A product of base units with rational powers; the empty product is Dmnl."""
@@ -279,7 +283,7 @@ class _Walker:
         if isinstance(node, ae.CallStructure):
             return self._call(node)
         if isinstance(node, ae.IntegStructure):
-            raise ModelError("INTEG inside an expression")
+            raise NoUnitsRule("no units rule for INTEG inside an expression")
         if isinstance(node, (ae.SmoothStructure, ae.SmoothNStructure)):
             self.need(node.smooth_time, YEAR, "a smoothing time is in Year")
             return self.same([node.input, node.initial], "the initial value has the input's units")
@@ -304,7 +308,7 @@ class _Walker:
         if isinstance(node, ae.InlineLookupsStructure):
             self.need(node.argument, DMNL, "a lookup takes a Dmnl input")
             return DMNL
-        raise ModelError(f"no units rule for {type(node).__name__.replace('Structure', '')}")
+        raise NoUnitsRule(f"no units rule for {type(node).__name__.replace('Structure', '')}")
 
     def _arithmetic(self, ops, args):
         if len(args) == 1:  # unary minus
@@ -376,7 +380,7 @@ class _Walker:
             return self.infer(args[0])
         if fname == "pi":
             return DMNL
-        raise ModelError(f"no units rule for function {fname.upper()}")
+        raise NoUnitsRule(f"no units rule for function {fname.upper()}")
 
 
 def _declared_units(elements) -> tuple[dict[str, Units], dict[str, str], set[str], dict[str, str]]:
@@ -411,6 +415,8 @@ def first_problem(walker: _Walker, declared: Units, components) -> str:
             if units is not None and units != declared:
                 raise UnitsMismatch(render(ast, walker.names), units, declared,
                                     "the equation's units differ from the declared units")
+    except NoUnitsRule:
+        raise
     except (UnitsMismatch, ModelError) as err:
         return str(err)
     return ""
@@ -422,7 +428,10 @@ def check_equation(strict: _Walker, lenient: _Walker, name: str, raw_units: str,
     if not raw_units.strip():
         return EquationUnits(name, "", "fail", "no units declared")
     declared = parse_units(raw_units)
-    problem = first_problem(strict, declared, components)
+    try:
+        problem = first_problem(strict, declared, components)
+    except NoUnitsRule as err:
+        return EquationUnits(name, str(declared), "warn", f"not checked: {err}")
     if not problem:
         return EquationUnits(name, str(declared), "pass", "")
     remaining = first_problem(lenient, declared, components)

@@ -30,6 +30,8 @@ NEGATIVE_STOCK_TOLERANCE = 1e-6
 MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
 # A reality check's "zero" allows the same float noise as a negative stock.
 ZERO_TOLERANCE = 1e-6
+# Saved times are exact binary fractions of the TIME STEP; this only guards float formatting.
+TIME_MATCH_TOLERANCE = 1e-9
 # Markers in a constant's comment that make it a free (calibrated) parameter.
 FREE_PARAMETER_MARKERS = ("free parameter", "preliminary least-squares fit", "free here")
 LEVER_SUFFIX = " scenario change"
@@ -337,7 +339,8 @@ def load_reality_checks(path: Path, constants: Iterable[str], variables: Iterabl
 
 def window(frame: pd.DataFrame, variable: str, start: float, end: float) -> pd.Series:
     times = frame.index.to_numpy(dtype=float)
-    return frame[variable][(times >= start - 1e-9) & (times <= end + 1e-9)]
+    inside = (times >= start - TIME_MATCH_TOLERANCE) & (times <= end + TIME_MATCH_TOLERANCE)
+    return frame[variable][inside]
 
 
 def expectation_holds(e: Expectation, run: pd.DataFrame, baseline: pd.DataFrame) -> tuple[bool, str]:
@@ -405,7 +408,7 @@ def relative_changes(reference: pd.DataFrame, other: pd.DataFrame, variables: It
         for label, t in times.items():
             ref, alt = float(reference[v].loc[t]), float(other[v].loc[t])
             rows.append({"variable": v, "year": label, "reference": ref, "other": alt,
-                         "relative_change": abs(alt - ref) / max(abs(ref), 1e-12)})
+                         "relative_change": abs(alt - ref) / max(abs(ref), 1e-12)})  # guard 0/0
     return pd.DataFrame(rows)
 
 

@@ -278,7 +278,8 @@ def run_policy_search(ctx: Context, out: Path) -> Written:
     if ctx.config.run.figures:
         draw_figure("pareto_front", out / "pareto_front", candidates)
     uncosted = [lv for lv in lever_box(policy.levers, ctx.info) if lv not in COSTED_LEVERS]
-    return Written(folders, {"runs": runs, "targets": [proj.describe_target(t) for t in targets.itertuples(index=False)],
+    described = [proj.describe_target(t) for t in targets.itertuples(index=False)]
+    return Written(folders, {"runs": runs, "targets": described,
                              "required_probability": float(policy.required_probability),
                              "levers_without_fiscal_cost": uncosted,
                              "cost_formula": "mean over draws of sum_{t in [cost_from, cost_to+1)} TIME STEP * "

@@ -143,7 +143,7 @@ def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_p
 
 
 def test_deterministic_run_keeps_its_outputs(cli, tmp_path):
-    code, out = cli("scenario=baseline")
+    code, out = cli("scenario=baseline", "params=model_defaults")
     assert code == 0, out.err
     folder = _only_folder(tmp_path / "out", "*/*_baseline")
     names = {p.name for p in folder.iterdir()}
@@ -155,7 +155,8 @@ def test_deterministic_run_keeps_its_outputs(cli, tmp_path):
 
 def test_sensitivity_tiny_sobol_and_morris(cli, tmp_path):
     # the fiscal_st lever starts in 2030, so it cannot move a 2020 outcome: its indices are 0
-    code, out = cli("+experiment=sensitivity", "experiment.parameters=[rd_per_hte,hte_exit_rate]",
+    code, out = cli("+experiment=sensitivity", "params=model_defaults",
+                    "experiment.parameters=[rd_per_hte,hte_exit_rate]",
                     "experiment.levers=[fiscal_st]", "scenario.levers.fiscal_st.start=2030",
                     "experiment.outputs=[rd_intensity]", "experiment.years=[2020]",
                     "experiment.sobol_base_samples=16", "experiment.morris_trajectories=4")
@@ -169,11 +170,12 @@ def test_sensitivity_tiny_sobol_and_morris(cli, tmp_path):
     assert sobol.loc["fiscal_st", "input_kind"] == "lever" and sobol.loc["rd_per_hte", "input_kind"] == "parameter"
     assert sobol.loc["fiscal_st", "ST"] == 0 and morris.loc["fiscal_st", "mu_star"] == 0
     assert sobol.loc["rd_per_hte", "ST"] > 0.1 and morris.loc["rd_per_hte", "mu_star"] > 0
-    assert json.loads((folder / "metadata.json").read_text())["runs"] == 16 * (3 + 2) + 4 * (3 + 1)  # Sobol N(D+2), Morris r(D+1)
+    runs = json.loads((folder / "metadata.json").read_text())["runs"]
+    assert runs == 16 * (3 + 2) + 4 * (3 + 1)  # Sobol N (D + 2), Morris r (D + 1)
 
 
 def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
-    code, out = cli("+experiment=policy_search", "experiment.targets=[rd_intensity@2020]",
+    code, out = cli("+experiment=policy_search", "params=model_defaults", "experiment.targets=[rd_intensity@2020]",
                     "experiment.required_probability=1", "~experiment.levers",
                     "+experiment.levers.fiscal_st=[0,1]", "experiment.samples=4", "experiment.refine_rounds=1",
                     "experiment.refine_samples=2")
@@ -275,7 +277,7 @@ def test_interrupted_run_resumes_without_redoing_finished_chunks(tmp_path):
     (["+experiment=projektions"], ["unknown experiment", "projections"]),
     (["-m", "scenario=glob(zzz*)"], ["sweep is empty"]),
     (["params=calibratd"], ["unknown parameter set", "calibrated"]),
-    (["uncertainty.mode=posterior"], ["no posterior draws", "model_defaults"]),
+    (["params=model_defaults", "uncertainty.mode=posterior"], ["no posterior draws", "model_defaults"]),
     (["+experiment=projections", "params=calibrated", "uncertainty.draws=5", "run.scheduler=tcp://127.0.0.1:9"],
      ["cannot reach the Dask scheduler", "tcp://127.0.0.1:9"]),
     (["run.scheduler=carrier-pigeon"], ["run.scheduler"]),

@@ -31,6 +31,11 @@ EXPAND_DEPTH = 3       # how far an inflow that is a sum of other flows is trace
 BOX_W, BOX_H = 1.0, 0.42   # stock box size in layout units (one unit = one column)
 ROW_PITCH = 0.78           # vertical distance between stacked stocks
 LABEL_WRAP = 18            # characters per line in a stock box
+CROSS_RAD = 0.1            # arrows between columns stay nearly straight, inside the gap
+LINK_RAD = 0.3             # curvature of arrows between boxes: pairs of opposite flows stay apart
+LABEL_OFFSET = 0.22        # minimum distance of a flow's name from the straight line of its arrow
+SKIP_BULGE = 0.3           # how far (layout units) an arrow that skips boxes passes beside them
+MAX_WIDTH_IN, MAX_HEIGHT_IN = 12.0, 20.0  # the diagram fits a landscape page / a long scroll
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,33 @@ def _wrap(label: str, width: int = LABEL_WRAP) -> str:
     return "\n".join(textwrap.wrap(label, width)) or label
 
 
+def _link(source: tuple[float, float], target: tuple[float, float]) -> tuple[tuple, tuple, float]:
+    """Start, end and arc3 curvature of an arrow between two boxes. Between boxes of one
+    column that are not neighbours, the arrow leaves and enters on the right-hand side and
+    bows out far enough to pass beside the boxes in between, not through them; between
+    columns it runs through the gap between them, from side to side."""
+    (sx, sy), (tx, ty) = source, target
+    if abs(sx - tx) < 1e-9 and abs(sy - ty) > 1.5 * ROW_PITCH:
+        start, end = (sx + BOX_W / 2, sy), (tx + BOX_W / 2, ty)
+        return start, end, 2 * SKIP_BULGE / (ty - sy)  # middle at +SKIP_BULGE in x, either direction
+    if abs(sx - tx) > BOX_W:  # another column: leave and enter by the facing sides, through the gap
+        side = 1 if tx > sx else -1
+        return (sx + side * BOX_W / 2, sy), (tx - side * BOX_W / 2, ty), CROSS_RAD
+    return _edge_point(source, target), _edge_point(target, source), LINK_RAD
+
+
+def _label_point(start, end, rad: float) -> tuple[float, float]:
+    """Where a flow's name goes: on the side its arrow bends to, at least LABEL_OFFSET from
+    the straight line, so the names of two opposite short arrows do not overlap.
+
+    matplotlib's arc3 puts the control point at mid + rad * (dy, -dx); the curve's middle
+    is half-way there."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    length = math.hypot(dx, dy) or 1.0
+    offset = max(abs(0.5 * rad) * length, LABEL_OFFSET) * (1 if rad >= 0 else -1)
+    return (start[0] + end[0]) / 2 + offset * dy / length, (start[1] + end[1]) / 2 - offset * dx / length
+
+
 def _edge_point(centre: tuple[float, float], toward: tuple[float, float]) -> tuple[float, float]:
     """Where the line from a box's centre toward another point leaves the box."""
     (cx, cy), (tx, ty) = centre, toward
@@ -237,10 +269,12 @@ def draw_structure(structure: Structure, language: str = "en"):
     centres, frames = layout(structure)
     xs = [f[1] + f[3] for f in frames]
     ys = [f[2] for f in frames]
-    width, height = max(xs), -min(ys)
-    fig, ax = plt.subplots(figsize=(min(16.0, 2.9 * width / 1.9 + 1), min(22.0, 1.15 * height + 1)))
-    ax.set_xlim(-0.1, width + 0.1)
+    width, height = max(xs) + 0.2, -min(ys) + 0.45
+    inches_per_unit = min(MAX_WIDTH_IN / width, MAX_HEIGHT_IN / height)
+    fig, ax = plt.subplots(figsize=(inches_per_unit * width, inches_per_unit * height + 0.6))
+    ax.set_xlim(-0.1, width - 0.1)
     ax.set_ylim(min(ys) - 0.1, 0.35)
+    ax.set_aspect("equal")  # arcs bend in display space; equal scales let labels sit on them exactly
     ax.axis("off")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for sector, x0, y0, w, h in frames:
@@ -252,19 +286,19 @@ def draw_structure(structure: Structure, language: str = "en"):
         ax.text(cx, cy, _wrap(stock_label(stock, language)), ha="center", va="center", fontsize=5.5, zorder=4)
     clouds_in: dict[str, list[str]] = {}
     clouds_out: dict[str, list[str]] = {}
+    parallel: dict[tuple[str, str], int] = {}
     for flow in structure.flows:
         if flow.source and flow.target:
-            start, end = _edge_point(centres[flow.source], centres[flow.target]), \
-                _edge_point(centres[flow.target], centres[flow.source])
+            pair = (flow.source, flow.target)
+            parallel[pair] = k = parallel.get(pair, -1) + 1
+            start, end, rad = _link(centres[flow.source], centres[flow.target])
+            rad *= (k // 2 + 1) * (1 if k % 2 == 0 else -1)  # flows between the same stocks: alternate sides
             ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, lw=0.9,
-                                         color=colors[1], connectionstyle="arc3,rad=0.3", shrinkA=1, shrinkB=1,
-                                         zorder=2))
-            mid_x, mid_y = (start[0] + end[0]) / 2, (start[1] + end[1]) / 2
-            # arc3 bends the arrow to its left by rad x length: put the label on the bulge
-            dx, dy = end[0] - start[0], end[1] - start[1]
-            ax.text(mid_x - 0.3 * dy / 2 * 1.0, mid_y + 0.3 * dx / 2, _wrap(flow.name, 16), fontsize=4,
-                    color=colors[1], ha="center", va="center", zorder=5,
-                    bbox={"fc": "white", "ec": "none", "pad": 0.3, "alpha": 0.8})
+                                         color=colors[1], connectionstyle=f"arc3,rad={rad:.3f}", shrinkA=1,
+                                         shrinkB=1, zorder=2))
+            ax.text(*_label_point(start, end, rad), _wrap(flow.name, 16), fontsize=4, color=colors[1],
+                    ha="center", va="center", zorder=5,
+                    bbox={"fc": "white", "ec": "none", "pad": 0.3, "alpha": 0.85})
         elif flow.target:
             clouds_in.setdefault(flow.target, []).append(flow.name)
         elif flow.source:

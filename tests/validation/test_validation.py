@@ -232,3 +232,89 @@ def test_bad_arguments_are_one_line_errors(args, fragment, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert fragment in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+BUILTINS = """{UTF-8}
+firms = INTEG(births, 100)
+\t~\tfirm
+\t~\tStock.
+\t|
+births = 10
+\t~\tfirm/Year
+\t~\tFlow.
+\t|
+smoothed births = SMOOTH(births, adjustment time)
+\t~\tfirm/Year
+\t~\tConsistent: the smoothing time is in Year.
+\t|
+adjustment time = 2
+\t~\tYear
+\t~\tTime constant.
+\t|
+bad smooth = SMOOTH(births, firms)
+\t~\tfirm/Year
+\t~\tWrong: a smoothing time in firms.
+\t|
+delayed births = DELAY FIXED(births, 1, births)
+\t~\tfirm/Year
+\t~\tConsistent: the delay time 1 takes Year.
+\t|
+bad delay = DELAY FIXED(births, 1, firms)
+\t~\tfirm/Year
+\t~\tWrong: the initial value is a stock.
+\t|
+effect lookup((0,1),(1,2))
+\t~\tDmnl
+\t~\tA lookup.
+\t|
+effect = effect lookup(firms / 100)
+\t~\tDmnl
+\t~\tConsistent only if 100 is in firm: a number carries units.
+\t|
+bad effect = effect lookup(firms / firm scale * adjustment time)
+\t~\tDmnl
+\t~\tWrong: the lookup input is in Year.
+\t|
+firm scale = 100
+\t~\tfirm
+\t~\tScale.
+\t|
+capped = MIN(births, IF THEN ELSE(firms > 50, births, 0))
+\t~\tfirm/Year
+\t~\tConsistent: both branches and MIN in firm/Year; 0 takes any units.
+\t|
+bad capped = MAX(births, firms)
+\t~\tfirm/Year
+\t~\tWrong: MAX of a flow and a stock.
+\t|
+INITIAL TIME = 0
+\t~\tYear
+\t~\tStart.
+\t|
+FINAL TIME = 1
+\t~\tYear
+\t~\tEnd.
+\t|
+TIME STEP = 0.25
+\t~\tYear
+\t~\tStep.
+\t|
+SAVEPER = TIME STEP
+\t~\tYear
+\t~\tOutput.
+\t|
+"""
+
+
+def test_builtins_follow_their_units_rules(tmp_path):
+    path = tmp_path / "builtins.mdl"
+    path.write_text(BUILTINS)
+    by_name = {e.variable: e for e in check_model_units(path)}
+    for ok in ("firms", "smoothed births", "delayed births", "capped", "effect lookup"):
+        assert by_name[ok].result == "pass", by_name[ok]
+    assert by_name["effect"].result == "warn"
+    assert "`firms` has units firm, expected Year (a smoothing time is in Year)" in by_name["bad smooth"].problem
+    assert "`firms` has units firm, expected firm/Year" in by_name["bad delay"].problem
+    assert "expected Dmnl (a lookup takes a Dmnl input)" in by_name["bad effect"].problem
+    assert "`firms` has units firm, expected firm/Year (the arguments of MAX" in by_name["bad capped"].problem
+    assert {by_name[b].result for b in ("bad smooth", "bad delay", "bad effect", "bad capped")} == {"fail"}

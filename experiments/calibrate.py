@@ -39,7 +39,7 @@ from model.errors import ConfigError, closest
 
 TOP_KEYS = ("calibration", "seed", "run", "handoff")
 CALIBRATION_KEYS = ("name", "window", "parameters", "observations", "optimiser", "sampler", "profile")
-RUN_KEYS = ("output_dir", "figures", "progress")
+RUN_KEYS = ("output_dir", "figures", "progress", "threads")
 HANDOFF_KEYS = ("write", "name", "draws", "params_dir")
 OPTIONS = ("--bench", "--help", "-h")
 
@@ -53,6 +53,7 @@ class CalibrateConfig:
     output_dir: str
     figures: bool
     progress: bool
+    threads: int
     handoff_write: bool
     handoff_name: str
     handoff_draws: int
@@ -200,8 +201,16 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     params_dir = Path(hand.get("params_dir") or handoff.PARAMS_DIR)
     return CalibrateConfig(name, priors, obs, settings, str(run.get("output_dir", "outputs")),
                            bool(run.get("figures", True)), bool(run.get("progress", True)),
+                           _int(run.get("threads", 1), "run.threads", 1),
                            bool(hand.get("write", True)), str(hand.get("name", "calibrated")),
                            _int(hand.get("draws", 1000), "handoff.draws", 1), params_dir, raw)
+
+
+def use_threads(threads: int) -> None:
+    """Numba threads of the compiled kernels for this process (see `run.threads` in calibrate.yaml)."""
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
 def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
@@ -303,6 +312,7 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"unknown option {unknown[0]!r}; valid options: {', '.join(OPTIONS)}")
     overrides = [a for a in argv if not a.startswith("-")]
     config, model = load_config(overrides)
+    use_threads(config.threads)
     if "--bench" in flags:
         return bench(config, model)
     stamp = dt.datetime.now()

@@ -146,11 +146,18 @@ def output_matrix(values: np.ndarray, indicators: list[ens.Indicator], years: li
             for ind in indicators for k, year in enumerate(years)}
 
 
-def sobol_indices(problem: dict, outputs: dict[str, np.ndarray], inputs: list[Input], seed: int) -> pd.DataFrame:
+def _outputs_bar(outputs: dict, label: str, progress: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(outputs.items(), desc=label, unit="output", disable=not progress or None, leave=False)
+
+
+def sobol_indices(problem: dict, outputs: dict[str, np.ndarray], inputs: list[Input], seed: int,
+                  progress: bool = False) -> pd.DataFrame:
     from SALib.analyze import sobol
 
     rows = []
-    for output, y in outputs.items():
+    for output, y in _outputs_bar(outputs, "Sobol analysis", progress):
         si = sobol.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=seed)
         for j, inp in enumerate(inputs):
             rows.append({"output": output, "input": inp.name, "input_kind": inp.kind,
@@ -160,11 +167,11 @@ def sobol_indices(problem: dict, outputs: dict[str, np.ndarray], inputs: list[In
 
 
 def morris_indices(problem: dict, samples: np.ndarray, outputs: dict[str, np.ndarray], inputs: list[Input],
-                   levels: int, seed: int) -> pd.DataFrame:
+                   levels: int, seed: int, progress: bool = False) -> pd.DataFrame:
     from SALib.analyze import morris
 
     rows = []
-    for output, y in outputs.items():
+    for output, y in _outputs_bar(outputs, "Morris analysis", progress):
         mi = morris.analyze(problem, samples, y, num_levels=levels, print_to_console=False, seed=seed)
         for j, inp in enumerate(inputs):
             rows.append({"output": output, "input": inp.name, "input_kind": inp.kind,
@@ -223,7 +230,8 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
         folders.append(folder)
         n_runs += len(samples)
         start = time.perf_counter()
-        sobol_table = sobol_indices(problem, output_matrix(values, indicators, years, columns), inputs, seed)
+        sobol_table = sobol_indices(problem, output_matrix(values, indicators, years, columns), inputs, seed,
+                                    bool(config.run.progress))
         timings["sobol_analyse_s"] = time.perf_counter() - start
     if "morris" in methods:
         samples = morris_sample.sample(problem, int(settings.morris_trajectories),
@@ -232,7 +240,7 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
         folders.append(folder)
         n_runs += len(samples)
         morris_table = morris_indices(problem, samples, output_matrix(values, indicators, years, columns), inputs,
-                                      int(settings.morris_levels), seed)
+                                      int(settings.morris_levels), seed, bool(config.run.progress))
     return sobol_table, morris_table, folders, n_runs, inputs
 
 

@@ -298,3 +298,34 @@ def test_command_line_constants_are_never_replaced_by_draws(config_dir):
     table = ens.run_table(config, ens.posterior_draws(config))
     assert table["hte exit rate"].tolist() == [0.03, 0.03]
     assert table["rd per hte"].tolist() == [0.05, 0.06]
+
+
+def test_interrupted_experiment_leaves_no_folder_and_resumes(cli, tmp_path, monkeypatch):
+    args = ("+experiment=attainment", "params=calibrated", f"uncertainty.draws={N_DRAWS}",
+            "experiment.scenarios=[baseline]", "run.chunk_size=5")  # 12 draws -> chunks of 5, 5, 2
+    real_call = ens.YearEndTask.__call__
+    computed = []
+
+    def interrupt_second(self, chunk):
+        if len(computed) == 1:
+            raise KeyboardInterrupt
+        computed.append(len(chunk))
+        return real_call(self, chunk)
+
+    monkeypatch.setattr(ens.YearEndTask, "__call__", interrupt_second)
+    code, out = cli(*args)
+    assert code == 130 and "no partial output" in out.err
+    assert not (tmp_path / "out" / "experiments").exists() or not any((tmp_path / "out" / "experiments").rglob("*.csv"))
+    assert len(list((tmp_path / "out" / ".chunks").rglob("chunk_*.npy"))) == 1 and computed == [5]
+    computed.clear()
+
+    def count(self, chunk):
+        computed.append(len(chunk))
+        return real_call(self, chunk)
+
+    monkeypatch.setattr(ens.YearEndTask, "__call__", count)
+    code, out = cli(*args)
+    assert code == 0, out.err
+    assert computed == [5, 2]  # the finished first chunk was loaded, not recomputed
+    assert (_only_folder(tmp_path / "out", "experiments/*/*_attainment") / "attainment.csv").is_file()
+    assert not (tmp_path / "out" / ".chunks").exists()

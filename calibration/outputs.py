@@ -152,7 +152,11 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
             f"- Acceptance fraction: mean {np.mean(result.acceptance):.2f} "
             f"(walkers {np.min(result.acceptance):.2f}-{np.max(result.acceptance):.2f}).",
             f"- R-hat (walkers as chains): max {p['rhat'].max():.3f}; "
-            + (f"above {RHAT_OK}: " + ", ".join(f"`{n}`" for n in bad_rhat['parameter'])
+            + (f"{len(bad_rhat)} of {len(p)} above {RHAT_OK} (worst: "
+               + ", ".join(f"`{r.parameter}` {r.rhat:.2f}" for r in bad_rhat.nlargest(5, 'rhat').itertuples())
+               + "). Not converged by that strict criterion: walkers of one ensemble are not independent "
+               "chains and each holds only a few autocorrelation times, so quantiles are indicative; "
+               "raise `calibration.sampler.steps` for a final analysis"
                if len(bad_rhat) else f"all <= {RHAT_OK}") + ".",
             f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}.",
             f"- emcee integrated autocorrelation time: max {_max_or_nan(result.autocorr_steps):.0f} steps "

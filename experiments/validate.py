@@ -224,26 +224,16 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
     scenarios = scenario_levers()
     variables = key_variables(model, True)
     names = ["baseline"] + [s for s in scenarios if s != "baseline"]
-    rows = []
-    for name in names:
-        for d in draws.to_dict("records"):
-            rows.append({**d, **scenarios.get(name, {})})
     point_rows = [scenarios.get(name, {}) for name in names]
-    ds = ensemble(model, point_rows + rows, base, variables)
-    times = ds["time"].values
-    n, out = len(draws), []
-    for k, name in enumerate(names[1:], start=1):
-        for v in variables:
-            for year in CONCLUSION_YEARS:
-                t = int(np.flatnonzero(np.abs(times - (year + 1)) < V.TIME_MATCH_TOLERANCE)[0])
-                values = ds[v].values[:, t]
-                point = values[k] - values[0]
-                if abs(point) <= MATERIAL_EFFECT * max(abs(values[0]), 1e-12):
-                    continue
-                start = len(names) + k * n
-                diffs = values[start:start + n] - values[len(names):len(names) + n]
+    draw_rows = [{**d, **scenarios.get(name, {})} for name in names for d in draws.to_dict("records")]
+    ds = ensemble(model, point_rows + draw_rows, base, variables)
+    times, n, out = ds["time"].values, len(draws), []
+    for v in variables:
+        for year in CONCLUSION_YEARS:
+            t = int(np.flatnonzero(np.abs(times - (year + 1)) < V.TIME_MATCH_TOLERANCE)[0])
+            for name, point, agreement in V.scenario_agreements(ds[v].values[:, t], names, n, MATERIAL_EFFECT):
                 out.append({"scenario": name, "indicator": v, "year": year, "point_difference": point,
-                            "agreement": V.ranking_agreement(point, diffs)})
+                            "agreement": agreement})
     table = pd.DataFrame(out, columns=["scenario", "indicator", "year", "point_difference", "agreement"])
     reason = f"{n} posterior draws of {ps.name!r} x {len(names) - 1} scenarios"
     return V.conclusions_check(table, reason, ROBUST_SHARE), table

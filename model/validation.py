@@ -484,6 +484,21 @@ def ranking_agreement(point_diff: float, draw_diffs) -> float:
     return float(np.mean(np.sign(d) == np.sign(point_diff))) if d.size else float("nan")
 
 
+def scenario_agreements(values: np.ndarray, scenarios: list[str], n_draws: int,
+                        material: float) -> list[tuple[str, float, float]]:
+    """One key value per run, laid out as [point run per scenario (baseline first), then
+    n_draws runs per scenario in the same order] -> (scenario, point difference, agreement)
+    for every scenario whose point effect is material (relative to baseline)."""
+    k = len(scenarios)
+    draws = values[k:].reshape(k, n_draws)
+    out = []
+    for i, name in enumerate(scenarios[1:], start=1):
+        point = values[i] - values[0]
+        if abs(point) > material * max(abs(values[0]), 1e-12):  # guard a zero baseline
+            out.append((name, float(point), ranking_agreement(point, draws[i] - draws[0])))
+    return out
+
+
 def conclusions_check(agreement: pd.DataFrame | None, reason: str, threshold: float) -> CheckResult:
     checks = "each scenario's direction against baseline (key indicators, 2025/2035) holds across posterior draws"
     if agreement is None or agreement.empty:

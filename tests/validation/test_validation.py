@@ -318,3 +318,10 @@ def test_builtins_follow_their_units_rules(tmp_path):
     assert "expected Dmnl (a lookup takes a Dmnl input)" in by_name["bad effect"].problem
     assert "`firms` has units firm, expected firm/Year (the arguments of MAX" in by_name["bad capped"].problem
     assert {by_name[b].result for b in ("bad smooth", "bad delay", "bad effect", "bad capped")} == {"fail"}
+
+
+def test_scenario_agreements_read_the_ensemble_layout():
+    # point runs: baseline 10, A 12 (material), B 10.000001 (immaterial); then 4 draws of each
+    values = np.array([10, 12, 10.000001,  9, 10, 11, 12,  10, 12, 10, 13,  9, 10, 11, 12])
+    rows = V.scenario_agreements(values, ["baseline", "A", "B"], 4, material=1e-3)
+    assert rows == [("A", 2.0, 0.75)]  # A - baseline per draw: +1, +2, -1, +1

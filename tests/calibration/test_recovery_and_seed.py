@@ -105,3 +105,16 @@ def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
     assert set(loaded.params) == set(parameters["parameter"])
     draws = handoff.load_posterior_draws(loaded, params_dir)
     assert len(draws) == 50 and set(draws.columns) == set(parameters["parameter"])
+
+
+def test_bench_prints_measured_timings_and_writes_nothing(tmp_path, capsys):
+    code = cli_main(["calibrate", "--bench", f"run.output_dir={tmp_path}", "run.progress=false",
+                     "calibration.optimiser.screen=64", "calibration.optimiser.starts=1",
+                     "calibration.optimiser.max_iterations=2", "calibration.sampler.walkers=64",
+                     "calibration.sampler.steps=5", "calibration.sampler.burn=1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert {"optimisation", "MCMC", "total"} <= set(lines)
+    assert float(lines["MCMC"].split()[1]) > 0 and "model evaluations" in lines["total"]
+    assert not any(tmp_path.iterdir())

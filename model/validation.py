@@ -261,8 +261,18 @@ def _key(path: Path, where: str, item: Mapping, key: str, kind=str):
         raise ModelError(f"{path}: {where}: missing key {key!r}")
     try:
         return kind(item[key])
-    except (TypeError, ValueError):
-        raise ModelError(f"{path}: {where}.{key}: {item[key]!r} is not a {kind.__name__}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        expected = {int: "an integer", float: "a number"}.get(kind, "text")
+        raise ModelError(f"{path}: {where}.{key}: {item[key]!r} is not {expected}") from None
+
+
+def _list(path: Path, where: str, value) -> list:
+    """A YAML list (or nothing); a one-line error for anything else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ModelError(f"{path}: {where}: expected a list, got {type(value).__name__}")
+    return value
 
 
 def load_reality_checks(path: Path, constants: Iterable[str], variables: Iterable[str]
@@ -297,18 +307,19 @@ def load_reality_checks(path: Path, constants: Iterable[str], variables: Iterabl
         return name
 
     checks = []
-    for i, item in enumerate(raw.get("reality_checks") or []):
+    for i, item in enumerate(_list(path, "reality_checks", raw.get("reality_checks"))):
         where = f"reality_checks[{i}]"
         if not isinstance(item, dict):
             raise ModelError(f"{path}: {where}: expected a mapping")
         name = _key(path, where, item, "name")
-        settings = item.get("set") or {}
+        settings = item.get("set")
+        settings = {} if settings is None else settings
         if not isinstance(settings, dict):
             raise ModelError(f"{path}: {where}.set: expected a mapping constant -> value")
         values = {constant(str(k), f"{where}.set"): _key(path, f"{where}.set", settings, k, float)
                   for k in settings}
         expects = []
-        for j, e in enumerate(item.get("expect") or []):
+        for j, e in enumerate(_list(path, f"{where}.expect", item.get("expect"))):
             ewhere = f"{where}.expect[{j}]"
             if not isinstance(e, dict):
                 raise ModelError(f"{path}: {ewhere}: expected a mapping")
@@ -323,7 +334,7 @@ def load_reality_checks(path: Path, constants: Iterable[str], variables: Iterabl
         checks.append(RealityCheck(name, str(item.get("description", "")), values, tuple(expects),
                                    str(item.get("source", ""))))
     directional = []
-    for i, item in enumerate(raw.get("directional") or []):
+    for i, item in enumerate(_list(path, "directional", raw.get("directional"))):
         where = f"directional[{i}]"
         if not isinstance(item, dict):
             raise ModelError(f"{path}: {where}: expected a mapping")

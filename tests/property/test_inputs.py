@@ -257,3 +257,38 @@ def test_any_single_cell_edit_loads_or_names_its_line(which, row_fraction, colum
             assert "\n" not in message and str(path) in message and "line " in message
         else:
             assert len(frame) == len(rows) - 1 and frame["value"].map(math.isfinite).all()
+
+
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), odd_text,
+                         st.sampled_from(["incubators", "graduations", "opening rate", "zero", "falls", "+", "-"]))
+yaml_values = st.recursive(yaml_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.sampled_from(["name", "set", "expect", "variable", "is", "from", "to", "constant",
+                                     "year", "sign", "reality_checks", "directional", "other"]), inner, max_size=4)),
+    max_leaves=12)
+
+
+near_valid = st.fixed_dictionaries({
+    "reality_checks": st.lists(st.fixed_dictionaries({
+        "name": yaml_scalars, "set": st.dictionaries(yaml_scalars, yaml_scalars, max_size=2),
+        "expect": st.lists(st.fixed_dictionaries({"variable": yaml_scalars, "is": yaml_scalars,
+                                                  "from": yaml_scalars, "to": yaml_scalars}), max_size=2)}),
+        max_size=2),
+    "directional": st.lists(st.fixed_dictionaries({"constant": yaml_scalars, "variable": yaml_scalars,
+                                                   "year": yaml_scalars, "sign": yaml_scalars}), max_size=2)})
+
+
+@settings(max_examples=50, deadline=None)
+@given(document=st.one_of(yaml_values, near_valid))
+def test_any_reality_check_file_loads_or_fails_in_one_line(document):
+    import yaml
+
+    from model.errors import ModelError
+    from model.validation import load_reality_checks
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "reality_checks.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        try:
+            load_reality_checks(path, ["opening rate", "graduation rate"], ["incubators", "graduations"])
+        except ModelError as err:
+            assert "\n" not in str(err) and str(path) in str(err)

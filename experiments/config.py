@@ -20,7 +20,7 @@ from model.errors import ConfigError, closest
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 LEVER_SUFFIXES = {"change": "scenario change", "start": "scenario start year", "ramp_years": "scenario ramp years"}
-TOP_LEVEL_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment")
+TOP_LEVEL_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment", "figures")
 UNCERTAINTY_MODES = ("auto", "none", "posterior")
 SCHEDULERS = ("local", "cluster")
 
@@ -54,6 +54,13 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
+class FigureSettings:
+    """`language`: en (default) or zh, for every figure label and the report."""
+
+    language: str = "en"
+
+
+@dataclass(frozen=True)
 class ParameterSetInfo:
     """Which `scenarios/params/<name>.yaml` a run used and where it came from."""
 
@@ -83,6 +90,7 @@ class RunConfig:
     uncertainty: UncertaintySettings = field(default_factory=UncertaintySettings)
     fixed_params: tuple[str, ...] = ()  # constants set on the command line: never drawn
     experiment: dict[str, Any] | None = None  # the `+experiment=NAME` group, checked by its module
+    figures: FigureSettings = field(default_factory=FigureSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,7 +162,8 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
         if bare in ("params", "experiment"):
             chosen[bare] = value
         section, _, leaf = bare.partition(".")
-        for name, schema in (("run", RunSettings), ("uncertainty", UncertaintySettings)):
+        for name, schema in (("run", RunSettings), ("uncertainty", UncertaintySettings),
+                             ("figures", FigureSettings)):
             if section == name and leaf not in schema.__dataclass_fields__:
                 allowed = list(schema.__dataclass_fields__)
                 raise ConfigError(f"{bare}: unknown key{closest(leaf, allowed)}; valid keys: "
@@ -313,7 +322,15 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
         experiment = _mapping(experiment, "experiment")
     return RunConfig(ScenarioConfig(str(scen["name"]), str(scen["description"]).strip(), levers),
                      params, run, tuple(overrides), _parameter_set(raw, Path(config_dir)), _uncertainty(raw),
-                     _fixed_params(tuple(overrides), info), experiment)
+                     _fixed_params(tuple(overrides), info), experiment, _figures(raw))
+
+
+def _figures(raw: dict[str, Any]) -> FigureSettings:
+    from figures.labels import check_language
+
+    settings = _mapping(raw.get("figures"), "figures")
+    _unknown_keys(settings, list(FigureSettings.__dataclass_fields__), "figures")
+    return FigureSettings(language=check_language(str(settings.get("language", "en"))))
 
 
 def compose_run_config(overrides: list[str], info: ModelInfo, config_dir: Path = SCENARIOS_DIR) -> RunConfig:

@@ -177,9 +177,12 @@ def run_projections(ctx: Context, out: Path) -> Written:
     attainment.to_csv(out / "attainment.csv", index=False)
     if ctx.config.run.figures:
         if name == "projections":
-            draw_figure("projection_fans", out / "projection_fans", projections, ctx.observations, ctx.targets)
-            draw_figure("scenario_difference", out / "scenario_difference", projections)
-        draw_figure("attainment_heatmap", out / "attainment_heatmap", attainment)
+            draw_figure("projection_fans", out / "projection_fans", projections, ctx.observations, ctx.targets,
+                        language=ctx.config.figures.language)
+            draw_figure("scenario_difference", out / "scenario_difference", projections,
+                        language=ctx.config.figures.language)
+        draw_figure("attainment_heatmap", out / "attainment_heatmap", attainment,
+                    language=ctx.config.figures.language)
     return Written([folder], {"scenarios": names, "draws": int(ds.sizes["draw"]),
                               "uncertainty_mode": ds.attrs["uncertainty_mode"]})
 

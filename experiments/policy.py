@@ -276,7 +276,7 @@ def run_policy_search(ctx: Context, out: Path) -> Written:
         print(f"innosd run: policy_search: no evaluated lever setting reaches probability "
               f"{float(policy.required_probability):g}; see policy_candidates.csv (no policy_best.yaml)")
     if ctx.config.run.figures:
-        draw_figure("pareto_front", out / "pareto_front", candidates)
+        draw_figure("pareto_front", out / "pareto_front", candidates, language=ctx.config.figures.language)
     uncosted = [lv for lv in lever_box(policy.levers, ctx.info) if lv not in COSTED_LEVERS]
     described = [proj.describe_target(t) for t in targets.itertuples(index=False)]
     return Written(folders, {"runs": runs, "targets": described,

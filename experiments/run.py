@@ -147,8 +147,8 @@ def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
         if config.run.figures:
             from figures.plots import key_indicators_figure, save_figure
 
-            save_figure(key_indicators_figure({config.scenario.name: ds}, observations, targets),
-                        tmp / "key_indicators")
+            save_figure(key_indicators_figure({config.scenario.name: ds}, observations, targets,
+                                              language=config.figures.language), tmp / "key_indicators")
     return folder
 
 
@@ -207,6 +207,7 @@ def main(argv: list[str]) -> int:
         if uncertain is not None:
             ens.discard_chunks(uncertain.chunk_folder)
         print(f"innosd run: {config.scenario.name} -> {folder}")
+        report(folder, config)
         return 0
     sweep_dir = root / "multirun" / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H-%M-%S")
     runs = {}
@@ -222,17 +223,31 @@ def main(argv: list[str]) -> int:
         comparison_table(runs).to_csv(tmp / "comparison.csv", index=False)
         write_uncertain(tmp, uncertain)  # projections/attainment of every run in one table each
         if uncertain is not None and configs[0].run.figures:
+            language = configs[0].figures.language
             expmod.draw_figure("projection_fans", tmp / "projection_fans", uncertain.projections, observations,
-                               targets)
-            expmod.draw_figure("attainment_heatmap", tmp / "attainment_heatmap", uncertain.attainment)
+                               targets, language=language)
+            expmod.draw_figure("attainment_heatmap", tmp / "attainment_heatmap", uncertain.attainment,
+                               language=language)
         if configs[0].run.figures:
             from figures.plots import key_indicators_figure, save_figure
 
-            save_figure(key_indicators_figure(runs, observations, targets), tmp / "comparison")
+            save_figure(key_indicators_figure(runs, observations, targets, language=configs[0].figures.language),
+                        tmp / "comparison")
     if uncertain is not None:
         ens.discard_chunks(uncertain.chunk_folder)
     print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
+    report(sweep_dir, configs[0])
     return 0
+
+
+def report(folder: Path, config: cfgmod.RunConfig) -> None:
+    """End a run with the report a planner opens (rebuild it any time with `innosd report`)."""
+    if not config.run.figures:
+        return
+    from figures.report import build_report
+
+    built = build_report([folder], language=config.figures.language)
+    print(f"innosd run: report -> {built / 'report.html'}")
 
 
 def sweep_label(job: list[str], config: cfgmod.RunConfig, configs: list[cfgmod.RunConfig]) -> str:
@@ -260,4 +275,5 @@ def run_experiments(jobs, configs, info, observations, targets, stamp, multirun:
         for chunk_folder in written.chunk_folders:
             ens.discard_chunks(chunk_folder)
         print(f"innosd run: experiment {name} -> {folder}")
+        report(folder, config)
     return 0

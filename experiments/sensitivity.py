@@ -258,5 +258,6 @@ def run_sensitivity(ctx: Context, out: Path) -> Written:
         morris_table.to_csv(out / "morris.csv", index=False)
     pd.DataFrame([vars(i) for i in inputs]).to_csv(out / "inputs.csv", index=False)
     if ctx.config.run.figures:
-        draw_figure("sensitivity_ranking", out / "sensitivity_ranking", sobol_table, morris_table)
+        draw_figure("sensitivity_ranking", out / "sensitivity_ranking", sobol_table, morris_table,
+                    language=ctx.config.figures.language)
     return Written(folders, {"runs": n_runs, "inputs": len(inputs)})

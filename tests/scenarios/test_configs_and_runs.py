@@ -53,6 +53,8 @@ def test_overrides_reach_the_model_parameters(info):
     (["scenario.levers.talent.change=99"], "outside the declared range"),
     (["run.backend=julia"], "valid backends: pysd, numba"),
     (["run.colour=red"], "unknown key"),
+    (["figures.language=fr"], "valid languages: en, zh"),
+    (["figures.colour=red"], "unknown key"),
 ])
 def test_bad_overrides_give_one_line_errors(overrides, fragment, info):
     with pytest.raises(ConfigError) as err:
@@ -107,9 +109,16 @@ def test_run_writes_results_targets_and_figures(tmp_path, capsys):
     assert len(targets) == len(pd.read_csv(Path(runmod.__file__).parents[1] / "calibration/data/targets.csv"))
     modelled = targets[targets["met"].isin(["True", "False"])]
     assert len(modelled) >= 15 and modelled["projected"].notna().all()
-    for ext in ("png", "pdf"):
+    for ext in ("png", "pdf", "svg"):
         assert (folder / f"key_indicators.{ext}").stat().st_size > 10_000
+    # the run ends with the report a planner opens, built from the folder just written
+    assert "<img" in (folder / "report" / "report.html").read_text(encoding="utf-8")
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_language_setting_reaches_the_run_config(info):
+    assert cfgmod.compose_run_config([], info).figures.language == "en"
+    assert cfgmod.compose_run_config(["figures.language=zh"], info).figures.language == "zh"
 
 
 def test_sweep_writes_comparison(tmp_path, capsys):

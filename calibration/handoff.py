@@ -62,6 +62,15 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
+def _mapping(value: Any, where: str) -> dict:
+    """A YAML mapping (or nothing); a one-line error for anything else."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{where}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
 def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet:
     """Read `params_dir/<name>.yaml`; a clear one-line error for a missing or malformed file."""
     path = Path(params_dir) / f"{name}.yaml"
@@ -72,11 +81,16 @@ def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
-    meta = raw.get("parameter_set") or {}
-    params = {str(k): _finite(v, f"{path}: params.{k}") for k, v in (raw.get("params") or {}).items()}
+    raw = _mapping(raw, f"{path}: (top level)")
+    meta = _mapping(raw.get("parameter_set"), f"{path}: parameter_set")
+    params = {str(k): _finite(v, f"{path}: params.{k}") for k, v in _mapping(raw.get("params"), f"{path}: params").items()}
+    draws = meta.get("posterior_draws")
+    if draws is not None and not isinstance(draws, str):
+        raise DataError(f"{path}: parameter_set.posterior_draws: expected a file name, got {draws!r}")
+    source = _mapping(meta.get("source"), f"{path}: parameter_set.source")
     return ParameterSet(name=str(meta.get("name", name)), params=params,
                         statistic=str(meta.get("statistic", "model file defaults")),
-                        posterior_draws=meta.get("posterior_draws"), source=dict(meta.get("source") or {}))
+                        posterior_draws=draws, source=dict(source))
 
 
 def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_DIR,

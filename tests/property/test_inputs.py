@@ -292,3 +292,22 @@ def test_any_reality_check_file_loads_or_fails_in_one_line(document):
             load_reality_checks(path, ["opening rate", "graduation rate"], ["incubators", "graduations"])
         except ModelError as err:
             assert "\n" not in str(err) and str(path) in str(err)
+
+
+@settings(max_examples=50, deadline=None)
+@given(document=st.one_of(yaml_values, st.fixed_dictionaries({
+    "parameter_set": st.one_of(yaml_values, st.fixed_dictionaries({
+        "name": yaml_scalars, "statistic": yaml_scalars, "posterior_draws": yaml_scalars, "source": yaml_values})),
+    "params": st.one_of(yaml_values, st.dictionaries(st.sampled_from(CONSTANTS), yaml_scalars, max_size=3))})))
+def test_any_parameter_set_file_loads_or_fails_in_one_line(document):
+    import yaml
+
+    from calibration.handoff import load_parameter_set
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "candidate.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+        try:
+            loaded = load_parameter_set("candidate", Path(folder))
+        except DataError as err:
+            assert "\n" not in str(err) and "candidate.yaml" in str(err)
+        else:
+            assert all(math.isfinite(v) for v in loaded.params.values())

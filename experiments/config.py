@@ -189,7 +189,9 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
                               f"valid choices: {', '.join(options) or '(none)'}")
         files.append(config_dir / group / f"{option}.yaml")
     for path in files:
-        _check_yaml(path)
+        loaded = _check_yaml(path)
+        if loaded is not None and not isinstance(loaded, dict):  # Hydra would raise a bare OSError
+            raise ConfigError(f"{path}: expected a YAML mapping of keys at the top level, got {type(loaded).__name__}")
     return prepared
 
 

@@ -311,3 +311,31 @@ def test_any_parameter_set_file_loads_or_fails_in_one_line(document):
             assert "\n" not in str(err) and "candidate.yaml" in str(err)
         else:
             assert all(math.isfinite(v) for v in loaded.params.values())
+
+
+lever_setting = st.fixed_dictionaries({"change": yaml_scalars, "start": yaml_scalars, "ramp_years": yaml_scalars})
+scenario_documents = st.one_of(yaml_values, st.fixed_dictionaries({
+    "name": yaml_scalars, "description": yaml_scalars,
+    "levers": st.one_of(yaml_values, st.dictionaries(st.sampled_from(LEVERS + ["bogus"]),
+                                                     st.one_of(lever_setting, yaml_values), max_size=3))}))
+
+
+@pytest.fixture(scope="module")
+def scenarios_copy(tmp_path_factory):
+    import shutil
+    root = tmp_path_factory.mktemp("config") / "scenarios"
+    shutil.copytree(cfgmod.SCENARIOS_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=scenario_documents)
+def test_any_scenario_file_composes_or_fails_in_one_line(scenarios_copy, document):
+    import yaml
+
+    from model.errors import ConfigError
+    (scenarios_copy / "scenario" / "fuzz.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    try:
+        cfgmod.compose_run_config(["scenario=fuzz"], INFO, config_dir=scenarios_copy)
+    except ConfigError as err:
+        assert "\n" not in str(err)

@@ -26,7 +26,7 @@ from calibration.priors import Prior, log_prior, to_natural
 from model.errors import ConfigError, closest
 
 USES = ("likelihood", "check")
-OBSERVATION_KEYS = ("sigma", "use", "years", "reason")
+OBSERVATION_KEYS = ("sigma", "use", "years", "check_years", "reason")
 # Stocks are read at year end: the state at t = Y + 1 (model brief section 1). Saved
 # times are exact binary fractions, so this only guards float formatting.
 TIME_MATCH_TOLERANCE = 1e-9
@@ -59,7 +59,7 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
                         model_columns: list[str]) -> ObservationSet:
     """The configured observation rows, one per (indicator, year), with their sigma.
 
-    `spec` maps indicator id -> {sigma, use, years?, reason}. Errors name the config key.
+    `spec` maps indicator id -> {sigma, use, years?, check_years?, reason}. Errors name the config key.
     """
     if not spec:
         raise ConfigError("calibration.observations: no indicators configured")
@@ -100,6 +100,8 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
         if not str(setting.get("reason") or "").strip():
             raise ConfigError(f"{where}.reason: state why sigma is {sigma:g}")
         years = setting.get("years")
+        # years compared in fit.csv but kept out of the likelihood (e.g. a value derived from others)
+        check_years = {int(y) for y in setting.get("check_years") or []}
         picked = picked[picked["year"].between(first, last)]
         if years is not None:
             picked = picked[picked["year"].isin([int(y) for y in years])]
@@ -113,7 +115,7 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
                                   "the log-normal error model needs positive figures")
             rows.append({"indicator": indicator, "model_variable": variable, "year": int(year),
                          "unit": group["unit"].iloc[0], "observed": float(np.median(values)),
-                         "sigma": sigma, "in_likelihood": use == "likelihood",
+                         "sigma": sigma, "in_likelihood": use == "likelihood" and int(year) not in check_years,
                          "source": " || ".join(dict.fromkeys(group["source"])),
                          "reason": str(setting["reason"]).strip()})
     table = pd.DataFrame(rows).sort_values(["indicator", "year"], kind="stable").reset_index(drop=True)

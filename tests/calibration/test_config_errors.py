@@ -18,6 +18,11 @@ def test_default_config_composes_with_sourced_priors_and_enough_evaluations():
     assert all(p.source for p in config.priors)
     assert config.observations.table["in_likelihood"].sum() >= 20
     assert set(config.observations.table["year"]) <= {2013, 2014, 2015, 2016}
+    table = config.observations.table.set_index(["indicator", "year"])
+    # a value derived from another row is compared (check_years) but not counted twice
+    assert not table.loc[("incubators", 2015), "in_likelihood"] and table.loc[("incubators", 2016), "in_likelihood"]
+    # rows repeating one figure across sources become one observation (their median)
+    assert table.loc[("high_tech_enterprises", 2016), "observed"] in (4740.0, 4741.0, 4742.0)
     sampler = config.settings.sampler
     # the issue asks for >= 100,000 model evaluations; proposals outside the prior box are
     # not simulated, so the default must propose clearly more than that

@@ -51,7 +51,9 @@ def assert_one_line_error(code: int, stderr: str, command: str) -> None:
 
 
 def files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()]
+    """Output files, except the ensemble resume cache OUTPUT_DIR/.chunks (finished chunks
+    kept on purpose so an interrupted ensemble resumes; see experiments/run.py)."""
+    return [p for p in root.rglob("*") if p.is_file() and ".chunks" not in p.relative_to(root).parts]
 
 
 # ------------------------------------------------------------------ config overrides

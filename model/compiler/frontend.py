@@ -507,6 +507,8 @@ class ModelGraph:
         if fname in ("vmin_xmile", "vmax_xmile"):
             # XMILE MIN/MAX with one argument: over every dimension not bound on the left
             return self._aggregate(fname[:4], args[0], binding, phase, free=True)
+        if fname == "vector_select":
+            return self._vector_select(args, binding, phase)
         if fname in _UNARY:
             return f"{_UNARY[fname]}({g(args[0])})"
         if fname in ("sum", "prod", "vmin", "vmax"):
@@ -567,6 +569,65 @@ class ModelGraph:
                 for x in (v if isinstance(v, (list, tuple)) else [v]):
                     self._bang_ranges(x, found)
         return found
+
+    def _vector_select(self, args, binding, phase) -> str:
+        """VECTOR SELECT(selection[d!], expression[d!], missing, numerical action, error
+        action) as PySD's functions.vector_select: reduce the selected (non-zero)
+        entries over the "!" dimensions (broadcast over both arguments' ones); the
+        missing value where nothing is selected.  The numerical action must be constant."""
+        g = lambda n: self._gen(n, binding, phase)  # noqa: E731
+        try:
+            error_action = self.const_value(args[4])
+        except ModelError:
+            error_action = None
+        if error_action != 0:
+            raise unsupported("VECTOR SELECT with an error action other than 0", self._label)
+        bangs = self._bang_ranges(args[1], self._bang_ranges(args[0], []))
+        sels, exprs = [], []
+        for tup in itertools.product(*[self._elements_of(b[:-1]) for b in bangs]):
+            b2 = dict(binding)
+            for b, e in zip(bangs, tup):
+                b2[b] = (e, -1)
+            sels.append(self._gen(args[0], b2, phase))
+            exprs.append(self._gen(args[1], b2, phase))
+        picked = [f"((({sv}) != 0.0) * 1.0)" for sv in sels]
+        count = "(" + " + ".join(picked) + ")"
+        missing = g(args[2])
+
+        def reduce(action):
+            if action < 5:
+                vals = [f"({sv}) * ({ev})" for sv, ev in zip(sels, exprs)]
+            elif action == 5:  # PySD (and Vensim): expression ^ selection
+                vals = [f"_pow({ev}, {sv})" for sv, ev in zip(sels, exprs)]
+            else:
+                vals = [f"({ev})" for ev in exprs]
+            kind = {0: "sum", 6: "sum", 1: "prod", 5: "prod", 7: "prod", 2: "min", 8: "min",
+                    3: "max", 9: "max", 4: "mean", 10: "mean"}[action]
+            unit = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "min": "np.inf",
+                    "max": "(-np.inf)"}[kind]
+            masked = [f"_ite({p}, {v}, {unit})" for p, v in zip(picked, vals)]
+            if kind in ("sum", "mean"):
+                out = "(" + " + ".join(masked) + ")"
+                out = f"({out} / {count})" if kind == "mean" else out
+            elif kind == "prod":
+                out = "(" + " * ".join(masked) + ")"
+            else:
+                out = masked[0]
+                for m in masked[1:]:
+                    out = f"np.{'minimum' if kind == 'min' else 'maximum'}({out}, {m})"
+            return f"_ite((({count}) == 0.0) * 1.0, {missing}, {out})"
+        try:
+            action = self.const_value(args[3])
+        except ModelError:
+            action = None
+        if action is not None:
+            if action not in range(11):
+                raise ModelError(f"{self._label}: VECTOR SELECT numerical action must be "
+                                 f"0..10, got {action}")
+            return reduce(int(action))
+        # a run-time choice among all eleven reductions made Numba's compile explode
+        # (minutes, gigabytes) on the test models; PySD evaluates it as given
+        raise unsupported("VECTOR SELECT with a non-constant numerical action", self._label)
 
     def _free_ranges(self, node, binding, found):
         """Ranges used as subscripts in `node` that the left-hand side does not bind."""

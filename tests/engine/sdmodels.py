@@ -72,6 +72,16 @@ def pysd_run(folder: str, tmpdir: Path) -> pd.DataFrame:
         return m.run()
 
 
+def pysd_model_run(model: Path, tmpdir: Path) -> pd.DataFrame:
+    """PySD's run() of one model file, translated in a scratch copy."""
+    import pysd
+    dst = Path(tmpdir) / model.name
+    shutil.copy(model, dst)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pysd.read_vensim(str(dst)).run()
+
+
 def compare(actual: pd.DataFrame, expected: pd.DataFrame, rtol: float, atol: float):
     """Column names and times shared by both; returns a list of mismatch descriptions."""
     cols = [c for c in expected.columns if c in actual.columns]

@@ -160,3 +160,30 @@ def test_inlined_math_matches_libm():
             for k in range(3):
                 np.testing.assert_allclose(abs(got[k]), abs(ref[k]), rtol=rtol[k], atol=0,
                                            err_msg=f"function {k} at {a}, {b}")
+
+
+def test_lookup_forward_backward_extrapolate():
+    # PySD 3.14 cannot run these three (the lookup is called without an argument), so
+    # the expected values are worked out by hand from the table y = x^2 at x = 0..3
+    df = compile_model(MODELS / "lookup_forms.mdl").run()
+    assert list(df.index) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    expected = {
+        "plain": [0, 0.5, 1, 2.5, 4, 6.5, 9, 9, 9],
+        "forward": [0, 1, 1, 4, 4, 9, 9, 9, 9],
+        "backward": [0, 0, 1, 1, 4, 4, 9, 9, 9],
+        "extrapolated": [0, 0.5, 1, 2.5, 4, 6.5, 9, 11.5, 14],
+    }
+    for col, values in expected.items():
+        assert df[col].tolist() == values, col
+
+
+def test_vector_select_constant_actions(tmp_path):
+    # hand values in the model's comments; PySD (the reference) agrees
+    df = compile_model(MODELS / "vector_select.mdl").run()
+    hand = {"weighted sum": 21.0, "selected min": 5.0, "selected mean": 8.0,
+            "power product": 275.0, "none selected": -1.0}
+    for col, value in hand.items():
+        assert np.allclose(df[col], value, rtol=1e-15), col
+    ref = S.pysd_model_run(MODELS / "vector_select.mdl", tmp_path)
+    for col in hand:
+        assert np.allclose(df[col], ref[col], rtol=1e-15), col

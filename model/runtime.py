@@ -142,6 +142,38 @@ def _parse_error_location(path: Path, err: Exception) -> str:
     return f"line {line}: cannot parse {construct}" + (f" (equation of {variable!r})" if variable else "")
 
 
+def definition_line(source: bytes, variable: str, xmile: bool = False) -> int | None:
+    """1-based line of `variable`'s definition in a model file (Vensim names match
+    case-insensitively with spaces and underscores equivalent), or None."""
+    import re
+    words = [re.escape(w) for w in re.split(r"[\s_]+", variable.strip()) if w]
+    if not words:
+        return None
+    name = r"[\s_]+".join(words)
+    pattern = (rf'name\s*=\s*"{name}"' if xmile else
+               rf'^\s*(:MACRO:\s*)?"?{name}"?\s*(\[|=|\(|:|$)')
+    rx = re.compile(pattern, re.IGNORECASE)
+    text = source.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("\\\\\\---///"):  # Vensim's sketch section follows
+            break
+        if rx.search(line):
+            return number
+    return None
+
+
+def _located(err: ModelError, path: Path, source: bytes) -> ModelError:
+    """`err` prefixed with file:line of the variable it concerns, when known."""
+    msg = str(err)
+    variable = getattr(err, "variable", None)
+    line = definition_line(source, variable, xmile=path.suffix.lower() != ".mdl") \
+        if variable else None
+    where = f"{path.name}:{line}" if line else path.name
+    if msg.startswith(path.name):
+        msg = msg[len(path.name):].lstrip(": ")
+    return ModelError(f"{where}: {msg}")
+
+
 def _ctl_expr(g, node) -> str:
     """Python expression (over `p`, a name->value dict) for a control variable."""
     from pysd.translators.structures import abstract_expressions as ae
@@ -176,7 +208,10 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     from model.compiler.codegen import generate
 
     am = _parse(path)
-    g = ModelGraph(am, path)
+    try:
+        g = ModelGraph(am, path)
+    except ModelError as err:
+        raise _located(err, path, source) from None
     outputs, columns = [], []
     integ_slots = {s for st in g.statefuls if st.kind == "INTEG" for s in st.slots}
     for k, var in g.variables.items():
@@ -190,7 +225,10 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
             kind = "stock" if run_code in integ_slots else \
                 "constant" if not slot.startswith("@A") else "auxiliary"
             columns.append(dict(name=col, variable=var.name, units=var.units, kind=kind))
-    src = generate(g, outputs, COMPILER_VERSION)
+    try:
+        src = generate(g, outputs, COMPILER_VERSION)
+    except ModelError as err:  # e.g. simultaneous equations: name the file
+        raise _located(err, path, source) from None
     from pysd.translators.structures.abstract_expressions import ReferenceStructure
     control = {CONTROL_VARS[k]: _ctl_expr(g, ReferenceStructure(k)) for k in CONTROL_VARS}
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)

@@ -58,7 +58,9 @@ def _toposort(nodes: dict, roots, what: str, owner) -> list:
                 if st == 1:
                     cyc = [n for n, _ in stack] + [dep]
                     names = " -> ".join(owner(n) for n in cyc[cyc.index(dep):])
-                    raise ModelError(f"circular {what}: {names}")
+                    err = ModelError(f"circular {what}: {names}")
+                    err.variable = owner(dep).split("[")[0].split(".")[0]
+                    raise err
                 if st is None:
                     state[dep] = 1
                     stack.append((dep, iter(sorted(_deps(nodes[dep])))))

@@ -50,8 +50,12 @@ def norm(name: str) -> str:
 
 
 def unsupported(construct: str, variable: str) -> ModelError:
-    return ModelError(f"unsupported construct {construct} in variable {variable!r}; "
-                      "run this model with --backend pysd")
+    """The one-line error for a construct the compiled core lacks (PySD runs them all:
+    hence the suggestion).  `variable` lets the caller add the file line."""
+    err = ModelError(f"unsupported construct {construct} in variable {variable!r}; "
+                     "run this model with --backend pysd")
+    err.variable = variable.split("[")[0]
+    return err
 
 
 @dataclass
@@ -249,7 +253,12 @@ class ModelGraph:
                     var.instances[tup] = slot
         # pass 2: build code (may create states for INTEG, SMOOTH, ...)
         for var, label, comp, binding, slot in self._work:
-            self._build_aux(var, label, comp.ast, binding, slot)
+            try:
+                self._build_aux(var, label, comp.ast, binding, slot)
+            except ModelError as err:
+                if getattr(err, "variable", None) is None:
+                    err.variable = var.name  # where to point the user in the file
+                raise
 
     def _make_lookup(self, ast, label, tup, comp):
         from pysd.translators.structures import abstract_expressions as ae
@@ -466,7 +475,8 @@ class ModelGraph:
             if elem is not None and node.subscripts is None:
                 return self._element_value(elem)
             raise ModelError(f"{self._label}: reference to undefined variable {ref!r}"
-                             + _closest(key, self.variables))
+                             + _closest(ref.replace("_", " "),
+                                        [v.name for v in self.variables.values()]))
         var = self.variables[key]
         if var.kind == "lookup":
             raise unsupported("lookup used without argument", self._label)

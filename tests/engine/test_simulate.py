@@ -37,3 +37,28 @@ def test_simulate_unsupported_construct_suggests_pysd(capsys):
     assert cli.main(["simulate", str(S.model_file("macro_stock"))]) == 2
     err = capsys.readouterr().err
     assert "MACRO" in err and "--backend pysd" in err and err.count("\n") == 1
+
+
+def _broken(tmp_path, old, new):
+    f = tmp_path / "broken.mdl"
+    f.write_text(DECAY.read_text().replace(old, new))
+    return f
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    # construct, variable and the line of its definition; PySD runs it, so suggest it
+    ("decay rate * Amount", "GAME(decay rate * Amount)",
+     "broken.mdl:9: unsupported construct GAME in variable 'decay'; run this model with "
+     "--backend pysd"),
+    ("decay rate * Amount", "decay rat * Amount",
+     "broken.mdl:9: decay: reference to undefined variable 'decay_rat' (did you mean "
+     "'decay rate'"),
+    ("decay rate * Amount", "decay",
+     "broken.mdl:9: circular definition (simultaneous equations): decay -> decay"),
+    ("decay rate * Amount", "decay rate * (Amount", "line 10: cannot parse"),
+])
+def test_malformed_or_unsupported_model_names_file_line_and_variable(tmp_path, capsys, old,
+                                                                      new, expected):
+    assert cli.main(["simulate", str(_broken(tmp_path, old, new))]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1, err

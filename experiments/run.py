@@ -211,7 +211,7 @@ def main(argv: list[str]) -> int:
         return 0
     sweep_dir = root / "multirun" / stamp.strftime("%Y-%m-%d") / stamp.strftime("%H-%M-%S")
     runs = {}
-    labels = [sweep_label(job, config, configs) for job, config in zip(jobs, configs)]
+    labels = [sweep_label(job, config, configs, jobs) for job, config in zip(jobs, configs)]
     uncertain = posterior_ensemble(dict(zip(labels, configs)), observations, targets)
     with atomic_directory(sweep_dir) as tmp:
         for number, (label, config) in enumerate(zip(labels, configs)):
@@ -250,11 +250,18 @@ def report(folder: Path, config: cfgmod.RunConfig) -> None:
     print(f"innosd run: report -> {built / 'report.html'}")
 
 
-def sweep_label(job: list[str], config: cfgmod.RunConfig, configs: list[cfgmod.RunConfig]) -> str:
-    """The scenario name, or with the swept overrides when scenario names repeat."""
+def sweep_label(job: list[str], config: cfgmod.RunConfig, configs: list[cfgmod.RunConfig],
+                jobs: list[list[str]] | None = None) -> str:
+    """The scenario name, or with the swept overrides when scenario names repeat.
+
+    Only overrides that differ between the sweep's jobs name a run: `run.output_dir=...`,
+    shared by every job, says nothing about which run a row belongs to.
+    """
     if len({c.scenario.name for c in configs}) == len(configs):
         return config.scenario.name
-    return f"{config.scenario.name} [{' '.join(o for o in job if not o.startswith('scenario='))}]"
+    shared = set.intersection(*(set(j) for j in jobs)) if jobs else set()
+    swept = [o for o in job if not o.startswith("scenario=") and o not in shared]
+    return f"{config.scenario.name} [{' '.join(swept)}]"
 
 
 def run_experiments(jobs, configs, info, observations, targets, stamp, multirun: bool, argv,

@@ -141,3 +141,12 @@ def test_failed_run_leaves_no_folder(tmp_path, capsys, monkeypatch):
     code, out = _cli(capsys, f"run.output_dir={tmp_path}")
     assert code == 130 and "no partial output" in out.err
     assert not [p for p in tmp_path.rglob("*") if p.is_dir() and "baseline" in p.name]
+
+
+def test_lever_sweep_labels_name_only_the_swept_override(tmp_path, capsys):
+    code, _ = _cli(capsys, "-m", "scenario.levers.fiscal_st.change=0,0.5", f"run.output_dir={tmp_path}",
+                   "run.figures=false", "uncertainty.mode=none")
+    assert code == 0
+    (sweep,) = list((tmp_path / "multirun").glob("*/*"))
+    runs = set(pd.read_csv(sweep / "comparison.csv")["run"])
+    assert runs == {"baseline [scenario.levers.fiscal_st.change=0]", "baseline [scenario.levers.fiscal_st.change=0.5]"}

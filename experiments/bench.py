@@ -109,6 +109,19 @@ def main(argv: list[str]) -> int:
         sub = table.iloc[:size]
         repeat = 3 if size < args.n else 1
         ens_times[size] = _best(lambda: m.run_ensemble(sub, return_columns=ens_cols), repeat)
+    # before/after: the same members as one scalar kernel each, in prange (what
+    # run_ensemble did before the struct-of-arrays kernels), on the first 10,000
+    base_n = min(args.n, ENSEMBLE_SIZES[-1])
+    P_base = np.repeat(m._defaults[:, None], base_n, axis=1)
+    for name in table.columns:
+        for i in m._param_indices(name):
+            P_base[i] = table[name].to_numpy()[:base_n]
+    P_base = np.ascontiguousarray(P_base)
+    omap_b, cols_b = m._output_map(ens_cols)
+    out_b = np.empty((len(cols_b), base_n, int(save.sum())))
+    base_args = (times, save, dt, cap, m._lx, m._ly, omap_b, out_b)
+    m._mod.run_euler(P_base[:, :2].copy(), *base_args[:-1], out_b[:, :2].copy())
+    t_base = _best(lambda: m._mod.run_euler(P_base, *base_args), 1)
     ds = m.run_ensemble(table.iloc[:min(args.n, 1000)], return_columns=ens_cols)
     nbytes = ds.nbytes * args.n / max(len(ds.run), 1)
     n_steps = len(times) - 1
@@ -130,6 +143,8 @@ def main(argv: list[str]) -> int:
         print(f"run_ensemble N={size:>7} ({len(ens_cols)} columns saved): {t_ens:8.3f} s "
               f"{rate:10.0f} runs/s = {rate / TARGET_ENSEMBLE_RUNS_PER_S:5.2f} x target "
               f"({TARGET_ENSEMBLE_RUNS_PER_S:,} runs/s)")
+    print(f"  before (scalar kernel per member, prange), N={base_n:>7}:    {t_base:8.3f} s "
+          f"{base_n / t_base:10.0f} runs/s")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} while measuring "
           f"(load above the core count means the cores were shared)")

@@ -198,9 +198,9 @@ def _ctl_expr(g, node) -> str:
         for op, a in zip(node.operators, args[1:]):
             out += f" {ops[op]} {a}"
         return f"({out})"
-    raise ModelError("control variables (INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER) "
-                     "must be constant expressions; this one changes during the run: "
-                     "run this model with --backend pysd")
+    raise ModelError("unsupported construct control variable that changes during the run "
+                     "(INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER must be constant "
+                     "expressions); run this model with --backend pysd")
 
 
 def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
@@ -230,7 +230,13 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     except ModelError as err:  # e.g. simultaneous equations: name the file
         raise _located(err, path, source) from None
     from pysd.translators.structures.abstract_expressions import ReferenceStructure
-    control = {CONTROL_VARS[k]: _ctl_expr(g, ReferenceStructure(k)) for k in CONTROL_VARS}
+    control = {}
+    for k, name in CONTROL_VARS.items():
+        try:
+            control[name] = _ctl_expr(g, ReferenceStructure(k))
+        except ModelError as err:
+            err.variable = name
+            raise _located(err, path, source) from None
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
     ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
     params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),

@@ -15,6 +15,9 @@ to its row in `out` (-1: not requested, so not stored).  Euler follows PySD's `_
 at each time, compute every auxiliary, save if it is a save time, then all
 derivatives at once, then `state + ddt*dt`; discrete states (DELAY FIXED pipes,
 SAMPLE IF TRUE, DELAY N times) are updated once per step from the same values.
+Auxiliaries that depend on neither time nor a state are computed once, before the loop.
+`run_ensemble` uses the chunk kernels; `run_euler`/`run_rk4` (one scalar kernel per
+member) remain as the baseline `innosd bench` compares against.
 """
 
 from __future__ import annotations
@@ -84,6 +87,16 @@ class Plan:
         self.run_order = _toposort(run_nodes, sorted(run_nodes, key=lambda n: int(n[1:])),
                                    "definition (simultaneous equations)", owner)
         self.run_nodes = run_nodes
+        # auxiliaries that depend on neither time nor any state are constant for the
+        # whole run: computed once, after initialisation, with the same expression
+        # (same values), instead of at every step
+        varying = set()
+        for n in self.run_order:
+            code = run_nodes[n]
+            if "@T@" in code or any(d[0] == "S" or d in varying for d in _deps(code)):
+                varying.add(n)
+        self.hoisted = [n for n in self.run_order if n not in varying]
+        self.loop_order = [n for n in self.run_order if n in varying]
         # init phase: states and fixed values, with whatever auxiliaries they need
         init_nodes = {f"A{i}": code[1] for i, code in g.aux_code.items()}
         self.state_init = {}
@@ -150,12 +163,14 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
         w(f"    df{n}_buf = np.empty(df{n}_n)")
         w(f"    df{n}_buf[:] = {s}")
         w(f"    df{n}_ptr = 0")
+    for n in plan.hoisted:
+        w(f"    {n.lower()} = {sub(plan.run_nodes[n])}")
     w(f"    row = np.empty({max(len(plan.outputs), 1)})")
     w("    isave = 0")
     w("    nsteps = times.shape[0] - 1")
     w("    for step in range(nsteps + 1):")
     w("        t = times[step]")
-    aux = [f"        {n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.run_order]
+    aux = [f"        {n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.loop_order]
     L += aux
     w("        if save[step]:")
     for o, (_, code) in enumerate(plan.outputs):
@@ -221,11 +236,6 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
 CHUNK = 8
 
 
-def _sub_chunk(code: str, g: ModelGraph) -> str:
-    """Placeholders -> locals inside the member loop of the chunk kernels (as scalar)."""
-    return _sub_scalar(code, g)
-
-
 def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     """Struct-of-arrays kernel for CHUNK members.
 
@@ -235,7 +245,8 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     (bit-identical results; no fastmath, no reordering) while LLVM vectorises across
     members.  DELAY FIXED ring buffers are advanced in a separate loop (their indirect
     indexing would stop vectorisation): one shared pointer when every member of the
-    chunk has the same pipe length, else per member."""
+    chunk has the same pipe length, else per member.  A block of a partial last chunk
+    is padded with copies of its last member, whose results are not written."""
     g = plan.g
     B = CHUNK
     sub = lambda c: _sub_scalar(c, g)  # noqa: E731
@@ -273,12 +284,13 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
         out = [f"{ind}p{i} = W[{oP + i * B} + m]" for i in plan.params_used]
         out += [f"{ind}k{i} = W[{oK + i * B} + m]" for i in range(n_fixed)]
         out += [f"{ind}s{i} = W[{oS + i * B} + m]" for i in range(n_state)]
+        out += [f"{ind}{n.lower()} = W[{oA + int(n[1:]) * B} + m]" for n in plan.hoisted]
         return out
 
     def step_body(ind):
         out = loads(ind)
-        out += [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.run_order]
-        out += [f"{ind}W[{oA + int(n[1:]) * B} + m] = {n.lower()}" for n in plan.run_order]
+        out += [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.loop_order]
+        out += [f"{ind}W[{oA + int(n[1:]) * B} + m] = {n.lower()}" for n in plan.loop_order]
         out += [f"{ind}d1_{v} = {c}" for v, c, _ in cont]
         out += [f"{ind}n_{v} = {c}" for v, c in disc]
         out += [f"{ind}W[{oD + i * B} + m] = {c}" for i, (_, _, c) in enumerate(dfs)]
@@ -287,7 +299,8 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
             for stage, (frac, prev) in enumerate([(0.5, "d1"), (0.5, "d2"), (1.0, "d3")], 2):
                 out += [f"{ind}{v} = y0_{v} + {frac!r} * dt * {prev}_{v}" for v, _, _ in cont]
                 out.append(f"{ind}t = t0 + {frac!r} * dt")
-                out += [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.run_order]
+                out += [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}"
+                        for n in plan.loop_order]
                 out += [f"{ind}d{stage}_{v} = {c}" for v, c, _ in cont]
             out.append(f"{ind}t = t0")
         for v, _, st in cont:
@@ -314,7 +327,7 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w(f"            W[i * {B} + m] = P[i, j0 + min(m, n - 1)]  # pad with the last member")
     w("    t = times[0]")
     w(f"    for m in range({B}):")
-    w(f"        {'pass' if not plan.params_used else ''}")
+    w("        t = times[0]  # (keeps the loop body non-empty for a model without slots)")
     for i in plan.params_used:
         w(f"        p{i} = W[{oP + i * B} + m]")
     for node in plan.init_order:
@@ -323,6 +336,9 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
             w(f"        W[{oS + int(node[1:]) * B} + m] = {node.lower()}")
         elif node[0] == "K":
             w(f"        W[{oK + int(node[1:]) * B} + m] = {node.lower()}")
+    for n in plan.hoisted:
+        w(f"        {n.lower()} = {sub(plan.run_nodes[n])}")
+        w(f"        W[{oA + int(n[1:]) * B} + m] = {n.lower()}")
     # DELAY FIXED pipes: lengths per member; buffer rows [pos * CHUNK + m]
     w(f"    DFN = np.empty({max(n_df, 1) * B}, dtype=np.int64)")
     w(f"    DFP = np.zeros({max(n_df, 1) * B}, dtype=np.int64)")

@@ -95,9 +95,10 @@ class ModelGraph:
     def __init__(self, abstract_model, source: Path):
         self.source = source
         sections = abstract_model.sections
-        if len(sections) > 1:
-            raise unsupported("MACRO", sections[1].name)
         self.section = sections[0]
+        # Vensim macros: inlined at each call (see _macro_call)
+        self.macros = {norm(sec.name): sec for sec in sections[1:]}
+        self._scopes: list[dict] = []
         self.params: list[dict] = []          # P slots: name, element, default, units, limits
         self.n_aux = 0
         self.n_state = 0
@@ -319,7 +320,7 @@ class ModelGraph:
         if isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure)):
             return self._operation(list(node.operators), node.arguments, binding, phase)
         if isinstance(node, ae.ReferenceStructure):
-            return self._reference(node, binding)
+            return self._reference(node, binding, phase)
         if isinstance(node, ae.CallStructure):
             return self._call(node, binding, phase)
         if isinstance(node, ae.InlineLookupsStructure):
@@ -461,11 +462,17 @@ class ModelGraph:
         full = max((els for els in self.ranges.values() if elem in els), key=len)
         return repr(float(full.index(elem) + 1))
 
-    def _reference(self, node, binding) -> str:
+    def _reference(self, node, binding, phase="run") -> str:
         ref = node.reference
         if ref == "time":
             return "@T@"
         key = norm(ref)
+        if self._scopes and key in self._scopes[-1]:
+            entry = self._scopes[-1][key]
+            if isinstance(entry, tuple):  # a macro parameter: the caller's argument
+                return entry[0] if phase == "run" else entry[1]
+            subs = node.subscripts.subscripts if node.subscripts is not None else None
+            return self._instance(entry, subs, binding)
         if key not in self.variables:
             rng = next((r for r in self.ranges if norm(r) == key), None)
             if rng is not None and node.subscripts is None:
@@ -517,6 +524,11 @@ class ModelGraph:
         if fname in ("vmin_xmile", "vmax_xmile"):
             # XMILE MIN/MAX with one argument: over every dimension not bound on the left
             return self._aggregate(fname[:4], args[0], binding, phase, free=True)
+        if key in self.macros:
+            memo = (self._label, id(node), "macro")
+            if memo not in self._memo:
+                self._memo[memo] = self._macro_call(self.macros[key], args, binding)
+            return self._memo[memo]
         if fname == "vector_select":
             return self._vector_select(args, binding, phase)
         if fname in _UNARY:
@@ -579,6 +591,48 @@ class ModelGraph:
                 for x in (v if isinstance(v, (list, tuple)) else [v]):
                     self._bang_ranges(x, found)
         return found
+
+    def _macro_call(self, sec, args, binding) -> str:
+        """Inline one call of a Vensim macro: its variables become fresh slots (a stock in
+        a macro is a stock per call), its parameters the caller's argument expressions;
+        the value is the macro's variable named like the macro."""
+        if sec.returns:
+            raise unsupported("MACRO with additional outputs", self._label)
+        if len(args) != len(sec.params):
+            raise ModelError(f"{self._label}: macro {sec.name} takes {len(sec.params)} "
+                             f"arguments, got {len(args)}")
+        caller = self._label
+        scope = {norm(p): (self._gen(a, binding, "run"), self._gen(a, binding, "init"))
+                 for p, a in zip(sec.params, args)}
+        work = []
+        for el in sec.elements:
+            if any(c.subscripts[0] for c in el.components) or len(el.components) != 1:
+                raise unsupported("subscripted MACRO", caller)
+            var = Variable(el.name, el.units or "", (None, None), "", list(el.components))
+            ast = el.components[0].ast
+            label = f"{caller}>{sec.name}.{el.name}"
+            if isinstance(ast, (int, float, np.integer, np.floating)) \
+                    and not isinstance(ast, bool):
+                slot = repr(float(ast))
+            else:
+                slot = f"@A{self.n_aux}@"
+                self.aux_owner[self.n_aux] = label
+                self.n_aux += 1
+                work.append((var, label, ast, slot))
+            var.instances[()] = slot
+            scope[norm(el.name)] = var
+        result = scope.get(norm(sec.name))
+        if not isinstance(result, Variable):
+            raise ModelError(f"macro {sec.name} does not define a variable named "
+                             f"{sec.name!r}")
+        self._scopes.append(scope)
+        try:
+            for var, label, ast, slot in work:
+                self._build_aux(var, label, ast, {}, slot)
+        finally:
+            self._scopes.pop()
+            self._label = caller
+        return result.instances[()]
 
     def _vector_select(self, args, binding, phase) -> str:
         """VECTOR SELECT(selection[d!], expression[d!], missing, numerical action, error

@@ -107,8 +107,8 @@ def test_cache_reuse_and_invalidation(tmp_path, monkeypatch):
 
 
 def test_unsupported_construct_names_construct_and_variable():
-    with pytest.raises(ModelError, match=r"MACRO.*--backend pysd"):
-        compile_model(S.model_file("macro_stock"))
+    with pytest.raises(ModelError, match=r"GAME.*--backend pysd"):
+        compile_model(S.model_file("game"))
 
 
 # exp/log/pow are inlined IR (model/compiler/rt.py) so that ensembles vectorise; these

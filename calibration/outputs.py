@@ -125,7 +125,7 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
         out += [f"Combinations the data fix although their members are loose (directions of the "
                 f"prior-standardised posterior with sd <= {tables.COMBINATION_SD_RATIO} of the prior's):", ""]
         out += [f"- sd ratio {sd:.2f}: {label}" for sd, label in combos[:10]] + [""]
-    out += [f"**Not informed by these data** (posterior close to the prior): "
+    out += ["**Not informed by these data** (posterior close to the prior): "
             + (", ".join(f"`{n}`" for n in loose) or "none") + ". Their spread is carried into every "
             "projection through the posterior draws; it is prior knowledge, not evidence from 2013-2016.", ""]
     if not result.profiles.empty:

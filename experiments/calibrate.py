@@ -32,7 +32,7 @@ from calibration.likelihood import ObservationSet, select_observations
 from calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
 from calibration.priors import Prior, parse_prior
 from calibration.workflow import CalibrationSettings
-from experiments.config import SCENARIOS_DIR, _check_yaml
+from experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, mapping, unknown_keys
 from experiments.engine import MODEL_FILE
 from experiments.results import atomic_directory, provenance, write_json
 from model.errors import ConfigError, closest
@@ -65,11 +65,6 @@ class CalibrateConfig:
 
 def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[str, Any]:
     """Hydra compose of `calibrate.yaml` -> plain dict; one-line ConfigError on any problem."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
     group = "default"
     for item in overrides:
         key, sep, value = item.partition("=")
@@ -87,36 +82,15 @@ def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[
         raise ConfigError(f"calibration: unknown calibration config {group!r}{closest(group, names)}; "
                           f"valid: {', '.join(names)}")
     for path in (config_dir / "calibrate.yaml", config_dir / "calibration" / f"{group}.yaml"):
-        _check_yaml(path)
+        check_yaml(path)
     # nested keys are force-added ('++'), so a new prior or indicator needs no '+' and a
     # misspelt key reaches `validate`, which names it with the valid choices
     prepared = [f"++{o.lstrip('+')}" if "." in o.partition("=")[0] and not o.startswith("~") else o
                 for o in overrides]
-    try:
-        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            cfg = compose(config_name="calibrate", overrides=prepared)
-        return OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"config: {first}") from None
+    return hydra_compose(config_dir, "calibrate", prepared)[0]
 
 
 # ----------------------------------------------------------------------------- validate
-
-def _mapping(value: Any, key: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
-def _only(given: dict, allowed: tuple[str, ...], key: str) -> None:
-    for name in given:
-        if name not in allowed:
-            raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; "
-                              f"valid keys: {', '.join(allowed)}")
-
 
 def _int(value: Any, key: str, minimum: int) -> int:
     if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value)):
@@ -142,12 +116,12 @@ def _bound(value: Any, fallback: float) -> float:
 
 def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     """Check a composed config against the model and the observations file."""
-    _only(raw, TOP_KEYS, "config")
-    cal = _mapping(raw.get("calibration"), "calibration")
-    _only(cal, CALIBRATION_KEYS, "calibration")
+    unknown_keys(raw, TOP_KEYS, "config")
+    cal = mapping(raw.get("calibration"), "calibration")
+    unknown_keys(cal, CALIBRATION_KEYS, "calibration")
     table = model.parameters
     priors, seen = [], set()
-    for key, spec in _mapping(cal.get("parameters"), "calibration.parameters").items():
+    for key, spec in mapping(cal.get("parameters"), "calibration.parameters").items():
         where = f"calibration.parameters.{key}"
         name = resolve_parameter(str(key), table, where)
         if name in seen:
@@ -161,15 +135,15 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     window = cal.get("window") or [2013, 2016]
     if not isinstance(window, list) or len(window) != 2:
         raise ConfigError(f"calibration.window: expected [first_year, last_year], got {window!r}")
-    obs = select_observations(observations, _mapping(cal.get("observations"), "calibration.observations"),
+    obs = select_observations(observations, mapping(cal.get("observations"), "calibration.observations"),
                               (_int(window[0], "calibration.window[0]", 1990),
                                _int(window[1], "calibration.window[1]", 1990)), model.columns)
 
-    opt = _mapping(cal.get("optimiser"), "calibration.optimiser")
-    _only(opt, tuple(OptimiserSettings.__dataclass_fields__), "calibration.optimiser")
+    opt = mapping(cal.get("optimiser"), "calibration.optimiser")
+    unknown_keys(opt, tuple(OptimiserSettings.__dataclass_fields__), "calibration.optimiser")
     optimiser = OptimiserSettings(**{k: _int(v, f"calibration.optimiser.{k}", 0) for k, v in opt.items()})
-    smp = _mapping(cal.get("sampler"), "calibration.sampler")
-    _only(smp, tuple(SamplerSettings.__dataclass_fields__), "calibration.sampler")
+    smp = mapping(cal.get("sampler"), "calibration.sampler")
+    unknown_keys(smp, tuple(SamplerSettings.__dataclass_fields__), "calibration.sampler")
     moves = smp.pop("moves", "de")
     if moves not in ("de", "stretch"):
         raise ConfigError(f"calibration.sampler.moves: {moves!r} is not one of de, stretch")
@@ -179,8 +153,8 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     if sampler.burn >= sampler.steps:
         raise ConfigError(f"calibration.sampler.burn: {sampler.burn} warm-up steps leave nothing of "
                           f"{sampler.steps} steps")
-    prof = _mapping(cal.get("profile"), "calibration.profile")
-    _only(prof, ("parameters", "points", "max_iterations"), "calibration.profile")
+    prof = mapping(cal.get("profile"), "calibration.profile")
+    unknown_keys(prof, ("parameters", "points", "max_iterations"), "calibration.profile")
     profiled = tuple(resolve_parameter(str(n), table, f"calibration.profile.parameters.{n}")
                      for n in prof.get("parameters") or [])
     missing = [n for n in profiled if n not in seen]
@@ -190,10 +164,10 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     profile = ProfileSettings(profiled, _int(prof.get("points", 11), "calibration.profile.points", 3),
                               _int(prof.get("max_iterations", 30), "calibration.profile.max_iterations", 1))
 
-    run = _mapping(raw.get("run"), "run")
-    _only(run, RUN_KEYS, "run")
-    hand = _mapping(raw.get("handoff"), "handoff")
-    _only(hand, HANDOFF_KEYS, "handoff")
+    run = mapping(raw.get("run"), "run")
+    unknown_keys(run, RUN_KEYS, "run")
+    hand = mapping(raw.get("handoff"), "handoff")
+    unknown_keys(hand, HANDOFF_KEYS, "handoff")
     name = str(cal.get("name") or "calibration")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ConfigError(f"calibration.name: {name!r} must be letters, digits, '_', '-' or '.' (it names a folder)")

@@ -137,7 +137,7 @@ def check_range(value: Any, constant_name: str, info: ModelInfo, key: str) -> fl
 
 # ----------------------------------------------------------------------------- YAML
 
-def _check_yaml(path: Path) -> Any:
+def check_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -189,39 +189,46 @@ def _prepare_overrides(overrides: list[str], config_dir: Path) -> list[str]:
                               f"valid choices: {', '.join(options) or '(none)'}")
         files.append(config_dir / group / f"{option}.yaml")
     for path in files:
-        loaded = _check_yaml(path)
+        loaded = check_yaml(path)
         if loaded is not None and not isinstance(loaded, dict):  # Hydra would raise a bare OSError
             raise ConfigError(f"{path}: expected a YAML mapping of keys at the top level, got {type(loaded).__name__}")
     return prepared
 
 
-def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[str, Any]:
-    """Hydra compose -> plain dict (no validation beyond Hydra's own)."""
+def hydra_compose(config_dir: Path, config_name: str, overrides: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Hydra compose -> (plain dict, the option chosen for each config group).
+
+    Shared by `innosd run` and `innosd calibrate`; any Hydra/OmegaConf problem becomes a
+    one-line ConfigError.
+    """
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf, open_dict
     from omegaconf.errors import OmegaConfBaseException
 
-    prepared = _prepare_overrides(list(overrides), config_dir)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            cfg = compose(config_name="config", overrides=prepared, return_hydra_config=True)
-        choices = dict(cfg.hydra.runtime.choices)  # which option of each group was composed
+            cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+        choices = dict(cfg.hydra.runtime.choices)
         with open_dict(cfg):
             del cfg["hydra"]
-        raw = OmegaConf.to_container(cfg, resolve=True)
-        if "params" in choices:
-            raw.setdefault("parameter_set", {})
-            raw["parameter_set"] = {**(raw["parameter_set"] or {}), "option": choices["params"]}
-        return raw
+        return OmegaConf.to_container(cfg, resolve=True), choices
     except (HydraException, OmegaConfBaseException, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"config: {first}") from None
 
 
+def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[str, Any]:
+    """Hydra compose of `config.yaml` -> plain dict (no validation beyond Hydra's own)."""
+    raw, choices = hydra_compose(config_dir, "config", _prepare_overrides(list(overrides), config_dir))
+    if "params" in choices:  # record which parameter-set file was composed
+        raw["parameter_set"] = {**(raw.get("parameter_set") or {}), "option": choices["params"]}
+    return raw
+
+
 # ----------------------------------------------------------------------------- schema
 
-def _mapping(value: Any, key: str) -> dict:
+def mapping(value: Any, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -229,7 +236,7 @@ def _mapping(value: Any, key: str) -> dict:
     return value
 
 
-def _unknown_keys(given: dict, allowed: list[str], key: str) -> None:
+def unknown_keys(given: dict, allowed: list[str], key: str) -> None:
     for name in given:
         if name not in allowed:
             raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; valid keys: {', '.join(allowed)}")
@@ -240,7 +247,7 @@ def _parameter_set(raw: dict[str, Any], config_dir: Path) -> ParameterSetInfo:
     from calibration.handoff import load_parameter_set
     from model.errors import DataError
 
-    meta = _mapping(raw.get("parameter_set"), "parameter_set")
+    meta = mapping(raw.get("parameter_set"), "parameter_set")
     option = str(meta.get("option") or meta.get("name") or "model_defaults")
     params_dir = config_dir / "params"
     try:
@@ -252,8 +259,8 @@ def _parameter_set(raw: dict[str, Any], config_dir: Path) -> ParameterSetInfo:
 
 
 def _uncertainty(raw: dict[str, Any]) -> UncertaintySettings:
-    given = _mapping(raw.get("uncertainty"), "uncertainty")
-    _unknown_keys(given, list(UncertaintySettings.__dataclass_fields__), "uncertainty")
+    given = mapping(raw.get("uncertainty"), "uncertainty")
+    unknown_keys(given, list(UncertaintySettings.__dataclass_fields__), "uncertainty")
     settings = UncertaintySettings(**given)
     if settings.mode not in UNCERTAINTY_MODES:
         raise ConfigError(f"uncertainty.mode: unknown mode {settings.mode!r}; valid modes: "
@@ -291,20 +298,20 @@ def _fixed_params(overrides: tuple[str, ...], info: ModelInfo) -> tuple[str, ...
 def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = (),
              config_dir: Path = SCENARIOS_DIR) -> RunConfig:
     """Check a composed config against the schema and the model's declared ranges."""
-    _unknown_keys(raw, list(TOP_LEVEL_KEYS), "config")
-    scen = _mapping(raw.get("scenario"), "scenario")
-    _unknown_keys(scen, ["name", "description", "levers"], "scenario")
+    unknown_keys(raw, list(TOP_LEVEL_KEYS), "config")
+    scen = mapping(raw.get("scenario"), "scenario")
+    unknown_keys(scen, ["name", "description", "levers"], "scenario")
     if not scen.get("name") or not scen.get("description"):
         raise ConfigError("scenario: every scenario needs a `name` and a `description`")
     valid_levers = lever_names(info)
     levers = {}
-    for lever, setting in _mapping(scen.get("levers"), "scenario.levers").items():
+    for lever, setting in mapping(scen.get("levers"), "scenario.levers").items():
         key = f"scenario.levers.{lever}"
         if lever not in valid_levers:
             raise ConfigError(f"{key}: unknown lever{closest(str(lever), valid_levers)}; "
                               f"valid levers: {', '.join(valid_levers)}")
-        setting = _mapping(setting, key)
-        _unknown_keys(setting, list(LEVER_SUFFIXES), key)
+        setting = mapping(setting, key)
+        unknown_keys(setting, list(LEVER_SUFFIXES), key)
         values = {}
         for field_name, suffix in LEVER_SUFFIXES.items():
             if field_name in setting:
@@ -312,16 +319,16 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
                                                  info, f"{key}.{field_name}")
         levers[lever] = LeverSetting(**values)
     params = {}
-    for name, value in _mapping(raw.get("params"), "params").items():
+    for name, value in mapping(raw.get("params"), "params").items():
         constant = resolve_constant(str(name), info, f"params.{name}")
         params[constant] = check_range(value, constant, info, f"params.{name}")
-    settings = _mapping(raw.get("run"), "run")
-    _unknown_keys(settings, list(RunSettings.__dataclass_fields__), "run")
+    settings = mapping(raw.get("run"), "run")
+    unknown_keys(settings, list(RunSettings.__dataclass_fields__), "run")
     run = RunSettings(**settings)
     _check_run_settings(run)
     experiment = raw.get("experiment")
     if experiment is not None:
-        experiment = _mapping(experiment, "experiment")
+        experiment = mapping(experiment, "experiment")
     return RunConfig(ScenarioConfig(str(scen["name"]), str(scen["description"]).strip(), levers),
                      params, run, tuple(overrides), _parameter_set(raw, Path(config_dir)), _uncertainty(raw),
                      _fixed_params(tuple(overrides), info), experiment, _figures(raw))
@@ -330,8 +337,8 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
 def _figures(raw: dict[str, Any]) -> FigureSettings:
     from figures.labels import check_language
 
-    settings = _mapping(raw.get("figures"), "figures")
-    _unknown_keys(settings, list(FigureSettings.__dataclass_fields__), "figures")
+    settings = mapping(raw.get("figures"), "figures")
+    unknown_keys(settings, list(FigureSettings.__dataclass_fields__), "figures")
     return FigureSettings(language=check_language(str(settings.get("language", "en"))))
 
 

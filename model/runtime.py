@@ -204,7 +204,7 @@ def _ctl_expr(g, node) -> str:
 
 
 def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
-    from model.compiler.frontend import ModelGraph, CONTROL_VARS, norm
+    from model.compiler.frontend import ModelGraph, CONTROL_VARS
     from model.compiler.codegen import generate
 
     am = _parse(path)

@@ -150,7 +150,7 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
     sub = lambda c: _sub_scalar(c, g)  # noqa: E731
     L = []
     w = L.append
-    w(f"@njit(cache=True, error_model='numpy', nogil=True)")
+    w("@njit(cache=True, error_model='numpy', nogil=True)")
     w(f"def {name}(P, times, save, dt, cap, LX, LY, omap, out, j):")
     for i in plan.params_used:
         w(f"    p{i} = P[{i}, j]")
@@ -221,7 +221,7 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w("    return isave")
     w("")
     w("")
-    w(f"@njit(cache=True, error_model='numpy', parallel=True)")
+    w("@njit(cache=True, error_model='numpy', parallel=True)")
     w(f"def {'run_euler' if name == '_run_one' else 'run_rk4'}(P, times, save, dt, cap, LX, LY, omap, out):")
     w("    for j in prange(P.shape[1]):")
     w(f"        {name}(P, times, save, dt, cap, LX, LY, omap, out, j)")
@@ -345,7 +345,7 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w(f"    DFU = np.zeros({max(n_df, 1)}, dtype=np.bool_)")
     w(f"    DFOFF = np.zeros({n_df + 1}, dtype=np.int64)")
     for i, (s, k, _) in enumerate(dfs):
-        w(f"    longest = 1")
+        w("    longest = 1")
         w(f"    for m in range({B}):")
         w(f"        DFN[{i * B} + m] = int(W[{oK + int(k[1:]) * B} + m])")
         w(f"        longest = max(longest, DFN[{i * B} + m])")

@@ -117,6 +117,8 @@ def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_
     if bad:
         raise DataError(f"{path}: column {bad[0]!r} has non-finite values")
     if n is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise DataError(f"seed {seed!r} for choosing posterior draws must be a non-negative integer")
         if n > len(draws):
             raise DataError(f"{path}: {n} draws asked for but the file holds {len(draws)}")
         rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=n, replace=False))

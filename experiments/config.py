@@ -273,8 +273,9 @@ def _uncertainty(raw: dict[str, Any]) -> UncertaintySettings:
 def _check_run_settings(run: RunSettings) -> None:
     if run.backend not in BACKENDS:
         raise ConfigError(f"run.backend: unknown backend {run.backend!r}; valid backends: {', '.join(BACKENDS)}")
-    if not re.fullmatch(r"-?\d+", str(run.seed)):
-        raise ConfigError(f"run.seed: {run.seed!r} is not an integer")
+    if isinstance(run.seed, bool) or not re.fullmatch(r"\d+", str(run.seed)):
+        # numpy's generators take non-negative seeds only
+        raise ConfigError(f"run.seed: {run.seed!r} is not a non-negative integer")
     for key in ("workers", "chunk_size"):
         value = getattr(run, key)
         if not re.fullmatch(r"\d+", str(value)) or int(value) < 1:

@@ -54,6 +54,7 @@ def test_overrides_reach_the_model_parameters(info):
     (["run.backend=julia"], "valid backends: pysd, numba"),
     (["run.colour=red"], "unknown key"),
     (["figures.language=fr"], "valid languages: en, zh"),
+    (["run.seed=-1"], "not a non-negative integer"),
     (["figures.colour=red"], "unknown key"),
 ])
 def test_bad_overrides_give_one_line_errors(overrides, fragment, info):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,7 @@ def main(argv: list[str]) -> int:
             runs[label] = ds
             print(f"innosd run: [{number + 1}/{len(jobs)}] {label}", file=sys.stderr)
         comparison_table(runs).to_csv(tmp / "comparison.csv", index=False)
+        write_sweep_provenance(tmp, jobs, labels, configs, argv)
         write_uncertain(tmp, uncertain)  # projections/attainment of every run in one table each
         if uncertain is not None and configs[0].run.figures:
             language = configs[0].figures.language
@@ -238,6 +240,21 @@ def main(argv: list[str]) -> int:
     print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
     report(sweep_dir, configs[0])
     return 0
+
+
+def write_sweep_provenance(folder: Path, jobs: list[list[str]], labels: list[str],
+                           configs: list[cfgmod.RunConfig], argv: list[str]) -> None:
+    """The sweep folder records its jobs and provenance like every run folder does."""
+    attrs = provenance({"jobs": jobs}, MODEL_FILE)
+    (folder / "config.yaml").write_text(
+        yaml.safe_dump({"command": "innosd run " + " ".join(argv),
+                        "jobs": [{"label": label, "overrides": job, "folder": f"{n}_{c.scenario.name}"}
+                                 for n, (label, job, c) in enumerate(zip(labels, jobs, configs))]},
+                       allow_unicode=True, sort_keys=False), encoding="utf-8")
+    write_json(folder / "metadata.json", {
+        **{k: attrs[k] for k in ("git_commit", "model_file", "model_sha256", "created")},
+        "package_versions": json.loads(attrs["package_versions"]), "seed": configs[0].run.seed,
+        "command": "innosd run " + " ".join(argv), "kind": "sweep"})
 
 
 def report(folder: Path, config: cfgmod.RunConfig) -> None:

@@ -3,12 +3,14 @@ writes results.nc, targets.csv and figures; a sweep writes a comparison."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 from experiments import config as cfgmod
 from experiments import run as runmod
@@ -130,6 +132,10 @@ def test_sweep_writes_comparison(tmp_path, capsys):
     assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0_baseline", "1_talent_programmes"]
     table = pd.read_csv(sweep / "comparison.csv")
     assert set(table["run"]) == {"baseline", "talent_programmes"}
+    meta = json.loads((sweep / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "sweep" and meta["git_commit"] and "numpy" in meta["package_versions"]
+    jobs = yaml.safe_load((sweep / "config.yaml").read_text(encoding="utf-8"))["jobs"]
+    assert [j["folder"] for j in jobs] == ["0_baseline", "1_talent_programmes"]
     talent = table.set_index(["run", "indicator"])["2025"]
     assert talent[("talent_programmes", "rd_personnel_fte")] != talent[("baseline", "rd_personnel_fte")]
 

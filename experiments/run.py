@@ -238,8 +238,21 @@ def main(argv: list[str]) -> int:
     if uncertain is not None:
         ens.discard_chunks(uncertain.chunk_folder)
     print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
-    report(sweep_dir, configs[0])
+    report(sweep_dir, configs[0], validate=True)
     return 0
+
+
+def write_validation(out: Path, config: cfgmod.RunConfig) -> None:
+    """The validation battery on the project model with the run's parameter set."""
+    from experiments import validate as valmod
+
+    results, details, resolved = valmod.run_battery(MODEL_FILE, config.parameter_set.name, valmod.DEFAULT_DRAWS,
+                                                    int(config.run.seed), Path(config.parameter_set.params_dir))
+    valmod.write_folder(out, results, details, resolved, MODEL_FILE, int(config.run.seed), ["(innosd run)"])
+    from model.validation import FAIL, WARN
+
+    print(f"innosd run: validation battery: {sum(r.result == FAIL for r in results)} fail, "
+          f"{sum(r.result == WARN for r in results)} warn -> {out}", file=sys.stderr)
 
 
 def write_sweep_provenance(folder: Path, jobs: list[list[str]], labels: list[str],
@@ -257,11 +270,19 @@ def write_sweep_provenance(folder: Path, jobs: list[list[str]], labels: list[str
         "command": "innosd run " + " ".join(argv), "kind": "sweep"})
 
 
-def report(folder: Path, config: cfgmod.RunConfig) -> None:
-    """End a run with the report a planner opens (rebuild it any time with `innosd report`)."""
+def report(folder: Path, config: cfgmod.RunConfig, validate: bool = False) -> None:
+    """End a run with the report a planner opens (rebuild it any time with `innosd report`).
+
+    With `validate`, the model validation battery runs first, with the sweep's parameter set,
+    into `folder/validation/`, so the report says how far the model behind the numbers has
+    been tested (the main job does this; single runs stay quick).
+    """
     if not config.run.figures:
         return
     from figures.report import build_report
+
+    if validate:
+        write_validation(folder / "validation", config)
 
     built = build_report([folder], language=config.figures.language)
     print(f"innosd run: report -> {built / 'report.html'}")

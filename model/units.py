@@ -110,11 +110,10 @@ def parse_units(text: str) -> Units:
     source = (text or "").strip()
     tokens = []
     pos = 0
-    source_words = source
-    while pos < len(source_words):
-        m = _TOKEN.match(source_words, pos)
+    while pos < len(source):
+        m = _TOKEN.match(source, pos)
         if not m or m.end() == pos:
-            raise UnitsSyntaxError(f"units {text!r}: cannot read {source_words[pos:].strip()!r}")
+            raise UnitsSyntaxError(f"units {text!r}: cannot read {source[pos:].strip()!r}")
         pos = m.end()
         if m.group("num"):
             tokens.append(("num", m.group("num")))
@@ -415,19 +414,19 @@ def first_problem(walker: _Walker, declared: Units, components) -> str:
             if units is not None and units != declared:
                 raise UnitsMismatch(render(ast, walker.names), units, declared,
                                     "the equation's units differ from the declared units")
-    except NoUnitsRule:
+    except NoUnitsRule:  # a ModelError too, but the caller reports it as 'not checked'
         raise
     except (UnitsMismatch, ModelError) as err:
         return str(err)
     return ""
 
 
-def check_equation(strict: _Walker, lenient: _Walker, name: str, raw_units: str,
+def check_equation(strict: _Walker, lenient: _Walker, name: str, raw_units: str, declared: Units,
                    components) -> EquationUnits:
-    """pass, warn (only a number with implicit units is off) or fail, with the bad term."""
+    """pass, warn (only a number with implicit units is off) or fail, with the bad term;
+    `declared` is `raw_units` as parsed by `_declared_units`."""
     if not raw_units.strip():
         return EquationUnits(name, "", "fail", "no units declared")
-    declared = parse_units(raw_units)
     try:
         problem = first_problem(strict, declared, components)
     except NoUnitsRule as err:
@@ -448,7 +447,7 @@ def check_abstract_model(abstract_model) -> list[EquationUnits]:
     strict = _Walker(declared, names, lookups)
     lenient = _Walker(declared, names, lookups, numbers_carry_units=True)
     from model.compiler.frontend import norm
-    return [check_equation(strict, lenient, el.name, raw[norm(el.name)], el.components)
+    return [check_equation(strict, lenient, el.name, raw[norm(el.name)], declared[norm(el.name)], el.components)
             for el in elements]
 
 

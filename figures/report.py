@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import json
 import os
@@ -65,8 +66,9 @@ class Folder:
     metadata: dict
     config: dict
 
-    @property
+    @functools.cached_property
     def files(self) -> set[str]:
+        """File names in the folder, listed once (kind, collect and the run table all ask)."""
         return {p.name for p in self.path.iterdir() if p.is_file()}
 
     @property
@@ -289,7 +291,7 @@ def _fmt(value) -> str:
         if abs(value) >= 1000:
             return f"{value:,.0f}"  # counts and money: thousands separators, no exponent
         return f"{value:.4g}"
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return "" if value is None else str(value)
 
 
 def table_html(frame: pd.DataFrame, caption: str = "") -> str:
@@ -694,11 +696,11 @@ def model_file_of(inputs: Inputs) -> tuple[Path, str]:
     if not path.is_file():
         return DEFAULT_MODEL, f"the runs name model file {meta.get('model_file')!r}, not found in model/; drawn " \
                               f"from {DEFAULT_MODEL.name}"
-    recorded = meta.get("model_sha256")
-    if recorded and recorded != file_sha256(path):
+    recorded, current = meta.get("model_sha256"), file_sha256(path)
+    if recorded and recorded != current:
         return path, (f"note: {path.name} has changed since the runs (sha256 {recorded[:12]} recorded, "
-                      f"{file_sha256(path)[:12]} now); the diagram shows the current file")
-    return path, f"{path.name}, sha256 {file_sha256(path)[:12]}" + (" (as recorded by the runs)" if recorded else "")
+                      f"{current[:12]} now); the diagram shows the current file")
+    return path, f"{path.name}, sha256 {current[:12]}" + (" (as recorded by the runs)" if recorded else "")
 
 
 def section_structure(report: Report, inputs: Inputs) -> None:

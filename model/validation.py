@@ -173,8 +173,8 @@ def extreme_cases(constants: pd.DataFrame) -> pd.DataFrame:
     does not claim validity there, so a failure there is reported but only warns."""
     rows = []
     for name, c in constants.iterrows():
-        lower = None if c["min"] is None or pd.isna(c["min"]) else float(c["min"])
-        upper = None if c["max"] is None or pd.isna(c["max"]) else float(c["max"])
+        lower = None if pd.isna(c["min"]) else float(c["min"])  # pd.isna(None) is True
+        upper = None if pd.isna(c["max"]) else float(c["max"])
         settings = {"lower bound": lower, "upper bound": upper, "zero": 0.0, "10x default": 10 * float(c["default"])}
         seen = set()
         for setting, value in settings.items():
@@ -384,10 +384,11 @@ def reality_checks_check(outcomes: list[tuple[RealityCheck, list[tuple[bool, str
                            f"no reality checks declared in {source}")
     failed = [f"{c.name}: {ev}" for c, results in outcomes for held, ev in results if not held]
     held = sum(all(h for h, _ in results) for _, results in outcomes)
-    evidence = f"{held}/{len(outcomes)} checks hold ({source}): " + "; ".join(
-        f"{c.name}: " + ", ".join(ev for _, ev in results) for c, results in outcomes if all(h for h, _ in results))
     if failed:
         evidence = f"{held}/{len(outcomes)} checks hold ({source}); violated: " + "; ".join(failed)
+    else:
+        evidence = f"{held}/{len(outcomes)} checks hold ({source}): " + "; ".join(
+            f"{c.name}: " + ", ".join(ev for _, ev in results) for c, results in outcomes)
     return CheckResult("reality checks", "declared consequences of extreme policies (Vensim Reality Check style)",
                        FAIL if failed else PASS, evidence)
 

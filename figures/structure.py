@@ -175,7 +175,7 @@ def _reconcile(raw: list[Flow]) -> list[Flow]:
     inflow from outside rather than a second drain on the source. A stock's outflow that
     reaches another stock is drawn once, as that arrow, not again as a cloud.
     """
-    drains = {f.source for f in raw if f.source and f.target is None} | {f.source for f in raw if f.source}
+    drains = {f.source for f in raw if f.source}
     accumulators = {f.target for f in raw if f.target} - drains
     received = {f.name for f in raw if f.source and f.target and f.target not in accumulators}
     flows = []

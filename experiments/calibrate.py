@@ -211,26 +211,19 @@ def thinned_draws(result, n: int, seed: int):
     return draws.reset_index(drop=True)
 
 
-def write_figures(folder: Path, result) -> list[str]:
+def write_figures(folder: Path) -> None:
     """Fit, marginal posteriors vs priors, pairwise correlations, from the saved tables."""
     import pandas as pd
 
-    try:
-        from figures import report_figures as api
-    except ImportError:
-        from figures import calibration as api  # fallback while the shared figure API is missing
+    from figures import report_figures as api
     from figures.plots import save_figure
 
     fit = pd.read_csv(folder / "fit.csv")
     parameters = pd.read_csv(folder / "parameters.csv")
     correlations = pd.read_csv(folder / "correlations.csv", index_col=0)
-    made = []
-    for stem, figure in (("calibration_fit", lambda: api.calibration_fit(fit)),
-                         ("prior_posterior", lambda: api.prior_posterior(parameters, folder / "posterior.nc")),
-                         ("pairwise_correlations", lambda: api.pairwise_correlations(correlations))):
-        save_figure(figure(), folder / "figures" / stem)
-        made.append(stem)
-    return made
+    save_figure(api.calibration_fit(fit), folder / "figures" / "calibration_fit")
+    save_figure(api.prior_posterior(parameters, folder / "posterior.nc"), folder / "figures" / "prior_posterior")
+    save_figure(api.pairwise_correlations(correlations), folder / "figures" / "pairwise_correlations")
 
 
 def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, str]) -> None:
@@ -248,7 +241,7 @@ def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, st
                                                                  attrs["git_commit"]), encoding="utf-8")
         if config.figures:
             (tmp / "figures").mkdir()
-            write_figures(tmp, result)
+            write_figures(tmp)
 
 
 def bench(config: CalibrateConfig, model) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,11 +52,7 @@ class Written:
 
 def typed(schema: type, raw: dict[str, Any], key: str = "experiment"):
     """Build a settings dataclass from a mapping; unknown keys -> one-line error."""
-    allowed = [f.name for f in dataclasses.fields(schema)]
-    for name in raw:
-        if name not in allowed:
-            raise ConfigError(f"{key}.{name}: unknown key{closest(str(name), allowed)}; valid keys: "
-                              f"{', '.join(allowed)}")
+    cfgmod.unknown_keys(raw, [f.name for f in dataclasses.fields(schema)], key)
     return schema(**raw)
 
 
@@ -110,21 +105,12 @@ def run_attrs(config: cfgmod.RunConfig, mode: str, n_draws: int) -> dict[str, st
     return attrs
 
 
-def draw_figure(function: str, stem: Path, *args, **kwargs) -> bool:
-    """Draw one figure of the shared figure API if it exists yet; say so when it does not."""
-    try:
-        from figures import report_figures
-    except ImportError:
-        report_figures = None
-    make: Callable | None = getattr(report_figures, function, None)
-    if make is None:
-        print(f"innosd run: figure {stem.name!r} skipped: figures.report_figures.{function} is not available",
-              file=sys.stderr)
-        return False
+def draw_figure(function: str, stem: Path, *args, **kwargs) -> None:
+    """Draw `figures.report_figures.<function>(*args, **kwargs)` and save it as `stem`."""
+    from figures import report_figures
     from figures.plots import save_figure
 
-    save_figure(make(*args, **kwargs), stem)
-    return True
+    save_figure(getattr(report_figures, function)(*args, **kwargs), stem)
 
 
 # ----------------------------------------------------------------------------- projections / attainment

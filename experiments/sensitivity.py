@@ -246,8 +246,8 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
 
 def run_sensitivity(ctx: Context, out: Path) -> Written:
     settings = typed(SensitivitySettings, settings_of(ctx.config))
-    outputs = settings.outputs if not isinstance(settings.outputs, (tuple, str)) else list(
-        [settings.outputs] if isinstance(settings.outputs, str) else settings.outputs)
+    # select_indicators takes `all`, one id or a list (the dataclass default is a tuple)
+    outputs = list(settings.outputs) if isinstance(settings.outputs, tuple) else settings.outputs
     indicators = ens.select_indicators(outputs, ens.model_indicators(ctx.observations, ctx.targets),
                                        "experiment.outputs")
     sobol_table, morris_table, folders, n_runs, inputs = sensitivity_tables(ctx.config, settings, ctx.info,

@@ -174,6 +174,19 @@ def test_sensitivity_tiny_sobol_and_morris(cli, tmp_path):
     assert runs == 16 * (3 + 2) + 4 * (3 + 1)  # Sobol N (D + 2), Morris r (D + 1)
 
 
+def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
+    # `all` is documented for indicator choices; it was once wrapped into the list ['all']
+    code, out = cli("+experiment=sensitivity", "params=model_defaults", "experiment.outputs=all",
+                    "experiment.methods=[morris]", "experiment.parameters=[rd_per_hte]", "experiment.levers=[]",
+                    "experiment.years=[2020]", "experiment.morris_trajectories=2")
+    assert code == 0, out.err
+    morris = pd.read_csv(_only_folder(tmp_path / "out", "experiments/*/*_sensitivity") / "morris.csv")
+    from calibration.data import load_observations, load_targets
+
+    expected = {f"{i.id}@2020" for i in ens.model_indicators(load_observations(), load_targets())}
+    assert set(morris["output"]) == expected and len(expected) > 1
+
+
 def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
     code, out = cli("+experiment=policy_search", "params=model_defaults", "experiment.targets=[rd_intensity@2020]",
                     "experiment.required_probability=1", "~experiment.levers",

@@ -117,13 +117,22 @@ def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_
     if bad:
         raise DataError(f"{path}: column {bad[0]!r} has non-finite values")
     if n is not None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise DataError(f"seed {seed!r} for choosing posterior draws must be a non-negative integer")
-        if n > len(draws):
-            raise DataError(f"{path}: {n} draws asked for but the file holds {len(draws)}")
-        rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=n, replace=False))
-        draws = draws.iloc[rows]
+        return choose_draws(draws, n, seed, path)
     return draws.reset_index(drop=True).rename_axis("draw")
+
+
+def choose_draws(draws: pd.DataFrame, n: int, seed: int, where: Path | str) -> pd.DataFrame:
+    """`n` rows of `draws` without replacement, chosen by `seed`, in their original order.
+
+    The same seed always gives the same rows; `n` larger than the sample is an error
+    naming `where` (silently reusing draws would understate the spread).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise DataError(f"seed {seed!r} for choosing posterior draws must be a non-negative integer")
+    if n > len(draws):
+        raise DataError(f"{where}: {n} draws asked for but the file holds {len(draws)}")
+    rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=n, replace=False))
+    return draws.iloc[rows].reset_index(drop=True).rename_axis("draw")
 
 
 def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None,

@@ -73,23 +73,23 @@ def resolve_mode(config: cfgmod.RunConfig) -> str:
 
 def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
     """The configured posterior draws (rows) or None for a point-estimate run."""
-    from calibration.handoff import ParameterSet, load_posterior_draws
+    from calibration.handoff import ParameterSet, choose_draws, load_posterior_draws
 
     if resolve_mode(config) == "none":
         return None
     ps = config.parameter_set
     handle = ParameterSet(ps.name, {}, ps.statistic, ps.posterior_draws, ps.source)
+    path = Path(ps.params_dir) / str(ps.posterior_draws)
     try:
-        draws = load_posterior_draws(handle, Path(ps.params_dir), n=None, seed=config.run.seed)
+        draws = load_posterior_draws(handle, Path(ps.params_dir))
         if config.uncertainty.draws is not None and config.uncertainty.draws < len(draws):
-            draws = load_posterior_draws(handle, Path(ps.params_dir), n=config.uncertainty.draws,
-                                         seed=config.run.seed)
+            draws = choose_draws(draws, config.uncertainty.draws, config.run.seed, path)
     except DataError as err:
         raise ConfigError(f"params={ps.name}: {err}") from None
     from experiments.engine import model_info
 
     info = model_info(MODEL_FILE)
-    where = f"{Path(ps.params_dir) / str(ps.posterior_draws)}: column"
+    where = f"{path}: column"
     # model-file names (the hand-off may use underscores), so fixed constants and levers are recognised
     return draws.rename(columns={c: cfgmod.resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
 
@@ -165,7 +165,9 @@ def evaluate(table: pd.DataFrame, columns: list[str], times: np.ndarray, config:
 
 def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, columns: list[str],
                      times: np.ndarray, units: dict[str, str], attrs: dict[str, str]) -> xr.Dataset:
-    """(scenario x draw, column, time) values -> Dataset with dims (scenario, draw, time)."""
+    """(scenario x draw, column, time) values -> Dataset with dims (scenario, draw, time).
+
+    `attrs` become the global attributes, with `draws` (the number of draws) added."""
     shaped = values.reshape(len(scenarios), n_draws, len(columns), len(times))
     data = {c: xr.Variable(("scenario", "draw", "time"), shaped[:, :, i, :],
                            attrs={"units": units.get(c, ""), "long_name": c})
@@ -174,7 +176,7 @@ def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, col
                                   "time": ("time", times, {"units": "Year",
                                                            "note": "year-end values: year Y at t = Y + 1"}),
                                   "year": ("time", (times - 1).astype(int))})
-    ds.attrs.update(attrs)
+    ds.attrs.update({**attrs, "draws": str(n_draws)})
     return ds
 
 

@@ -95,13 +95,13 @@ def scenario_configs(ctx: Context, names: list[str]) -> dict[str, cfgmod.RunConf
             for name in names}
 
 
-def run_attrs(config: cfgmod.RunConfig, mode: str, n_draws: int) -> dict[str, str]:
+def run_attrs(config: cfgmod.RunConfig, mode: str) -> dict[str, str]:
     """Provenance plus which parameter set (and calibration run) and uncertainty were used."""
     attrs = provenance(config.to_dict(), MODEL_FILE)
     ps = config.parameter_set
     attrs.update({"parameter_set": ps.name, "parameter_set_statistic": ps.statistic,
                   "parameter_set_source": yaml.safe_dump(ps.source, sort_keys=True).strip(),
-                  "uncertainty_mode": mode, "draws": str(n_draws), "seed": str(config.run.seed)})
+                  "uncertainty_mode": mode, "seed": str(config.run.seed)})
     return attrs
 
 
@@ -133,9 +133,8 @@ def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators:
     columns = sorted({i.model_variable for i in indicators} | set(targets["model_variable"]))
     ensemble_first = min([first_year, *targets["year"].astype(int)])  # targets may predate the window
     times = ens.year_end_times(ensemble_first, last_year)
-    draws = ens.posterior_draws(first)
-    attrs = run_attrs(first, mode, 1 if draws is None else len(draws))
-    ds, folder = ens.scenario_ensemble(configs, columns, times, attrs, label)
+    # the draws are read once per scenario inside scenario_ensemble, which also records their number
+    ds, folder = ens.scenario_ensemble(configs, columns, times, run_attrs(first, mode), label)
     projections = proj.projections_table(ds, indicators)
     projections = projections[projections["year"].between(first_year, last_year)].reset_index(drop=True)
     attainment = proj.attainment_table(ds, targets)

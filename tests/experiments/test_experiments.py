@@ -91,6 +91,7 @@ def test_projections_over_posterior_draws_equal_single_runs(cli, tmp_path, confi
     ds = xr.open_dataset(folder / "ensemble.nc")
     assert dict(ds.sizes) == {"scenario": 2, "draw": N_DRAWS, "time": len(ds["time"])}
     assert ds.attrs["parameter_set"] == "calibrated" and "00-00-00_test" in ds.attrs["parameter_set_source"]
+    assert ds.attrs["draws"] == str(N_DRAWS) and ds.attrs["uncertainty_mode"] == "posterior"
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["parameter_set"]["name"] == "calibrated" and meta["draws"] == N_DRAWS
 

@@ -112,11 +112,7 @@ def main(argv: list[str]) -> int:
     # before/after: the same members as one scalar kernel each, in prange (what
     # run_ensemble did before the struct-of-arrays kernels), on the first 10,000
     base_n = min(args.n, ENSEMBLE_SIZES[-1])
-    P_base = np.repeat(m._defaults[:, None], base_n, axis=1)
-    for name in table.columns:
-        for i in m._param_indices(name):
-            P_base[i] = table[name].to_numpy()[:base_n]
-    P_base = np.ascontiguousarray(P_base)
+    P_base = np.ascontiguousarray(m._param_matrix(table.iloc[:base_n]))
     omap_b, cols_b = m._output_map(ens_cols)
     out_b = np.empty((len(cols_b), base_n, int(save.sum())))
     base_args = (times, save, dt, cap, m._lx, m._ly, omap_b, out_b)

@@ -145,7 +145,6 @@ def _parse_error_location(path: Path, err: Exception) -> str:
 def definition_line(source: bytes, variable: str, xmile: bool = False) -> int | None:
     """1-based line of `variable`'s definition in a model file (Vensim names match
     case-insensitively with spaces and underscores equivalent), or None."""
-    import re
     words = [re.escape(w) for w in re.split(r"[\s_]+", variable.strip()) if w]
     if not words:
         return None
@@ -437,6 +436,15 @@ class CompiledModel:
         df = pd.DataFrame(out[:, 0, :].T, index=pd.Index(index, name="time"), columns=cols)
         return df
 
+    def _param_matrix(self, params: pd.DataFrame) -> np.ndarray:
+        """(n_params, N): the defaults, with the columns of `params` set per member."""
+        P = np.repeat(self._defaults[:, None], len(params), axis=1)
+        for name in params.columns:
+            vals = params[name].to_numpy(dtype=float)
+            for i in self._param_indices(name):
+                P[i] = vals
+        return P
+
     def run_ensemble(self, params: pd.DataFrame, return_columns=None, method: str = "euler",
                      chunk_size: int = ENSEMBLE_CHUNK):
         """N runs at once (rows of `params`); an xarray.Dataset with dims (run, time)."""
@@ -444,11 +452,7 @@ class CompiledModel:
         if not isinstance(params, pd.DataFrame):
             params = pd.DataFrame(params)
         n = len(params)
-        P = np.repeat(self._defaults[:, None], n, axis=1)
-        for name in params.columns:
-            vals = params[name].to_numpy(dtype=float)
-            for i in self._param_indices(name):
-                P[i] = vals
+        P = self._param_matrix(params)
         control_rows = [i for i, p in enumerate(self._params)
                         if p["name"] in self._control or p["variable"] in self._control]
         for i in control_rows:

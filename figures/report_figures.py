@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.patches import Patch
 
+from calibration.tables import WITHIN_ERROR_SIGMAS
 from figures.labels import (check_language, indicator_label, indicator_scale, scenario_label, text)
 from figures.plots import (BAND_50_ALPHA, BAND_90_ALPHA, FIRST_YEAR, HIGHLIGHT_YEARS, LAST_YEAR,
                            OBSERVED_STYLE, TARGET_STYLE, mark_key_years, panel_grid, plot_fan,
@@ -25,8 +26,9 @@ TOP_INPUTS = 10       # inputs shown per sensitivity panel: beyond ten the bars 
 MAX_SENSITIVITY_OUTPUTS = 4   # outputs shown (one row each); the report's table lists all
 ANNOTATE_MAX_CELLS = 15       # annotate heat-map cells with numbers up to this many per side
 # fit.csv's `sigma` is the log-scale error of the likelihood (calibration/likelihood.py); bars
-# span observed x exp(+-2 sigma), the band calibration/tables.py calls "within error".
-ERROR_BAR_SIGMAS = 2.0
+# span observed x exp(+-k sigma) with calibration's k, so the posterior median falls inside a
+# bar exactly when fit.csv marks the observation `within_error`.
+ERROR_BAR_SIGMAS = WITHIN_ERROR_SIGMAS
 
 
 def _require(frame: pd.DataFrame | None, columns: tuple[str, ...], table: str) -> pd.DataFrame:

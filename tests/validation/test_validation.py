@@ -325,3 +325,12 @@ def test_scenario_agreements_read_the_ensemble_layout():
     values = np.array([10, 12, 10.000001,  9, 10, 11, 12,  10, 12, 10, 13,  9, 10, 11, 12])
     rows = V.scenario_agreements(values, ["baseline", "A", "B"], 4, material=1e-3)
     assert rows == [("A", 2.0, 0.75)]  # A - baseline per draw: +1, +2, -1, +1
+
+
+def test_reality_check_evidence_shows_what_held_or_only_what_was_violated():
+    expect = (V.Expectation("x", "zero", 0, 1),)
+    a, b = V.RealityCheck("a", "", {}, expect), V.RealityCheck("b", "", {}, expect)
+    held = V.reality_checks_check([(a, [(True, "x max 0")])], "f.yaml")
+    assert held.result == V.PASS and held.evidence == "1/1 checks hold (f.yaml): a: x max 0"
+    broken = V.reality_checks_check([(a, [(True, "x max 0")]), (b, [(False, "x max 3")])], "f.yaml")
+    assert broken.result == V.FAIL and broken.evidence == "1/2 checks hold (f.yaml); violated: b: x max 3"

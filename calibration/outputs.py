@@ -80,7 +80,7 @@ def timing_lines(result: CalibrationResult) -> list[str]:
                f"| all stages | {total:.1f} s | {sum(t.evaluations.values()):,} |"])
 
 
-def _profile_verdict(profile: pd.DataFrame, prior_lower: float, prior_upper: float) -> str:
+def _profile_verdict(profile: pd.DataFrame) -> str:
     values = profile["neg_log_posterior"].to_numpy()
     rise = values.max() - values.min()
     grid = profile["value"].to_numpy()
@@ -131,8 +131,7 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
     if not result.profiles.empty:
         out += ["### Profile likelihoods", ""]
         for param, group in result.profiles.groupby("parameter", sort=False):
-            row = p.set_index("parameter").loc[param]
-            out.append(f"- `{param}`: {_profile_verdict(group, row.prior_lower, row.prior_upper)}")
+            out.append(f"- `{param}`: {_profile_verdict(group)}")
         out.append("")
     out += ["## Fit", "",
             f"`within_error` means the observation lies within {tables.WITHIN_ERROR_SIGMAS:g} stated sigmas "

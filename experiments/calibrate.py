@@ -114,6 +114,14 @@ def _bound(value: Any, fallback: float) -> float:
     return fallback if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
+def _file_name(value: Any, key: str, names: str) -> str:
+    """A name used in file paths: checked before the calibration runs, not when writing after it."""
+    name = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or set(name) == {"."}:
+        raise ConfigError(f"{key}: {name!r} must be letters, digits, '_', '-' or '.' (it names {names})")
+    return name
+
+
 def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     """Check a composed config against the model and the observations file."""
     unknown_keys(raw, TOP_KEYS, "config")
@@ -168,15 +176,15 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     unknown_keys(run, RUN_KEYS, "run")
     hand = mapping(raw.get("handoff"), "handoff")
     unknown_keys(hand, HANDOFF_KEYS, "handoff")
-    name = str(cal.get("name") or "calibration")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ConfigError(f"calibration.name: {name!r} must be letters, digits, '_', '-' or '.' (it names a folder)")
+    name = _file_name(cal.get("name") or "calibration", "calibration.name", "a folder")
+    handoff_name = _file_name(hand.get("name", "calibrated"), "handoff.name",
+                              "scenarios/params/<name>.yaml and <name>_draws.csv")
     settings = CalibrationSettings(optimiser, sampler, profile, _int(raw.get("seed", 0), "seed", 0))
     params_dir = Path(hand.get("params_dir") or handoff.PARAMS_DIR)
     return CalibrateConfig(name, priors, obs, settings, str(run.get("output_dir", "outputs")),
                            bool(run.get("figures", True)), bool(run.get("progress", True)),
                            _int(run.get("threads", 1), "run.threads", 1),
-                           bool(hand.get("write", True)), str(hand.get("name", "calibrated")),
+                           bool(hand.get("write", True)), handoff_name,
                            _int(hand.get("draws", 1000), "handoff.draws", 1), params_dir, raw)
 
 

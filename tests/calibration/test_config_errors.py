@@ -44,6 +44,14 @@ def test_inverted_prior_bounds_give_one_line(capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("override, key", [("handoff.name=../elsewhere/x", "handoff.name"),
+                                           ("calibration.name=a/b", "calibration.name")])
+def test_names_that_become_paths_are_checked_before_calibrating(capsys, tmp_path, override, key):
+    err = _one_line_error(capsys, [override, f"run.output_dir={tmp_path}"])
+    assert f"{key}: " in err and "must be letters" in err
+    assert not any(tmp_path.iterdir())
+
+
 def test_unknown_parameter_names_the_key_and_suggests(capsys):
     err = _one_line_error(capsys, ["calibration.parameters.rd_publik_2013.prior=uniform"])
     assert "rd_publik_2013" in err and "unknown model parameter" in err and "rd public 2013" in err

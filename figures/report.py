@@ -114,16 +114,25 @@ class Inputs:
     notes: dict[str, str] = field(default_factory=dict)  # table -> what was left out and why
 
 
+def _mapping(path: Path, value) -> dict:
+    """A file's top level must be a mapping (docs/outputs.md); anything else is one line."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a mapping at the top level, got {type(value).__name__}")
+    return value
+
+
 def _read_yaml(path: Path) -> dict:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
+        return _mapping(path, yaml.safe_load(path.read_text(encoding="utf-8"))) if path.is_file() else {}
     except yaml.YAMLError as err:
         raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
 
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return _mapping(path, json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: malformed JSON: {err.msg} at line {err.lineno}") from None
 

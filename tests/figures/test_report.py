@@ -267,3 +267,13 @@ def test_corrupt_results_file_is_one_line(tmp_path, targets, capsys):
     err = capsys.readouterr().err
     assert "results.nc: unreadable netCDF results" in err and err.count("\n") == 1
     assert not (run / "report").exists()
+
+
+@pytest.mark.parametrize("name, content", [("metadata.json", "[1, 2]"), ("config.yaml", "- a\n- b\n")])
+def test_folder_file_that_is_not_a_mapping_is_one_line(tmp_path, targets, capsys, name, content):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    (run / name).write_text(content)
+    assert cli.main(["report", str(run), "--no-pdf"]) == 2
+    err = capsys.readouterr().err
+    assert f"{name}: expected a mapping at the top level, got list" in err and err.count("\n") == 1
+    assert not (run / "report").exists()

@@ -48,7 +48,7 @@ SCENARIO_DIR = REPO_ROOT / "scenarios" / "scenario"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
-# Printing a page of a few MB of embedded images takes seconds; a minute means Chromium hung.
+# Printing a page of a few MB of embedded images takes seconds; two minutes means Chromium hung.
 CHROMIUM_TIMEOUT_S = 120
 # Files that make a folder an innosd output folder (docs/outputs.md).
 KNOWN_FILES = ("metadata.json", "results.nc", "projections.csv", "attainment.csv", "sobol.csv", "morris.csv",

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from experiments import config as cfgmod
 from experiments import ensemble as ens
@@ -73,8 +72,16 @@ def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
         choices = sorted(p.stem for p in priors_file.parent.glob("*.yaml"))
         raise ConfigError(f"experiment.priors: {priors_file} does not exist; valid choices: "
                           f"{', '.join(choices) or '(none)'}; or use experiment.parameters=free")
-    raw = yaml.safe_load(priors_file.read_text(encoding="utf-8")) or {}
-    return {str(k): (float(v["lower"]), float(v["upper"])) for k, v in (raw.get("parameters") or {}).items()}
+    raw = cfgmod.mapping(cfgmod.check_yaml(priors_file), f"{priors_file}: (top level)")
+    boxes = {}
+    for name, spec in cfgmod.mapping(raw.get("parameters"), f"{priors_file}: parameters").items():
+        spec = cfgmod.mapping(spec, f"{priors_file}: parameters.{name}")
+        try:
+            boxes[str(name)] = (float(spec["lower"]), float(spec["upper"]))
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{priors_file}: parameters.{name}: needs numbers `lower` and `upper`, got "
+                              f"{spec.get('lower')!r} and {spec.get('upper')!r}") from None
+    return boxes
 
 
 def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, info: ModelInfo,

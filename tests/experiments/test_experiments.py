@@ -188,6 +188,22 @@ def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
     assert set(morris["output"]) == expected and len(expected) > 1
 
 
+@pytest.mark.parametrize("text, fragment", [
+    ("parameters:\n  rd_per_hte: {lower: 0.01}\n", "parameters.rd_per_hte: needs numbers `lower` and `upper`"),
+    ("parameters: [rd_per_hte]\n", "parameters: expected a mapping"),
+    ("parameters: {a: [1\n", "malformed YAML"),
+])
+def test_malformed_prior_file_for_sensitivity_is_one_config_error(tmp_path, text, fragment):
+    from experiments.sensitivity import prior_boxes
+    from model.errors import ConfigError
+
+    path = tmp_path / "priors.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        prior_boxes(path)
+    assert fragment in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
 def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
     code, out = cli("+experiment=policy_search", "params=model_defaults", "experiment.targets=[rd_intensity@2020]",
                     "experiment.required_probability=1", "~experiment.levers",

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.priors import Prior, log_prior, to_natural
-from model.errors import ConfigError, closest
+from model.errors import ConfigError, ModelError, closest
 
 USES = ("likelihood", "check")
 OBSERVATION_KEYS = ("sigma", "use", "years", "check_years", "reason")
@@ -138,12 +138,18 @@ def simulate_observations(model, names: list[str], natural: np.ndarray, observat
         frame[name] = float(value)
     frame["FINAL TIME"] = float(observations.last_year + 1)
     ds = model.run_ensemble(frame, return_columns=observations.variables)
-    times = ds["time"].to_numpy()
-    arrays = {v: ds[v].to_numpy() for v in observations.variables}  # one xarray lookup per variable
-    out = np.empty((len(frame), len(observations.table)))
-    for i, (variable, year) in enumerate(observations.pairs):
-        hit = np.flatnonzero(np.abs(times - (year + 1)) < TIME_MATCH_TOLERANCE)
-        out[:, i] = arrays[variable][:, hit[0]]
+    table = observations.table
+    # this runs at every likelihood call: one vectorised time match, one gather per variable
+    match = np.abs(ds["time"].to_numpy()[None, :] - (table["year"].to_numpy(dtype=float) + 1.0)[:, None])
+    match = match < TIME_MATCH_TOLERANCE
+    if not match.any(axis=1).all():
+        year = int(table["year"].to_numpy()[~match.any(axis=1)][0])
+        raise ModelError(f"observation year {year}: its year end ({year + 1}) is not a saved time of the "
+                         "model run (check calibration.window against INITIAL TIME)")
+    column = match.argmax(axis=1)
+    out = np.empty((len(frame), len(table)))
+    for variable, rows in table.groupby("model_variable").indices.items():
+        out[:, rows] = ds[variable].to_numpy()[:, column[rows]]
     return out
 
 

@@ -17,6 +17,7 @@ from calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSett
 from calibration.workflow import CalibrationSettings, calibrate
 from experiments import calibrate as calmod
 from experiments.cli import main as cli_main
+from model.errors import ModelError
 
 # A handful of constants, one or two per observed series, so the test is fast.
 RECOVERED = ("rd spending per fte growth", "hte application rate base", "incubator build time",
@@ -56,6 +57,15 @@ def test_recovers_known_parameters_from_synthetic_data(default_config):
     # the fit to model-made data is close: every likelihood observation within its error
     assert result.fit.loc[result.fit["in_likelihood"], "within_error"].all()
     assert not result.profiles.empty
+
+
+def test_observation_before_the_run_is_a_model_error_not_a_wrong_value(default_config):
+    config, model = default_config
+    early = config.observations.table.copy()
+    early.loc[0, "year"] = 2005  # INITIAL TIME is 2010: year end 2006 is never saved
+    with pytest.raises(ModelError, match="observation year 2005"):
+        simulate_observations(model, [config.priors[0].name], np.array([[config.priors[0].lower]]),
+                              ObservationSet(early))
 
 
 def test_same_seed_same_posterior_other_seed_differs(default_config):

@@ -218,9 +218,9 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
         why = "no posterior draws yet (no calibrated parameter set with a draws file in scenarios/params)" \
             if ps is None else f"parameter set {ps.name!r} has no posterior draws"
         return V.conclusions_check(None, why, ROBUST_SHARE), pd.DataFrame()
-    from calibration.handoff import load_posterior_draws
-    available = len(load_posterior_draws(ps, params_dir))
-    draws = load_posterior_draws(ps, params_dir, n=min(n_draws, available), seed=seed)
+    from calibration.handoff import choose_draws, load_posterior_draws
+    every = load_posterior_draws(ps, params_dir)  # read once; at most the draws the file holds
+    draws = choose_draws(every, min(n_draws, len(every)), seed, Path(params_dir) / ps.posterior_draws)
     scenarios = scenario_levers()
     variables = key_variables(model, True)
     names = ["baseline"] + [s for s in scenarios if s != "baseline"]

@@ -242,8 +242,8 @@ def _lt(b, x, v):
 
 
 def _emit_exp(b, x):
-    # x = n ln2 + r (Cody-Waite); exp(r) by Horner; 2^n from exponent bits, in two
-    # halves so that n down to -1075 stays a normal number
+    # x = n ln2 + r (Cody-Waite); exp(r) by its Taylor polynomial (Estrin); 2^n from
+    # exponent bits, in two halves so that n down to -1075 stays a normal number
     xc = b.select(_lt(b, x, 709.8), x, _c(709.8))        # NaN -> 709.8, patched below
     xc = b.select(b.fcmp_ordered(">", xc, _c(-745.2)), xc, _c(-745.2))
     n = _intr(b, "llvm.rint", b.fmul(xc, _c(_LOG2E)))
@@ -319,34 +319,33 @@ def _float_args(context, builder, sig, args):
     return [context.cast(builder, a, t, _types.float64) for a, t in zip(args, sig.args)]
 
 
-@_intrinsic
-def _exp(typingctx, x):
-    """e**x, vectorisable (see above)."""
-    if not isinstance(x, (_types.Float, _types.Integer, _types.Boolean)):
+_REAL = (_types.Float, _types.Integer, _types.Boolean)
+
+
+def _typed(emit, *arg_types):
+    """(signature, codegen) of a float64 intrinsic whose IR `emit` builds; None (no
+    match) unless every argument is a real scalar."""
+    if not all(isinstance(t, _REAL) for t in arg_types):
         return None
 
     def codegen(context, builder, sig, args):
-        return _emit_exp(builder, *_float_args(context, builder, sig, args))
-    return _types.float64(x), codegen
+        return emit(builder, *_float_args(context, builder, sig, args))
+    return _types.float64(*arg_types), codegen
+
+
+@_intrinsic
+def _exp(typingctx, x):
+    """e**x, vectorisable (see above)."""
+    return _typed(_emit_exp, x)
 
 
 @_intrinsic
 def _log(typingctx, x):
     """Natural logarithm, vectorisable (see above)."""
-    if not isinstance(x, (_types.Float, _types.Integer, _types.Boolean)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return _emit_log(builder, *_float_args(context, builder, sig, args))
-    return _types.float64(x), codegen
+    return _typed(_emit_log, x)
 
 
 @_intrinsic
 def _pow(typingctx, x, y):
     """x ** y, vectorisable (see above)."""
-    if not all(isinstance(t, (_types.Float, _types.Integer, _types.Boolean)) for t in (x, y)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return _emit_pow(builder, *_float_args(context, builder, sig, args))
-    return _types.float64(x, y), codegen
+    return _typed(_emit_pow, x, y)

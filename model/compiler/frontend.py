@@ -49,6 +49,23 @@ def norm(name: str) -> str:
     return re.sub(r"[\s_]+", "_", name.lower())
 
 
+def _subscripts_in(node, pick, found: list) -> list:
+    """`found` extended, in order of appearance and without repeats, by pick(s) for every
+    subscript s of a reference anywhere in the expression tree `node` (None: skipped)."""
+    from pysd.translators.structures import abstract_expressions as ae
+    if isinstance(node, ae.SubscriptsReferenceStructure):
+        for s in node.subscripts:
+            item = pick(s)
+            if item is not None and item not in found:
+                found.append(item)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__:
+            v = getattr(node, f)
+            for x in (v if isinstance(v, (list, tuple)) else [v]):
+                _subscripts_in(x, pick, found)
+    return found
+
+
 def unsupported(construct: str, variable: str) -> ModelError:
     """The one-line error for a construct the compiled core lacks (PySD runs them all:
     hence the suggestion).  `variable` lets the caller add the file line."""
@@ -580,17 +597,8 @@ class ModelGraph:
         raise unsupported(fname.upper().replace("_", " "), self._label)
 
     def _bang_ranges(self, node, found):
-        from pysd.translators.structures import abstract_expressions as ae
-        if isinstance(node, ae.SubscriptsReferenceStructure):
-            for s in node.subscripts:
-                if s.endswith("!") and s not in found:
-                    found.append(s)
-        elif hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:
-                v = getattr(node, f)
-                for x in (v if isinstance(v, (list, tuple)) else [v]):
-                    self._bang_ranges(x, found)
-        return found
+        """Subscripts marked with "!" in `node` (as written, "!" included)."""
+        return _subscripts_in(node, lambda s: s if s.endswith("!") else None, found)
 
     def _macro_call(self, sec, args, binding) -> str:
         """Inline one call of a Vensim macro: its variables become fresh slots (a stock in
@@ -695,18 +703,10 @@ class ModelGraph:
 
     def _free_ranges(self, node, binding, found):
         """Ranges used as subscripts in `node` that the left-hand side does not bind."""
-        from pysd.translators.structures import abstract_expressions as ae
-        if isinstance(node, ae.SubscriptsReferenceStructure):
-            for s in node.subscripts:
-                rng = self._range(s)
-                if rng is not None and rng not in binding and rng not in found:
-                    found.append(rng)
-        elif hasattr(node, "__dataclass_fields__"):
-            for f in node.__dataclass_fields__:
-                v = getattr(node, f)
-                for x in (v if isinstance(v, (list, tuple)) else [v]):
-                    self._free_ranges(x, binding, found)
-        return found
+        def free(s):
+            rng = self._range(s)
+            return rng if rng is not None and rng not in binding else None
+        return _subscripts_in(node, free, found)
 
     def _aggregate(self, fname, arg, binding, phase, free=False) -> str:
         # Vensim marks the summed dimension with "!"; XMILE's one-argument MIN/MAX

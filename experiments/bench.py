@@ -118,8 +118,9 @@ def main(argv: list[str]) -> int:
     base_args = (times, save, dt, cap, m._lx, m._ly, omap_b, out_b)
     m._mod.run_euler(P_base[:, :2].copy(), *base_args[:-1], out_b[:, :2].copy())
     t_base = _best(lambda: m._mod.run_euler(P_base, *base_args), 1)
-    ds = m.run_ensemble(table.iloc[:min(args.n, 1000)], return_columns=ens_cols)
-    nbytes = ds.nbytes * args.n / max(len(ds.run), 1)
+    # the Dataset run_ensemble returns: float64 (column, run, time) plus its two coordinates
+    nsave = int(save.sum())
+    nbytes = 8 * (len(ens_cols) * args.n * nsave + args.n + nsave)
     n_steps = len(times) - 1
 
     print(f"model: {path} ({len(m.columns)} output columns, {len(varied)} constants, "

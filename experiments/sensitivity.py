@@ -66,6 +66,15 @@ def _box(lower: float, upper: float, constant: str, info: ModelInfo, key: str) -
     return lower, upper
 
 
+def _pair(value: Any, key: str) -> tuple[float, float]:
+    """[lower, upper] of a config as two floats; a one-line error otherwise."""
+    try:
+        lower, upper = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not [lower, upper]") from None
+    return lower, upper
+
+
 def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
     """`parameters: {name: {lower, upper, ...}}` of a calibration config, read as plain YAML."""
     if not priors_file.is_file():
@@ -95,7 +104,7 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
         names = [n for n, c in info.constants.items() if "free parameter" in c.comment.lower()]
         boxes = {n: (centre[n] * (1 - width), centre[n] * (1 + width)) for n in names}
     elif isinstance(spec, dict):
-        boxes = {str(k): tuple(v) for k, v in spec.items()}
+        boxes = {str(k): _pair(v, f"experiment.parameters.{k}") for k, v in spec.items()}
     elif isinstance(spec, list):
         boxes = {}
         for n in spec:
@@ -118,10 +127,7 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
 def lever_inputs(settings: SensitivitySettings, info: ModelInfo) -> list[Input]:
     valid = cfgmod.lever_names(info)
     chosen = valid if settings.levers == "all" else list(settings.levers or [])
-    try:
-        lower, upper = (float(v) for v in settings.lever_range)
-    except (TypeError, ValueError):
-        raise ConfigError(f"experiment.lever_range: {settings.lever_range!r} is not [lower, upper]") from None
+    lower, upper = _pair(settings.lever_range, "experiment.lever_range")
     inputs = []
     for lever in chosen:
         if lever not in valid:

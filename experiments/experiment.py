@@ -51,9 +51,22 @@ class Written:
 
 
 def typed(schema: type, raw: dict[str, Any], key: str = "experiment"):
-    """Build a settings dataclass from a mapping; unknown keys -> one-line error."""
-    cfgmod.unknown_keys(raw, [f.name for f in dataclasses.fields(schema)], key)
-    return schema(**raw)
+    """Build a settings dataclass from a mapping; unknown keys and values that are not of a
+    field declared `int` or `float` -> one-line error (other fields are checked where used)."""
+    fields = {f.name: f.type for f in dataclasses.fields(schema)}
+    cfgmod.unknown_keys(raw, list(fields), key)
+    values = dict(raw)
+    for name, value in raw.items():
+        kind = {"int": int, "float": float}.get(str(fields[name]))
+        if kind is None:
+            continue
+        try:
+            if isinstance(value, bool) or (kind is int and float(value) != int(value)):
+                raise ValueError
+            values[name] = kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{key}.{name}: {value!r} is not {'an integer' if kind is int else 'a number'}") from None
+    return schema(**values)
 
 
 def experiment_name(config: cfgmod.RunConfig) -> str:

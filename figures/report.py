@@ -864,9 +864,6 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
 
 def _swap_into_place(staging: Path, final: Path) -> None:
     """Replace an older report only now that the new one is complete."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # the temporary folder was private (mkdtemp); readers need it
     if final.exists():
         old = final.with_name(f".report.old.{os.getpid()}")
         os.replace(final, old)

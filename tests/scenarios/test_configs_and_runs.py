@@ -157,3 +157,18 @@ def test_lever_sweep_labels_name_only_the_swept_override(tmp_path, capsys):
     (sweep,) = list((tmp_path / "multirun").glob("*/*"))
     runs = set(pd.read_csv(sweep / "comparison.csv")["run"])
     assert runs == {"baseline [scenario.levers.fiscal_st.change=0]", "baseline [scenario.levers.fiscal_st.change=0.5]"}
+
+
+def test_finished_output_folders_follow_the_umask_not_mkdtemp(tmp_path):
+    import os
+    import stat
+
+    from experiments.results import atomic_directory
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "run") as tmp:
+            (tmp / "x.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755  # mkdtemp alone gives 0o700

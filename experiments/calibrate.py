@@ -163,8 +163,9 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
                           f"{sampler.steps} steps")
     prof = mapping(cal.get("profile"), "calibration.profile")
     unknown_keys(prof, ("parameters", "points", "max_iterations"), "calibration.profile")
+    listed = prof.get("parameters") or []
     profiled = tuple(resolve_parameter(str(n), table, f"calibration.profile.parameters.{n}")
-                     for n in prof.get("parameters") or [])
+                     for n in ([listed] if isinstance(listed, str) else listed))  # one name or a list
     missing = [n for n in profiled if n not in seen]
     if missing:
         raise ConfigError(f"calibration.profile.parameters: {missing[0]!r} is not a free parameter of this "

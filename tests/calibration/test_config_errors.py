@@ -52,6 +52,13 @@ def test_names_that_become_paths_are_checked_before_calibrating(capsys, tmp_path
     assert not any(tmp_path.iterdir())
 
 
+def test_one_profiled_name_without_brackets_is_a_name_not_its_letters(capsys):
+    err = _one_line_error(capsys, ["calibration.profile.parameters=rd_adjustment_tim"])
+    assert "calibration.profile.parameters.rd_adjustment_tim" in err and "rd adjustment time" in err
+    config, _ = calmod.load_config(["calibration.profile.parameters=rd_adjustment_time"])
+    assert config.settings.profile.parameters == ("rd adjustment time",)
+
+
 def test_unknown_parameter_names_the_key_and_suggests(capsys):
     err = _one_line_error(capsys, ["calibration.parameters.rd_publik_2013.prior=uniform"])
     assert "rd_publik_2013" in err and "unknown model parameter" in err and "rd public 2013" in err

@@ -126,7 +126,8 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
 
 def lever_inputs(settings: SensitivitySettings, info: ModelInfo) -> list[Input]:
     valid = cfgmod.lever_names(info)
-    chosen = valid if settings.levers == "all" else list(settings.levers or [])
+    levers = settings.levers
+    chosen = valid if levers == "all" else [levers] if isinstance(levers, str) else list(levers or [])
     lower, upper = _pair(settings.lever_range, "experiment.lever_range")
     inputs = []
     for lever in chosen:

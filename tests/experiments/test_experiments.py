@@ -302,6 +302,7 @@ def test_interrupted_run_resumes_without_redoing_finished_chunks(tmp_path):
     (["+experiment=attainment", "experiment.targets=[rd_intensity@2099]"], ["unknown target", "rd_intensity@2020"]),
     (["+experiment=policy_search", "+experiment.levers.fiscal_stt=[0,1]"], ["unknown lever", "fiscal_st"]),
     (["+experiment=sensitivity", "experiment.levers=[talnt]"], ["unknown lever", "talent"]),
+    (["+experiment=sensitivity", "experiment.levers=talnt"], ["unknown lever 'talnt'", "talent"]),
     (["+experiment=sensitivity", "experiment.outputs=[nope]"], ["unknown indicator"]),
     (["+experiment=sensitivity", "experiment.sobol_base_samples=abc"],
      ["experiment.sobol_base_samples", "not an integer"]),

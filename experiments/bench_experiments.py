@@ -21,6 +21,7 @@ on whatever else the machine is doing; run it on an idle machine for clean numbe
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import sys
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.data import load_observations, load_targets
-from calibration.handoff import ParameterSet, load_parameter_set, write_parameter_set
+from calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
 from experiments import config as cfgmod
 from experiments import ensemble as ens
 from experiments.engine import MODEL_FILE, model_info
@@ -50,8 +51,6 @@ def draws_source(n: int, config_dir: Path, seed: int) -> str:
 
     try:
         calibrated = load_parameter_set("calibrated", config_dir / "params")
-        from calibration.handoff import load_posterior_draws
-
         draws = load_posterior_draws(calibrated, config_dir / "params", n=n, seed=seed)
         write_parameter_set(ParameterSet("bench", calibrated.params, calibrated.statistic, None,
                                          calibrated.source), draws, config_dir / "params")
@@ -136,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scheduler", default="local")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    import os
-
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared machine: times are noisy)")
     with tempfile.TemporaryDirectory(prefix="innosd-bench-") as tmp:

@@ -101,7 +101,9 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
     if spec == "priors":
         boxes = prior_boxes(config_dir / "calibration" / f"{settings.priors}.yaml")
     elif spec == "free":
-        names = [n for n, c in info.constants.items() if "free parameter" in c.comment.lower()]
+        from model.validation import is_free_parameter  # the rule the validation battery uses too
+
+        names = [n for n, c in info.constants.items() if is_free_parameter(c.comment)]
         boxes = {n: (centre[n] * (1 - width), centre[n] * (1 + width)) for n in names}
     elif isinstance(spec, dict):
         boxes = {str(k): _pair(v, f"experiment.parameters.{k}") for k, v in spec.items()}

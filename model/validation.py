@@ -156,11 +156,16 @@ def mass_balance_check(errors: pd.DataFrame) -> CheckResult:
 
 # ------------------------------------------------------------------ extreme conditions
 
+def is_free_parameter(comment: str) -> bool:
+    """The one rule for a free (calibrated, uncertain) constant: a marker in its .mdl comment."""
+    text = (comment or "").lower()
+    return any(marker in text for marker in FREE_PARAMETER_MARKERS)
+
+
 def levers_and_free_parameters(parameters: pd.DataFrame) -> pd.DataFrame:
     """Rows of `CompiledModel.parameters` that are policy levers or free parameters."""
-    doc = parameters["doc"].fillna("").str.lower()
     is_lever = parameters.index.str.endswith(LEVER_SUFFIX)
-    is_free = doc.apply(lambda d: any(m in d for m in FREE_PARAMETER_MARKERS))
+    is_free = parameters["doc"].fillna("").apply(is_free_parameter)
     out = parameters[is_lever | is_free].copy()
     out["kind"] = np.where(out.index.str.endswith(LEVER_SUFFIX), "lever", "parameter")
     return out

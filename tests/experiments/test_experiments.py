@@ -368,3 +368,20 @@ def test_interrupted_experiment_leaves_no_folder_and_resumes(cli, tmp_path, monk
     assert computed == [5, 2]  # the finished first chunk was loaded, not recomputed
     assert (_only_folder(tmp_path / "out", "experiments/*/*_attainment") / "attainment.csv").is_file()
     assert not (tmp_path / "out" / ".chunks").exists()
+
+
+def test_sensitivity_free_parameters_are_the_validation_batterys():
+    """One rule for 'free parameter' (model.validation.is_free_parameter): sensitivity's
+    `parameters=free` and the battery's extreme-condition set must not drift apart."""
+    from experiments import config as cfgmod
+    from experiments.engine import MODEL_FILE, model_info
+    from experiments.sensitivity import SensitivitySettings, parameter_inputs
+    from model import compile_model
+    from model.validation import levers_and_free_parameters
+
+    info = model_info(MODEL_FILE)
+    config = cfgmod.compose_run_config(["params=model_defaults"], info)
+    inputs = parameter_inputs(SensitivitySettings(parameters="free"), config, info, cfgmod.SCENARIOS_DIR)
+    battery = levers_and_free_parameters(compile_model(MODEL_FILE).parameters)
+    expected = set(battery.index[battery["kind"] == "parameter"])
+    assert {i.constant for i in inputs} == expected and len(expected) >= 30

@@ -15,15 +15,13 @@ import pandas as pd
 import xarray as xr
 
 from experiments import config as cfgmod
+from experiments.results import TIME_MATCH_TOLERANCE  # year-end Y is the state at t = Y + 1
 from experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
 from experiments.engine import MODEL_FILE
 from model.errors import ConfigError, DataError, ModelError, closest
 
 FIRST_YEAR, LAST_YEAR = 2013, 2035
 KEY_YEARS = (2020, 2025, 2035)
-# Year-end of year Y is the state at t = Y + 1; saved times are exact binary fractions
-# (SAVEPER 0.25), so this only guards float formatting.
-TIME_MATCH_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ import yaml
 from experiments import config as cfgmod
 from experiments import ensemble as ens
 from experiments import projections as proj
+from experiments.results import TIME_MATCH_TOLERANCE
 from experiments.dask_exec import run_chunked
 from experiments.engine import MODEL_FILE, ModelInfo
 from experiments.experiment import Context, Written, draw_figure, settings_of, typed
@@ -47,8 +48,6 @@ from model.errors import ConfigError, ModelError, closest
 FISCAL_FLOWS = ("fiscal st expenditure", "rd post subsidy paid", "risk pool appropriations",
                 "guidance fund injection")
 COSTED_LEVERS = ("fiscal_st", "post_subsidy", "risk_pool", "guidance_fund")
-# Saved times on the TIME STEP grid are exact binary fractions; this guards formatting only.
-TIME_MATCH_TOLERANCE = 1e-9
 # Rows per chunk when every time step is saved: bounds one chunk's output buffer to ~25 MB.
 FINE_GRID_CHUNK_ROWS = 1024
 

@@ -86,6 +86,25 @@ def test_malformed_unit_string_is_a_model_error():
         parse_units("firm/")
 
 
+# The control variables every tiny test model ends with (one year, quarter-year steps).
+CONTROL_SECTION = """INITIAL TIME = 0
+\t~\tYear
+\t~\tStart.
+\t|
+FINAL TIME = 1
+\t~\tYear
+\t~\tEnd.
+\t|
+TIME STEP = 0.25
+\t~\tYear
+\t~\tStep.
+\t|
+SAVEPER = TIME STEP
+\t~\tYear
+\t~\tOutput.
+\t|
+"""
+
 WRONG_UNITS = """{UTF-8}
 firms = INTEG(births - exits, 100)
 \t~\tfirm
@@ -115,23 +134,7 @@ per year = firms / 3
 \t~\tfirm/Year
 \t~\tOnly consistent if 3 is in Year.
 \t|
-INITIAL TIME = 0
-\t~\tYear
-\t~\tStart.
-\t|
-FINAL TIME = 1
-\t~\tYear
-\t~\tEnd.
-\t|
-TIME STEP = 0.25
-\t~\tYear
-\t~\tStep.
-\t|
-SAVEPER = TIME STEP
-\t~\tYear
-\t~\tOutput.
-\t|
-"""
+""" + CONTROL_SECTION
 
 
 def test_wrong_units_fail_and_name_the_first_bad_term(tmp_path):
@@ -287,23 +290,7 @@ bad capped = MAX(births, firms)
 \t~\tfirm/Year
 \t~\tWrong: MAX of a flow and a stock.
 \t|
-INITIAL TIME = 0
-\t~\tYear
-\t~\tStart.
-\t|
-FINAL TIME = 1
-\t~\tYear
-\t~\tEnd.
-\t|
-TIME STEP = 0.25
-\t~\tYear
-\t~\tStep.
-\t|
-SAVEPER = TIME STEP
-\t~\tYear
-\t~\tOutput.
-\t|
-"""
+""" + CONTROL_SECTION
 
 
 def test_builtins_follow_their_units_rules(tmp_path):

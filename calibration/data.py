@@ -5,7 +5,7 @@ can be compared with; `targets.csv` every quantitative plan target (benchmarks f
 scenarios, never calibration data). See `calibration/data/README.md` for conventions.
 
 Both loaders are pure: they read one CSV, check it, and return a DataFrame. Any defect
-raises `model.errors.DataError` with one line naming the file, the 1-based line in the CSV
+raises `innosd.errors.DataError` with one line naming the file, the 1-based line in the CSV
 and the column, so a researcher editing the file by hand sees exactly what to fix.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.errors import DataError, closest
+from innosd.errors import DataError, closest
 
 DATA_DIR = Path(__file__).parent / "data"
 OBSERVATIONS_PATH = DATA_DIR / "observations.csv"

@@ -34,10 +34,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from innosd.scenarios import CONFIG_DIR
 
-from model.errors import DataError
+from innosd.errors import DataError
 
-PARAMS_DIR = Path(__file__).resolve().parents[1] / "scenarios" / "params"
+PARAMS_DIR = CONFIG_DIR / "params"
 HEADER = "# @package _global_\n"
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from innosd.calibration.priors import Prior, log_prior, to_natural
 
-from calibration.priors import Prior, log_prior, to_natural
-from model.errors import ConfigError, ModelError, closest
+from innosd.errors import ConfigError, ModelError, closest
 
 USES = ("likelihood", "check")
 OBSERVATION_KEYS = ("sigma", "use", "years", "check_years", "reason")

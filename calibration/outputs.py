@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from calibration import tables
-from calibration.priors import to_natural
-from calibration.workflow import CalibrationResult
+from innosd.calibration import tables
+from innosd.calibration.priors import to_natural
+from innosd.calibration.workflow import CalibrationResult
 
 PARAMETER_COLUMNS = ["parameter", "units", "prior", "prior_lower", "prior_upper", "prior_mean", "prior_sd",
                      "posterior_mean", "posterior_sd", "p05", "p50", "p95", "shrinkage", "rhat", "ess_bulk",

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from innosd.calibration.likelihood import LogPosterior
+from innosd.calibration.priors import Prior, sample_prior, to_natural, to_working_rows
 from scipy import optimize
-
-from calibration.likelihood import LogPosterior
-from calibration.priors import Prior, sample_prior, to_natural, to_working_rows
 
 # Finite-difference step on the unit box (each working-scale range mapped to [0, 1]).
 # The compiled model is deterministic in float64; 1e-6 of a prior range keeps rounding

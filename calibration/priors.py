@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
 
 PRIOR_KINDS = {
     "uniform": ("lower", "upper"),

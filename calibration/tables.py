@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from calibration.likelihood import ObservationSet
-from calibration.priors import Prior, to_natural
+from innosd.calibration.likelihood import ObservationSet
+from innosd.calibration.priors import Prior, to_natural
 
 # A parameter counts as pinned down by the data alone when they remove at least half of
 # its prior variance (posterior sd <= 0.71 prior sd): Betancourt's posterior contraction.

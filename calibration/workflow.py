@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from calibration import pipeline, tables
-from calibration.likelihood import LogPosterior, ObservationSet
-from calibration.priors import Prior, sample_prior, to_natural
+from innosd.calibration import pipeline, tables
+from innosd.calibration.likelihood import LogPosterior, ObservationSet
+from innosd.calibration.priors import Prior, sample_prior, to_natural
 
 # Prior summaries (mean, sd, shrinkage reference) come from this many seeded prior draws:
 # Monte Carlo error of a variance ~ sqrt(2/n) = 1.4%, negligible against the shrinkage cut.

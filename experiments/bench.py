@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from innosd.model import MODEL_FILE
 
-from model.errors import ModelError
+from innosd.errors import ModelError
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "model" / "guangzhou_innovation.mdl"
+DEFAULT_MODEL = MODEL_FILE
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 TARGET_ENSEMBLE_RUNS_PER_S = 100_000  # issue 3, on 2 cores
 TARGET_SPEEDUP = 1_000                # issue 3: compiled single run vs PySD
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> int:
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
 
-    from model import runtime
+    from innosd.model import runtime
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("INNOSD_CACHE_DIR")
         os.environ["INNOSD_CACHE_DIR"] = str(Path(tmp) / "cache")

@@ -1,8 +1,8 @@
 """Experiment benchmark: prints measured wall-clock times (no pass/fail thresholds here).
 
-    python -m experiments.bench_experiments                  both benchmarks
-    python -m experiments.bench_experiments --only ensemble  1,000 draws x every scenario
-    python -m experiments.bench_experiments --only sobol     Sobol, 2^14 base samples, 20 inputs
+    python -m innosd.experiments.bench_experiments                  both benchmarks
+    python -m innosd.experiments.bench_experiments --only ensemble  1,000 draws x every scenario
+    python -m innosd.experiments.bench_experiments --only sobol     Sobol, 2^14 base samples, 20 inputs
     options: --draws N  --sobol-power K  --inputs D  --scheduler local|cluster|tcp://...  --repeat R
 
 1. Posterior projections: N draws (default 1,000) x every scenario to 2035, through the
@@ -31,14 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from innosd.calibration.data import load_observations, load_targets
+from innosd.calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
+from innosd.experiments import config as cfgmod
+from innosd.experiments import ensemble as ens
+from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.experiments.experiment import scenario_projection_tables
 
-from calibration.data import load_observations, load_targets
-from calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
-from experiments import config as cfgmod
-from experiments import ensemble as ens
-from experiments.engine import MODEL_FILE, model_info
-from experiments.experiment import scenario_projection_tables
-from model.errors import DataError
+from innosd.errors import DataError
 
 ENSEMBLE_TARGET_S = 10.0
 SOBOL_TARGET_S = 120.0
@@ -47,7 +47,7 @@ BENCH_LEVERS = ("fiscal_st", "post_subsidy", "risk_pool", "guidance_fund")
 
 def draws_source(n: int, config_dir: Path, seed: int) -> str:
     """Make sure `config_dir/params/bench.yaml` has n draws; say where they came from."""
-    from experiments.sensitivity import prior_boxes
+    from innosd.experiments.sensitivity import prior_boxes
 
     try:
         calibrated = load_parameter_set("calibrated", config_dir / "params")
@@ -95,7 +95,7 @@ def bench_ensemble(n_draws: int, scheduler: str, repeat: int, work: Path) -> lis
 
 
 def bench_sobol(power: int, n_inputs: int, scheduler: str, work: Path) -> float:
-    from experiments.sensitivity import SensitivitySettings, prior_boxes, sensitivity_tables
+    from innosd.experiments.sensitivity import SensitivitySettings, prior_boxes, sensitivity_tables
 
     info = model_info(MODEL_FILE)
     boxes = prior_boxes(cfgmod.SCENARIOS_DIR / "calibration" / "default.yaml")
@@ -126,7 +126,7 @@ def bench_sobol(power: int, n_inputs: int, scheduler: str, work: Path) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.bench_experiments",
+    parser = argparse.ArgumentParser(prog="python -m innosd.experiments.bench_experiments",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=("ensemble", "sobol"))
     parser.add_argument("--draws", type=int, default=1000)

@@ -25,17 +25,17 @@ from typing import Any
 
 import numpy as np
 import yaml
+from innosd.calibration import handoff
+from innosd.calibration.data import load_observations
+from innosd.calibration.likelihood import ObservationSet, select_observations
+from innosd.calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
+from innosd.calibration.priors import Prior, parse_prior
+from innosd.calibration.workflow import CalibrationSettings
+from innosd.experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, mapping, unknown_keys
+from innosd.experiments.engine import MODEL_FILE
 
-from calibration import handoff
-from calibration.data import load_observations
-from calibration.likelihood import ObservationSet, select_observations
-from calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
-from calibration.priors import Prior, parse_prior
-from calibration.workflow import CalibrationSettings
-from experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, mapping, unknown_keys
-from experiments.engine import MODEL_FILE
-from experiments.results import atomic_directory, provenance, write_json
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
+from innosd.rundir import atomic_directory, provenance, write_json
 
 TOP_KEYS = ("calibration", "seed", "run", "handoff")
 CALIBRATION_KEYS = ("name", "window", "parameters", "observations", "optimiser", "sampler", "profile")
@@ -197,7 +197,7 @@ def use_threads(threads: int) -> None:
 
 
 def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
-    from model import compile_model
+    from innosd.model import compile_model
 
     model = compile_model(MODEL_FILE)
     return validate(compose_raw(overrides), model, load_observations()), model
@@ -223,9 +223,8 @@ def thinned_draws(result, n: int, seed: int):
 def write_figures(folder: Path) -> None:
     """Fit, marginal posteriors vs priors, pairwise correlations, from the saved tables."""
     import pandas as pd
-
-    from figures import report_figures as api
-    from figures.plots import save_figure
+    from innosd.figures import report_figures as api
+    from innosd.figures.plots import save_figure
 
     fit = pd.read_csv(folder / "fit.csv")
     parameters = pd.read_csv(folder / "parameters.csv")
@@ -236,7 +235,7 @@ def write_figures(folder: Path) -> None:
 
 
 def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, str]) -> None:
-    from calibration import outputs
+    from innosd.calibration import outputs
 
     with atomic_directory(folder) as tmp:
         outputs.inference_data(result, attrs).to_netcdf(str(tmp / "posterior.nc"))
@@ -255,8 +254,8 @@ def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, st
 
 def bench(config: CalibrateConfig, model) -> int:
     """Optimisation + MCMC of the configured calibration, timed; writes nothing."""
-    from calibration import pipeline
-    from calibration.likelihood import LogPosterior
+    from innosd.calibration import pipeline
+    from innosd.calibration.likelihood import LogPosterior
 
     logpost = LogPosterior(model, config.priors, config.observations)
     logpost(np.array([[p.working_bounds[0] for p in config.priors]]))  # compile/warm the kernel outside the clock
@@ -277,7 +276,7 @@ def bench(config: CalibrateConfig, model) -> int:
 
 
 def main(argv: list[str]) -> int:
-    from calibration.workflow import calibrate
+    from innosd.calibration.workflow import calibrate
 
     flags = [a for a in argv if a.startswith("-")]
     if "-h" in flags or "--help" in flags:

@@ -7,7 +7,7 @@
     innosd validate [MODEL]             the SD validation battery (validation.md/.csv)
     innosd report RUN_DIR...            HTML + PDF report from saved run folders
 
-User errors (`model.errors.InnosdError`) are printed as one line and exit 2.
+User errors (`innosd.errors.InnosdError`) are printed as one line and exit 2.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-from model.errors import InnosdError, closest
+from innosd.errors import InnosdError, closest
 
 # sub-command -> module with a `main(argv: list[str]) -> int`
 SUBCOMMANDS = {
-    "run": "experiments.run",
-    "simulate": "experiments.simulate",
-    "bench": "experiments.bench",
-    "calibrate": "experiments.calibrate",
-    "validate": "experiments.validate",
-    "report": "experiments.report",
+    "run": "innosd.experiments.run",
+    "simulate": "innosd.experiments.simulate",
+    "bench": "innosd.experiments.bench",
+    "calibrate": "innosd.experiments.calibrate",
+    "validate": "innosd.experiments.validate",
+    "report": "innosd.experiments.report",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

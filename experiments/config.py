@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from innosd.experiments.engine import BACKENDS, ModelInfo
+from innosd.scenarios import CONFIG_DIR
 
-from experiments.engine import BACKENDS, ModelInfo
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
 
-SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS_DIR = CONFIG_DIR
 LEVER_SUFFIXES = {"change": "scenario change", "start": "scenario start year", "ramp_years": "scenario ramp years"}
 TOP_LEVEL_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment", "figures")
 UNCERTAINTY_MODES = ("auto", "none", "posterior")
@@ -244,8 +245,9 @@ def unknown_keys(given: dict, allowed: list[str], key: str) -> None:
 
 def _parameter_set(raw: dict[str, Any], config_dir: Path) -> ParameterSetInfo:
     """The chosen `params` option, read through the calibration hand-off loader."""
-    from calibration.handoff import load_parameter_set
-    from model.errors import DataError
+    from innosd.calibration.handoff import load_parameter_set
+
+    from innosd.errors import DataError
 
     meta = mapping(raw.get("parameter_set"), "parameter_set")
     option = str(meta.get("option") or meta.get("name") or "model_defaults")
@@ -336,7 +338,7 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
 
 
 def _figures(raw: dict[str, Any]) -> FigureSettings:
-    from figures.labels import check_language
+    from innosd.figures.labels import check_language
 
     settings = mapping(raw.get("figures"), "figures")
     unknown_keys(settings, list(FigureSettings.__dataclass_fields__), "figures")

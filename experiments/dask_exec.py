@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import ConfigError
+from innosd.errors import ConfigError
 
 # Long enough for a scheduler on a loaded LAN to answer, short enough that a typo fails fast.
 CONNECT_TIMEOUT_S = 5.0

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from innosd.model import MODEL_FILE
 
-from model.errors import ModelError
+from innosd.errors import ModelError
 
-MODEL_FILE = Path(__file__).resolve().parents[1] / "model" / "guangzhou_innovation.mdl"
 BACKENDS = ("pysd", "numba")
 
 
@@ -81,7 +81,7 @@ def model_info(path: str | Path = MODEL_FILE, backend: str = "numba") -> ModelIn
         return _model_info_pysd(str(path))
     if not Path(path).is_file():
         raise ModelError(f"model file not found: {path}")
-    from model import compile_model
+    from innosd.model import compile_model
 
     compiled = compile_model(path)
     # PySD's order (sorted names), plus its built-in 'Time' in the units of TIME STEP
@@ -130,7 +130,7 @@ def run_model(params: dict[str, float] | None = None, *, path: str | Path = MODE
         raise ModelError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
     params = dict(params or {})
     if backend == "numba":
-        from model import compile_model
+        from innosd.model import compile_model
 
         return compile_model(path).run(params=params, return_columns=return_columns)
     model = _pysd_model(str(path))

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
+from innosd.experiments import config as cfgmod
+from innosd.experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
+from innosd.experiments.engine import MODEL_FILE
+from innosd.experiments.results import TIME_MATCH_TOLERANCE  # year-end Y is the state at t = Y + 1
 
-from experiments import config as cfgmod
-from experiments.results import TIME_MATCH_TOLERANCE  # year-end Y is the state at t = Y + 1
-from experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
-from experiments.engine import MODEL_FILE
-from model.errors import ConfigError, DataError, ModelError, closest
+from innosd.errors import ConfigError, DataError, ModelError, closest
 
 FIRST_YEAR, LAST_YEAR = 2013, 2035
 KEY_YEARS = (2020, 2025, 2035)
@@ -71,7 +71,7 @@ def resolve_mode(config: cfgmod.RunConfig) -> str:
 
 def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
     """The configured posterior draws (rows) or None for a point-estimate run."""
-    from calibration.handoff import ParameterSet, choose_draws, load_posterior_draws
+    from innosd.calibration.handoff import ParameterSet, choose_draws, load_posterior_draws
 
     if resolve_mode(config) == "none":
         return None
@@ -84,7 +84,7 @@ def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
             draws = choose_draws(draws, config.uncertainty.draws, config.run.seed, path)
     except DataError as err:
         raise ConfigError(f"params={ps.name}: {err}") from None
-    from experiments.engine import model_info
+    from innosd.experiments.engine import model_info
 
     info = model_info(MODEL_FILE)
     where = f"{path}: column"
@@ -121,7 +121,7 @@ class YearEndTask:
     times: tuple[float, ...]
 
     def __call__(self, chunk: pd.DataFrame) -> np.ndarray:
-        from model import compile_model
+        from innosd.model import compile_model
 
         ds = compile_model(self.model_path).run_ensemble(chunk.reset_index(drop=True),
                                                           return_columns=list(self.columns))
@@ -180,7 +180,7 @@ def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, col
 
 def fill_defaults(table: pd.DataFrame) -> pd.DataFrame:
     """Columns missing in some rows of a concatenated table take the model-file default."""
-    from experiments.engine import model_info
+    from innosd.experiments.engine import model_info
 
     constants = model_info(MODEL_FILE).constants
     return table.fillna({c: constants[c].default for c in table.columns if c in constants})
@@ -194,7 +194,7 @@ def scenario_ensemble(configs: dict[str, cfgmod.RunConfig], columns: list[str], 
     of draws (the same parameter set and seed give the same draws: common random numbers,
     so scenario differences are not blurred by sampling noise).
     """
-    from experiments.engine import model_info
+    from innosd.experiments.engine import model_info
 
     tables = {name: run_table(config, posterior_draws(config)) for name, config in configs.items()}
     counts = {len(t) for t in tables.values()}

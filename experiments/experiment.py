@@ -19,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from innosd.experiments import config as cfgmod
+from innosd.experiments import ensemble as ens
+from innosd.experiments import projections as proj
+from innosd.experiments.engine import MODEL_FILE, ModelInfo
 
-from experiments import config as cfgmod
-from experiments import ensemble as ens
-from experiments import projections as proj
-from experiments.engine import MODEL_FILE, ModelInfo
-from experiments.results import provenance, write_json
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
+from innosd.rundir import provenance, write_json
 
 EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
 
@@ -120,8 +120,8 @@ def run_attrs(config: cfgmod.RunConfig, mode: str) -> dict[str, str]:
 
 def draw_figure(function: str, stem: Path, *args, **kwargs) -> None:
     """Draw `figures.report_figures.<function>(*args, **kwargs)` and save it as `stem`."""
-    from figures import report_figures
-    from figures.plots import save_figure
+    from innosd.figures import report_figures
+    from innosd.figures.plots import save_figure
 
     save_figure(getattr(report_figures, function)(*args, **kwargs), stem)
 
@@ -189,10 +189,10 @@ def runner(name: str) -> Callable[[Context, Path], Written]:
     if name in ("projections", "attainment"):
         return run_projections
     if name == "sensitivity":
-        from experiments.sensitivity import run_sensitivity
+        from innosd.experiments.sensitivity import run_sensitivity
 
         return run_sensitivity
-    from experiments.policy import run_policy_search
+    from innosd.experiments.policy import run_policy_search
 
     return run_policy_search
 

@@ -35,15 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+from innosd.experiments import config as cfgmod
+from innosd.experiments import ensemble as ens
+from innosd.experiments import projections as proj
+from innosd.experiments.dask_exec import run_chunked
+from innosd.experiments.engine import MODEL_FILE, ModelInfo
+from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
+from innosd.experiments.results import TIME_MATCH_TOLERANCE
 
-from experiments import config as cfgmod
-from experiments import ensemble as ens
-from experiments import projections as proj
-from experiments.results import TIME_MATCH_TOLERANCE
-from experiments.dask_exec import run_chunked
-from experiments.engine import MODEL_FILE, ModelInfo
-from experiments.experiment import Context, Written, draw_figure, settings_of, typed
-from model.errors import ConfigError, ModelError, closest
+from innosd.errors import ConfigError, ModelError, closest
 
 FISCAL_FLOWS = ("fiscal st expenditure", "rd post subsidy paid", "risk pool appropriations",
                 "guidance fund injection")
@@ -77,7 +77,7 @@ class OutlayTask:
     time_step: float
 
     def __call__(self, chunk: pd.DataFrame) -> np.ndarray:
-        from model import compile_model
+        from innosd.model import compile_model
 
         chunk = chunk.reset_index(drop=True).assign(SAVEPER=self.time_step)  # save every step
         columns = list(dict.fromkeys([*self.target_columns, *FISCAL_FLOWS]))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from innosd.experiments.ensemble import KEY_YEARS, Indicator
 
-from experiments.ensemble import KEY_YEARS, Indicator
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
 
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 PROJECTION_COLUMNS = ["scenario", "indicator", "model_variable", "unit", "year", "median", "p05", "p25", "p75",

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from figures.labels import LANGUAGES
-from model.errors import ConfigError
+from innosd.figures.labels import LANGUAGES
+
+from innosd.errors import ConfigError
 
 OPTIONS = ("--out", "--language", "figures.language=", "--no-pdf", "--help")
 
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0
     run_dirs, out, language, pdf = parse(argv)
-    from figures.report import build_report  # after parsing: --help stays instant
+    from innosd.figures.report import build_report  # after parsing: --help stays instant
 
     folder = build_report(run_dirs, out, language=language, pdf=pdf)
     print(f"innosd report: {folder / 'report.html'}" + (f" and {folder / 'report.pdf'}" if pdf else ""))

@@ -36,15 +36,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from innosd.calibration.data import load_observations, load_targets
+from innosd.experiments import config as cfgmod
+from innosd.experiments import ensemble as ens
+from innosd.experiments import experiment as expmod
+from innosd.experiments.engine import MODEL_FILE, model_info, run_model
+from innosd.experiments.results import target_attainment, to_dataset
 
-from calibration.data import load_observations, load_targets
-from experiments import config as cfgmod
-from experiments import ensemble as ens
-from experiments import experiment as expmod
-from experiments.engine import MODEL_FILE, model_info, run_model
-from experiments.results import (atomic_directory, provenance, target_attainment, to_dataset,
-                                 write_json)
-from model.errors import ConfigError, ModelError
+from innosd.errors import ConfigError, ModelError
+from innosd.rundir import atomic_directory, provenance, write_json
 
 
 def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -146,7 +146,7 @@ def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
                                if uncertain is not None else {"mode": "none"})
         write_json(tmp / "metadata.json", meta)
         if config.run.figures:
-            from figures.plots import key_indicators_figure, save_figure
+            from innosd.figures.plots import key_indicators_figure, save_figure
 
             save_figure(key_indicators_figure({config.scenario.name: ds}, observations, targets,
                                               language=config.figures.language), tmp / "key_indicators")
@@ -155,7 +155,7 @@ def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
 
 def comparison_table(runs: dict[str, "object"], years=(2020, 2025, 2035)) -> pd.DataFrame:
     """Key indicators at 2020/2025/2035 for every run of a sweep (rows: run x indicator)."""
-    from figures.plots import KEY_INDICATORS, year_end_series
+    from innosd.figures.plots import KEY_INDICATORS, year_end_series
 
     rows = []
     for name, ds in runs.items():
@@ -231,7 +231,7 @@ def main(argv: list[str]) -> int:
             expmod.draw_figure("attainment_heatmap", tmp / "attainment_heatmap", uncertain.attainment,
                                language=language)
         if configs[0].run.figures:
-            from figures.plots import key_indicators_figure, save_figure
+            from innosd.figures.plots import key_indicators_figure, save_figure
 
             save_figure(key_indicators_figure(runs, observations, targets, language=configs[0].figures.language),
                         tmp / "comparison")
@@ -244,12 +244,12 @@ def main(argv: list[str]) -> int:
 
 def write_validation(out: Path, config: cfgmod.RunConfig) -> None:
     """The validation battery on the project model with the run's parameter set."""
-    from experiments import validate as valmod
+    from innosd.experiments import validate as valmod
 
     results, details, resolved = valmod.run_battery(MODEL_FILE, config.parameter_set.name, valmod.DEFAULT_DRAWS,
                                                     int(config.run.seed), Path(config.parameter_set.params_dir))
     valmod.write_folder(out, results, details, resolved, MODEL_FILE, int(config.run.seed), ["(innosd run)"])
-    from model.validation import FAIL, WARN
+    from innosd.model.validation import FAIL, WARN
 
     print(f"innosd run: validation battery: {sum(r.result == FAIL for r in results)} fail, "
           f"{sum(r.result == WARN for r in results)} warn -> {out}", file=sys.stderr)
@@ -279,7 +279,7 @@ def report(folder: Path, config: cfgmod.RunConfig, validate: bool = False) -> No
     """
     if not config.run.figures:
         return
-    from figures.report import build_report
+    from innosd.figures.report import build_report
 
     if validate:
         write_validation(folder / "validation", config)

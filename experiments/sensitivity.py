@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from innosd.experiments import config as cfgmod
+from innosd.experiments import ensemble as ens
+from innosd.experiments.engine import ModelInfo
+from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
 
-from experiments import config as cfgmod
-from experiments import ensemble as ens
-from experiments.experiment import Context, Written, draw_figure, settings_of, typed
-from experiments.engine import ModelInfo
-from model.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest
 
 METHODS = ("sobol", "morris")
 SOBOL_COLUMNS = ["output", "input", "input_kind", "S1", "S1_conf", "ST", "ST_conf"]
@@ -101,7 +101,7 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
     if spec == "priors":
         boxes = prior_boxes(config_dir / "calibration" / f"{settings.priors}.yaml")
     elif spec == "free":
-        from model.validation import is_free_parameter  # the rule the validation battery uses too
+        from innosd.model.validation import is_free_parameter  # the rule the validation battery uses too
 
         names = [n for n, c in info.constants.items() if is_free_parameter(c.comment)]
         boxes = {n: (centre[n] * (1 - width), centre[n] * (1 + width)) for n in names}

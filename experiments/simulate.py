@@ -18,7 +18,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from model.errors import InnosdError, ModelError, closest
+from innosd.errors import InnosdError, ModelError, closest
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     if args.backend == "pysd":
         df = _run_pysd(path, params, columns, args.method)
     else:
-        from model import compile_model
+        from innosd.model import compile_model
         df = compile_model(path).run(params=params, return_columns=columns,
                                      method=args.method)
     df = df.copy()

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from innosd.model import MODEL_FILE
+from innosd.model import validation as V
 
-from model import validation as V
-from model.errors import DataError, InnosdError, ModelError
+from innosd.errors import DataError, InnosdError, ModelError
 
-PROJECT_MODEL = Path(__file__).resolve().parents[1] / "model" / "guangzhou_innovation.mdl"
+PROJECT_MODEL = MODEL_FILE
 REALITY_CHECKS_FILE = "reality_checks.yaml"
 KEY_YEARS = (2020, 2025, 2035)
 CONCLUSION_YEARS = (2025, 2035)
@@ -88,7 +89,7 @@ def ensemble(model, rows: list[dict[str, float]], base: dict[str, float], column
 
 def parameter_set(name: str | None, project: bool, params_dir: Path):
     """(params dict, description, ParameterSet or None) for the run."""
-    from calibration.handoff import load_parameter_set
+    from innosd.calibration.handoff import load_parameter_set
     if name is None:
         if not project or not (params_dir / "calibrated.yaml").is_file():
             why = "" if not project else f" ({params_dir / 'calibrated.yaml'} does not exist yet)"
@@ -101,7 +102,7 @@ def parameter_set(name: str | None, project: bool, params_dir: Path):
 # ------------------------------------------------------------------ tests
 
 def check_units(abstract_model):
-    from model.units import check_abstract_model
+    from innosd.model.units import check_abstract_model
     equations = check_abstract_model(abstract_model)
     return V.units_check(equations), pd.DataFrame([asdict(e) for e in equations])
 
@@ -157,7 +158,7 @@ def check_extremes_and_reality(model, base, checks_path: Path):
 
 def key_variables(model, project: bool) -> list[str]:
     if project:
-        from figures.plots import KEY_INDICATORS
+        from innosd.figures.plots import KEY_INDICATORS
         return [i.variable for i in KEY_INDICATORS if i.variable in model.columns]
     return list(model.stocks)
 
@@ -181,7 +182,7 @@ def check_integration(model, base, project: bool):
 
 
 def check_behaviour(model, base, description: str):
-    from calibration.data import load_observations
+    from innosd.calibration.data import load_observations
     obs = load_observations()
     obs = obs[(obs["model_variable"] != "") & (obs["region"] == "Guangzhou")]
     obs = obs[obs["model_variable"].isin(model.columns) & (obs["value"] != 0)]
@@ -203,8 +204,8 @@ def check_behaviour(model, base, description: str):
 
 def scenario_levers() -> dict[str, dict[str, float]]:
     """Scenario name -> the lever constants it sets (through the run config, as `innosd run`)."""
-    from experiments import config as cfgmod
-    from experiments.engine import MODEL_FILE, model_info
+    from innosd.experiments import config as cfgmod
+    from innosd.experiments.engine import MODEL_FILE, model_info
     info = model_info(MODEL_FILE)
     return {name: cfgmod.model_parameters(cfgmod.compose_run_config([f"scenario={name}"], info))
             for name in cfgmod.available_scenarios()}
@@ -218,7 +219,7 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
         why = "no posterior draws yet (no calibrated parameter set with a draws file in scenarios/params)" \
             if ps is None else f"parameter set {ps.name!r} has no posterior draws"
         return V.conclusions_check(None, why, ROBUST_SHARE), pd.DataFrame()
-    from calibration.handoff import choose_draws, load_posterior_draws
+    from innosd.calibration.handoff import choose_draws, load_posterior_draws
     every = load_posterior_draws(ps, params_dir)  # read once; at most the draws the file holds
     draws = choose_draws(every, min(n_draws, len(every)), seed, Path(params_dir) / ps.posterior_draws)
     scenarios = scenario_levers()
@@ -255,7 +256,7 @@ def default_out(stamp: dt.datetime) -> Path:
 
 def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: dict, model_path: Path,
                  seed: int, argv: list[str]) -> None:
-    from experiments.results import atomic_directory, provenance, write_json
+    from innosd.rundir import atomic_directory, provenance, write_json
     with atomic_directory(out) as tmp:
         table = pd.DataFrame([asdict(r) for r in results], columns=["test", "checks", "result", "evidence"])
         table.to_csv(tmp / "validation.csv", index=False)
@@ -277,12 +278,12 @@ def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: d
 def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int,
                 params_dir: Path | None = None):
     """Every test on one model: (results, detail tables, resolved config)."""
-    from model import compile_model
-    from model.runtime import _parse
+    from innosd.model import compile_model
+    from innosd.model.runtime import _parse
     project = model_path.resolve() == PROJECT_MODEL.resolve()
     abstract_model = _parse(model_path)
     model = compile_model(model_path)
-    from calibration.handoff import PARAMS_DIR
+    from innosd.calibration.handoff import PARAMS_DIR
     params_dir = Path(params_dir) if params_dir else PARAMS_DIR
     base, description, ps = parameter_set(params_name, project, params_dir)
     unknown = [k for k in base if k not in model.parameters.index]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from model.errors import ConfigError, InnosdError, closest
+from innosd.errors import ConfigError, InnosdError, closest
 
 LABELS_FILE = Path(__file__).with_name("labels.yaml")
 LANGUAGES = ("en", "zh")

@@ -58,7 +58,7 @@ TARGET_STYLE = {"marker": "^", "ls": "none", "ms": 6, "mfc": "none", "mec": "#b0
 
 def use_style(language: str = "en") -> None:
     """The house style, with a font that can draw the language's labels."""
-    from figures.labels import font_families
+    from innosd.figures.labels import font_families
 
     plt.style.use(str(STYLE))
     plt.rcParams["font.family"] = font_families(language)
@@ -122,7 +122,7 @@ def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
                    observations: pd.DataFrame | None = None, targets: pd.DataFrame | None = None,
                    language: str = "en") -> None:
     """One indicator: a line per scenario, observations as points, targets as markers."""
-    from figures.labels import indicator_label, indicator_scale, text
+    from innosd.figures.labels import indicator_label, indicator_scale, text
 
     for name, ds in runs.items():
         if indicator.variable not in ds:
@@ -147,7 +147,7 @@ def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
 def key_indicators_figure(runs: Mapping[str, xr.Dataset], observations: pd.DataFrame | None = None,
                           targets: pd.DataFrame | None = None, indicators=KEY_INDICATORS, language: str = "en"):
     """Grid of key indicators 2013-2035, scenarios overlaid, observations and targets marked."""
-    from figures.labels import text
+    from innosd.figures.labels import text
 
     use_style(language)
     fig, axes = panel_grid(len(indicators))

@@ -33,18 +33,17 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 import yaml
+from innosd.calibration.data import OBSERVATIONS_PATH, TARGETS_PATH, load_observations, load_targets
+from innosd.figures import report_figures as rf
+from innosd.figures.labels import check_language, indicator_label, scenario_label, text
+from innosd.figures.plots import FIRST_YEAR, HIGHLIGHT_YEARS, KEY_INDICATORS, LAST_YEAR, save_figure, year_end_series
 
-from calibration.data import OBSERVATIONS_PATH, TARGETS_PATH, load_observations, load_targets
-from experiments.results import (REPO_ROOT, atomic_directory, file_sha256, git_commit, package_versions,
-                                 write_json)
-from figures import report_figures as rf
-from figures.labels import check_language, indicator_label, scenario_label, text
-from figures.plots import HIGHLIGHT_YEARS, KEY_INDICATORS, FIRST_YEAR, LAST_YEAR, save_figure, year_end_series
-from model.errors import ConfigError, DataError, InnosdError
+from innosd.errors import ConfigError, DataError, InnosdError
+from innosd.rundir import SOURCE_ROOT, atomic_directory, file_sha256, git_commit, package_versions, write_json
 
-MODEL_DIR = REPO_ROOT / "model"
+MODEL_DIR = SOURCE_ROOT / "model"
 DEFAULT_MODEL = MODEL_DIR / "guangzhou_innovation.mdl"
-SCENARIO_DIR = REPO_ROOT / "scenarios" / "scenario"
+SCENARIO_DIR = SOURCE_ROOT / "scenarios" / "scenario"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
@@ -558,7 +557,7 @@ def scenario_rows(inputs: Inputs) -> list[dict]:
             continue
         sc = _read_yaml(path)
         rows[name] = {"scenario": name, "description": " ".join(str(sc.get("description", "")).split())
-                      + f" [from the current {path.relative_to(REPO_ROOT)}; the experiment records only the name]",
+                      + f" [from the current {path.relative_to(SOURCE_ROOT)}; the experiment records only the name]",
                       "levers (relative change, start, ramp)": _levers_text(sc.get("levers"))}
     return list(rows.values())
 
@@ -583,7 +582,7 @@ def section_run(report: Report, inputs: Inputs) -> None:
 
 def key_year_table(projections: pd.DataFrame, language: str) -> pd.DataFrame:
     """Rows indicator x scenario; columns the key years as 'median [p05–p95]' in display units."""
-    from figures.labels import indicator_scale
+    from innosd.figures.labels import indicator_scale
 
     rows = []
     indicators = list(dict.fromkeys(projections["indicator"]))
@@ -713,7 +712,7 @@ def model_file_of(inputs: Inputs) -> tuple[Path, str]:
 
 
 def section_structure(report: Report, inputs: Inputs) -> None:
-    from figures.structure import read_structure
+    from innosd.figures.structure import read_structure
 
     report.heading("structure")
     lang = report.language
@@ -729,9 +728,9 @@ def section_structure(report: Report, inputs: Inputs) -> None:
 def section_data(report: Report, observations: pd.DataFrame, targets: pd.DataFrame) -> None:
     report.heading("data")
     lang = report.language
-    report.html(f"<p>Observations: <code>{esc(OBSERVATIONS_PATH.relative_to(REPO_ROOT))}</code> "
+    report.html(f"<p>Observations: <code>{esc(OBSERVATIONS_PATH.relative_to(SOURCE_ROOT))}</code> "
                 f"({len(observations)} figures, sha256 {file_sha256(OBSERVATIONS_PATH)[:12]}); plan targets: "
-                f"<code>{esc(TARGETS_PATH.relative_to(REPO_ROOT))}</code> ({len(targets)} targets, sha256 "
+                f"<code>{esc(TARGETS_PATH.relative_to(SOURCE_ROOT))}</code> ({len(targets)} targets, sha256 "
                 f"{file_sha256(TARGETS_PATH)[:12]}). Each row names its source and quotes it.</p>")
     for name, frame in (("Observations", observations), ("Plan targets", targets)):
         cols = [c for c in ("indicator", "year", "value", "unit", "region", "direction", "source", "quote")

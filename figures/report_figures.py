@@ -12,14 +12,26 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from innosd.calibration.tables import WITHIN_ERROR_SIGMAS
+from innosd.figures.labels import check_language, indicator_label, indicator_scale, scenario_label, text
+from innosd.figures.plots import (
+    BAND_50_ALPHA,
+    BAND_90_ALPHA,
+    FIRST_YEAR,
+    HIGHLIGHT_YEARS,
+    LAST_YEAR,
+    OBSERVED_STYLE,
+    TARGET_STYLE,
+    mark_key_years,
+    panel_grid,
+    plot_fan,
+    plot_points,
+    shared_legend,
+    use_style,
+)
 from matplotlib.patches import Patch
 
-from calibration.tables import WITHIN_ERROR_SIGMAS
-from figures.labels import (check_language, indicator_label, indicator_scale, scenario_label, text)
-from figures.plots import (BAND_50_ALPHA, BAND_90_ALPHA, FIRST_YEAR, HIGHLIGHT_YEARS, LAST_YEAR,
-                           OBSERVED_STYLE, TARGET_STYLE, mark_key_years, panel_grid, plot_fan,
-                           plot_points, shared_legend, use_style)
-from model.errors import DataError
+from innosd.errors import DataError
 
 REGION = "Guangzhou"  # the model is of Guangzhou; national/provincial targets are not drawn
 TOP_INPUTS = 10       # inputs shown per sensitivity panel: beyond ten the bars are unreadable
@@ -451,7 +463,7 @@ def pairwise_correlations(correlations: pd.DataFrame, language: str = "en"):
 
 def structure_diagram(mdl_path: Path, language: str = "en"):
     """Stocks as boxes, flows as arrows, grouped by the model's sectors, read from the .mdl."""
-    from figures.structure import draw_structure, read_structure
+    from innosd.figures.structure import draw_structure, read_structure
 
     check_language(language)
     structure = read_structure(Path(mdl_path))

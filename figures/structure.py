@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from innosd.figures.labels import sector_label, stock_label, text
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from figures.labels import sector_label, stock_label, text
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 GROUP_HEADER = re.compile(r"\*{10,}\s*\n\s*\.([^\n]+?)\s*\n\s*\*{10,}~")
 MAX_STACK = 7          # stocks per column inside a sector before it wraps into a second column
@@ -56,7 +56,7 @@ class Structure:
 
 
 def _norm(name: str) -> str:
-    from model.compiler.frontend import norm
+    from innosd.model.compiler.frontend import norm
 
     return norm(name)
 
@@ -118,9 +118,8 @@ def read_structure(mdl_path: Path) -> Structure:
 
 @functools.lru_cache(maxsize=8)
 def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
+    from innosd.model.runtime import _parse
     from pysd.translators.structures.abstract_expressions import IntegStructure, ReferenceStructure
-
-    from model.runtime import _parse
 
     model = _parse(mdl_path)
     owner = sector_of_variables(mdl_path.read_text(encoding="utf-8", errors="replace"))

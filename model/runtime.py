@@ -1,6 +1,6 @@
 """CompiledModel: a Vensim/XMILE model compiled to Numba, with run() and run_ensemble().
 
-    from model import compile_model
+    from innosd.model import compile_model
     m = compile_model("model/guangzhou_innovation.mdl")
     df = m.run({"HTE pass rate": 0.3})                 # pandas, indexed by time
     ds = m.run_ensemble(table, return_columns=[...])   # xarray, dims (run, time)
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.errors import ModelError, closest
+from innosd.errors import ModelError, closest
 
 COMPILER_VERSION = "0.4.0"  # bump whenever generated code would change
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
@@ -88,8 +88,8 @@ def _parse(path: Path):
 
 def _failing_equation(path: Path) -> tuple[str, Exception] | None:
     """Re-parse a .mdl one equation at a time: (the failing equation's text, its error)."""
-    from pysd.translators.vensim.vensim_file import VensimFile
     from pysd.translators.vensim.vensim_element import Component
+    from pysd.translators.vensim.vensim_file import VensimFile
     try:
         f = VensimFile(path)
         f.parse(parse_all=False)
@@ -175,8 +175,8 @@ def _located(err: ModelError, path: Path, source: bytes) -> ModelError:
 
 def _ctl_expr(g, node) -> str:
     """Python expression (over `p`, a name->value dict) for a control variable."""
+    from innosd.model.compiler.frontend import PLACEHOLDER, norm
     from pysd.translators.structures import abstract_expressions as ae
-    from model.compiler.frontend import norm, PLACEHOLDER
     if isinstance(node, (int, float, np.integer, np.floating)):
         return repr(float(node))
     if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
@@ -203,8 +203,8 @@ def _ctl_expr(g, node) -> str:
 
 
 def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
-    from model.compiler.frontend import ModelGraph, CONTROL_VARS
-    from model.compiler.codegen import generate
+    from innosd.model.compiler.codegen import generate
+    from innosd.model.compiler.frontend import CONTROL_VARS, ModelGraph
 
     am = _parse(path)
     try:
@@ -310,7 +310,7 @@ class CompiledModel:
         self._defaults = np.array([p["default"] for p in self._params], dtype=float)
         self._pindex = {p["name"]: i for i, p in enumerate(self._params)}
         self._alias: dict[str, list[int]] = {}
-        from model.compiler.frontend import norm
+        from innosd.model.compiler.frontend import norm
         for i, p in enumerate(self._params):
             for name in {p["name"], p["variable"], norm(p["name"]), norm(p["variable"])}:
                 self._alias.setdefault(name, []).append(i)
@@ -358,7 +358,7 @@ class CompiledModel:
         """Indices for a name given as in the model file or PySD's python-safe form."""
         idx = aliases.get(name)
         if idx is None:
-            from model.compiler.frontend import norm
+            from innosd.model.compiler.frontend import norm
             idx = aliases.get(norm(str(name)))
         if idx is None:
             raise ModelError(f"unknown {kind} {name!r} in {self.path.name}" + closest(str(name), choices))

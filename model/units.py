@@ -1,6 +1,6 @@
 """Dimensional consistency: a units algebra over a Vensim model's declared unit strings.
 
-    from model.units import check_model_units
+    from innosd.model.units import check_model_units
     for eq in check_model_units("model/guangzhou_innovation.mdl"):
         if eq.problem: print(eq.variable, eq.problem)
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 # Spellings Vensim treats as one unit (case-insensitive on the left).
 SYNONYMS = {"dmnl": "", "dimensionless": "", "year": "Year", "years": "Year", "yr": "Year"}
@@ -383,7 +383,7 @@ class _Walker:
 
 
 def _declared_units(elements) -> tuple[dict[str, Units], dict[str, str], set[str], dict[str, str]]:
-    from model.compiler.frontend import norm
+    from innosd.model.compiler.frontend import norm
     declared, names, raw, lookups = {}, {}, {}, set()
     for el in elements:
         key = norm(el.name)
@@ -446,12 +446,12 @@ def check_abstract_model(abstract_model) -> list[EquationUnits]:
     declared, names, lookups, raw = _declared_units(elements)
     strict = _Walker(declared, names, lookups)
     lenient = _Walker(declared, names, lookups, numbers_carry_units=True)
-    from model.compiler.frontend import norm
+    from innosd.model.compiler.frontend import norm
     return [check_equation(strict, lenient, el.name, raw[norm(el.name)], declared[norm(el.name)], el.components)
             for el in elements]
 
 
 def check_model_units(path) -> list[EquationUnits]:
     """Parse a Vensim .mdl and check every equation's units."""
-    from model.runtime import _parse
+    from innosd.model.runtime import _parse
     return check_abstract_model(_parse(Path(path)))

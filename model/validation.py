@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from model.errors import ModelError, closest
+from innosd.errors import ModelError, closest
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -73,9 +73,8 @@ def units_check(equations) -> CheckResult:
 
 def stock_flows(abstract_model) -> dict[str, tuple[object, dict[str, str]]]:
     """stock name -> (net-flow expression AST, python name -> model name)."""
+    from innosd.model.compiler.frontend import norm
     from pysd.translators.structures import abstract_expressions as ae
-
-    from model.compiler.frontend import norm
     elements = abstract_model.sections[0].elements
     names = {norm(el.name): el.name for el in elements}
     found = {}

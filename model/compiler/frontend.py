@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 SMALL_VENSIM = 1e-6  # PySD's zero threshold (functions.SMALL_VENSIM)
 CONTROL_VARS = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
@@ -866,5 +866,5 @@ class ModelGraph:
 
 
 def _closest(name, choices):
-    from model.errors import closest
+    from innosd.errors import closest
     return closest(name, list(choices))

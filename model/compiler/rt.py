@@ -190,9 +190,9 @@ def _lk_hold(x, LX, LY, off, n):
 # large kernels.  Single-run and ensemble kernels both use them, so the two stay
 # bit-identical; against libm they are within a few ulp (tests/engine/test_engine.py).
 
+from llvmlite import ir as _ir  # noqa: E402
 from numba import types as _types  # noqa: E402
 from numba.extending import intrinsic as _intrinsic  # noqa: E402
-from llvmlite import ir as _ir  # noqa: E402
 
 _F64 = _ir.DoubleType()
 _I64 = _ir.IntType(64)

@@ -7,6 +7,6 @@ import pytest
 
 @pytest.fixture(scope="session", autouse=True)
 def one_numba_thread():
-    from experiments.calibrate import use_threads
+    from innosd.experiments.calibrate import use_threads
 
     use_threads(1)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from innosd.calibration.priors import log_prior, parse_prior, sample_prior
+from innosd.experiments import calibrate as calmod
+from innosd.experiments.cli import main as cli_main
 
-from calibration.priors import log_prior, parse_prior, sample_prior
-from experiments import calibrate as calmod
-from experiments.cli import main as cli_main
-from model.errors import ConfigError
+from innosd.errors import ConfigError
 
 
 def test_default_config_composes_with_sourced_priors_and_enough_evaluations():

@@ -2,9 +2,9 @@
 
 import pandas as pd
 import pytest
+from innosd.calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
 
-from calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
-from model.errors import DataError
+from innosd.errors import DataError
 
 
 @pytest.fixture()

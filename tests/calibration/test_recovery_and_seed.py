@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from innosd.calibration import handoff
+from innosd.calibration.likelihood import ObservationSet, simulate_observations
+from innosd.calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
+from innosd.calibration.workflow import CalibrationSettings, calibrate
+from innosd.experiments import calibrate as calmod
+from innosd.experiments.cli import main as cli_main
 
-from calibration import handoff
-from calibration.likelihood import ObservationSet, simulate_observations
-from calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
-from calibration.workflow import CalibrationSettings, calibrate
-from experiments import calibrate as calmod
-from experiments.cli import main as cli_main
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 # A handful of constants, one or two per observed series, so the test is fast.
 RECOVERED = ("rd spending per fte growth", "hte application rate base", "incubator build time",

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from calibration.data import (
+from innosd.calibration.data import (
     DATA_DIR,
     OBSERVATION_COLUMNS,
     TARGET_COLUMNS,
@@ -21,7 +20,8 @@ from calibration.data import (
     load_observations,
     load_targets,
 )
-from model.errors import DataError
+
+from innosd.errors import DataError
 
 SOURCES = DATA_DIR / "sources"
 STATS_CSV = SOURCES / "guangzhou-public-statistics-2013-2016.csv"

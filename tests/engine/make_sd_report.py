@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model import compile_model
-from model.errors import ModelError
+from innosd.model import compile_model
+
+from innosd.errors import ModelError
 from tests.engine import sdmodels as S
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from innosd.model import compile_model
 
-from model import compile_model
-from model.errors import ModelError
+from innosd.errors import ModelError
 from tests.engine import sdmodels as S
 
 MODELS = Path(__file__).parent / "models"
@@ -89,7 +89,7 @@ def test_python_safe_names_are_accepted(decay):
 
 
 def test_cache_reuse_and_invalidation(tmp_path, monkeypatch):
-    from model import runtime
+    from innosd.model import runtime
     monkeypatch.setenv("INNOSD_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "decay.mdl"
     shutil.copy(MODELS / "exponential_decay.mdl", f)
@@ -119,8 +119,8 @@ POW_ULPS = 4.0         # exp(y log x) loses ~|y log x| ulp (the rounding of y lo
 
 
 def test_inlined_math_matches_libm():
+    from innosd.model.compiler.rt import _exp, _log, _pow
     from numba import njit
-    from model.compiler.rt import _exp, _log, _pow
 
     @njit
     def apply(x, y):

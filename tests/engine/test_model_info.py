@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from innosd.experiments.engine import MODEL_FILE, model_info
 
-from experiments.engine import MODEL_FILE, model_info
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
 

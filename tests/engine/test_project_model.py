@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from model import compile_model
+from innosd.model import compile_model
 
 MODEL = Path(__file__).resolve().parents[2] / "model" / "guangzhou_innovation.mdl"
 # both backends do the same float64 operations; only evaluation order may differ

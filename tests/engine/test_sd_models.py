@@ -7,9 +7,9 @@ core does not support are skipped with the construct named (pytest -ra lists the
 from __future__ import annotations
 
 import pytest
+from innosd.model import compile_model
 
-from model import compile_model
-from model.errors import ModelError
+from innosd.errors import ModelError
 from tests.engine import sdmodels as S
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from innosd.experiments import cli
 
-from experiments import cli
 from tests.engine import sdmodels as S
 
 DECAY = Path(__file__).parent / "models" / "exponential_decay.mdl"

@@ -14,14 +14,13 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-
-from calibration.handoff import ParameterSet, write_parameter_set
-from experiments import config as cfgmod
-from experiments import dask_exec
-from experiments import ensemble as ens
-from experiments.cli import main as cli_main
-from experiments.engine import MODEL_FILE, model_info
-from model import compile_model
+from innosd.calibration.handoff import ParameterSet, write_parameter_set
+from innosd.experiments import config as cfgmod
+from innosd.experiments import dask_exec
+from innosd.experiments import ensemble as ens
+from innosd.experiments.cli import main as cli_main
+from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import compile_model
 
 N_DRAWS = 12
 # Draws are plain floats written to CSV and read back: 17 significant digits round-trip
@@ -182,7 +181,7 @@ def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
                     "experiment.years=[2020]", "experiment.morris_trajectories=2")
     assert code == 0, out.err
     morris = pd.read_csv(_only_folder(tmp_path / "out", "experiments/*/*_sensitivity") / "morris.csv")
-    from calibration.data import load_observations, load_targets
+    from innosd.calibration.data import load_observations, load_targets
 
     expected = {f"{i.id}@2020" for i in ens.model_indicators(load_observations(), load_targets())}
     assert set(morris["output"]) == expected and len(expected) > 1
@@ -194,8 +193,9 @@ def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
     ("parameters: {a: [1\n", "malformed YAML"),
 ])
 def test_malformed_prior_file_for_sensitivity_is_one_config_error(tmp_path, text, fragment):
-    from experiments.sensitivity import prior_boxes
-    from model.errors import ConfigError
+    from innosd.experiments.sensitivity import prior_boxes
+
+    from innosd.errors import ConfigError
 
     path = tmp_path / "priors.yaml"
     path.write_text(text, encoding="utf-8")
@@ -373,11 +373,11 @@ def test_interrupted_experiment_leaves_no_folder_and_resumes(cli, tmp_path, monk
 def test_sensitivity_free_parameters_are_the_validation_batterys():
     """One rule for 'free parameter' (model.validation.is_free_parameter): sensitivity's
     `parameters=free` and the battery's extreme-condition set must not drift apart."""
-    from experiments import config as cfgmod
-    from experiments.engine import MODEL_FILE, model_info
-    from experiments.sensitivity import SensitivitySettings, parameter_inputs
-    from model import compile_model
-    from model.validation import levers_and_free_parameters
+    from innosd.experiments import config as cfgmod
+    from innosd.experiments.engine import MODEL_FILE, model_info
+    from innosd.experiments.sensitivity import SensitivitySettings, parameter_inputs
+    from innosd.model import compile_model
+    from innosd.model.validation import levers_and_free_parameters
 
     info = model_info(MODEL_FILE)
     config = cfgmod.compose_run_config(["params=model_defaults"], info)

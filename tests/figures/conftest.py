@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-from calibration.data import load_observations, load_targets
+from innosd.calibration.data import load_observations, load_targets
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import figure_fixtures as fx
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from innosd.experiments import cli
+from innosd.experiments.results import target_attainment, to_dataset
+from innosd.figures import report as report_mod
+from innosd.figures.plots import KEY_INDICATORS
 
-import figure_fixtures as fx
-from experiments import cli
-from experiments.results import target_attainment, to_dataset, write_json
-from figures import report as report_mod
-from figures.plots import KEY_INDICATORS
+from innosd.rundir import write_json
 
 # The fixture run's indicators grow from these 2013 year-end values (realistic magnitudes).
 RUN_START = {"high tech enterprises": 1500.0, "rd intensity": 0.019, "incubators": 100.0}
@@ -82,7 +83,7 @@ def write_validation(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory):
     """One report from all four kinds of folder (built once: it is the slow part)."""
-    from calibration.data import load_targets
+    from innosd.calibration.data import load_targets
 
     root = tmp_path_factory.mktemp("outputs")
     folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
@@ -160,7 +161,7 @@ def test_report_images_load_in_chromium(full_report, tmp_path):
 def quick_figures(monkeypatch):
     """PNG only, at screen resolution: the full report above checks PNG 300 dpi + PDF + SVG;
     these tests check the report's logic and would otherwise spend most of their time encoding."""
-    from figures import plots
+    from innosd.figures import plots
 
     monkeypatch.setattr(plots, "PNG_DPI", 60)
     monkeypatch.setattr(report_mod, "save_figure", lambda fig, stem: plots.save_figure(fig, stem, formats=("png",)))
@@ -253,7 +254,7 @@ def test_markdown_subset():
 
 
 def test_cli_options_parse():
-    from experiments.report import parse
+    from innosd.experiments.report import parse
 
     assert parse(["A", "B", "figures.language=zh", "--out=X", "--no-pdf"]) == ([Path("A"), Path("B")], Path("X"),
                                                                               "zh", False)

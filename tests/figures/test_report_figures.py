@@ -7,16 +7,17 @@ import re
 import warnings
 from pathlib import Path
 
+import figure_fixtures as fx
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from innosd.figures import labels
+from innosd.figures import report_figures as rf
+from innosd.figures.plots import save_figure
+from innosd.figures.structure import read_structure
 
-import figure_fixtures as fx
-from figures import labels, report_figures as rf
-from figures.plots import save_figure
-from figures.structure import read_structure
-from model.errors import DataError, InnosdError
+from innosd.errors import DataError, InnosdError
 
 MODEL_FILE = Path(__file__).resolve().parents[2] / "model" / "guangzhou_innovation.mdl"
 CJK = re.compile(r"[\u4e00-\u9fff]")

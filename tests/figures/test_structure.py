@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from innosd.figures.structure import Flow, read_structure, sector_of_variables
 
-from figures.structure import Flow, read_structure, sector_of_variables
-from model.errors import ModelError
+from innosd.errors import ModelError
 
 MODEL_FILE = Path(__file__).resolve().parents[2] / "model" / "guangzhou_innovation.mdl"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from experiments import config as cfgmod
-from experiments.engine import MODEL_FILE, model_info, run_model
-from model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
+from innosd.experiments import config as cfgmod
+from innosd.experiments.engine import MODEL_FILE, model_info, run_model
+from innosd.model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
 # ~1e-12 of the flows, so anything below this is arithmetic noise, not a negative stock.
@@ -38,7 +37,7 @@ def per_step_run():
     """The baseline saved at every TIME STEP, so flows can be integrated as the model does."""
     import warnings
 
-    from experiments.engine import _pysd_model
+    from innosd.experiments.engine import _pysd_model
     model = _pysd_model(str(MODEL_FILE))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -70,7 +69,7 @@ def test_every_variable_has_units_and_every_constant_a_comment(info):
 def test_stock_flow_accounting_closes(info, per_step_run):
     """Every stock equals its initial value plus the Euler-integrated net flow (the
     validation battery's mass-balance check, on the PySD reference run)."""
-    from model.runtime import _parse
+    from innosd.model.runtime import _parse
     errors = mass_balance_errors(per_step_run, stock_flows(_parse(MODEL_FILE)), TIME_STEP)
     assert set(errors["stock"]) == set(info.stocks)
     assert errors["checked"].all(), errors.loc[~errors["checked"], "stock"].tolist()
@@ -100,8 +99,8 @@ def test_hte_certificates_last_three_years():
 
 def test_2014_2016_behaviour_is_plausible():
     """Not a calibration: the uncalibrated defaults stay near every mapped 2014-2016 figure."""
-    from calibration.data import load_observations
-    from experiments.results import to_dataset, value_at_year_end
+    from innosd.calibration.data import load_observations
+    from innosd.experiments.results import to_dataset, value_at_year_end
 
     info = model_info(MODEL_FILE)
     ds = to_dataset(run_model(), info.units, info.comments, set(info.constants), {})

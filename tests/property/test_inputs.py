@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from innosd.calibration import data as datamod
+from innosd.experiments import config as cfgmod
+from innosd.experiments.cli import main as cli_main
+from innosd.experiments.engine import MODEL_FILE, model_info
 
-from calibration import data as datamod
-from experiments import config as cfgmod
-from experiments.cli import main as cli_main
-from experiments.engine import MODEL_FILE, model_info
-from model.errors import DataError
+from innosd.errors import DataError
 
 # Each example runs the real command (~0.3-1 s on a loaded machine); 25 examples per
 # property keep the tier around a minute.
@@ -207,14 +207,14 @@ def test_defective_data_rows_are_rejected_by_line(which, row_fraction, defect):
 # ------------------------------------------------------------------ interrupted runs
 
 # Every kind of write a run folder gets; patched where `experiments.run` looks them up.
-WRITERS = ["xarray.Dataset.to_netcdf", "pandas.DataFrame.to_csv", "experiments.run.write_json",
-           "pathlib.Path.write_text", "figures.plots.save_figure"]
+WRITERS = ["xarray.Dataset.to_netcdf", "pandas.DataFrame.to_csv", "innosd.experiments.run.write_json",
+           "pathlib.Path.write_text", "innosd.figures.plots.save_figure"]
 
 
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt, OSError])
 @pytest.mark.parametrize("writer", WRITERS)
 def test_interrupted_run_leaves_no_folder(tmp_path, writer, interrupt):
-    figures = "true" if writer.startswith("figures.") else "false"
+    figures = "true" if ".figures." in writer else "false"
     with mock.patch(writer, side_effect=interrupt("interrupted while writing")) as patched:
         try:
             code, stderr = cli("run", "scenario=incubator_doubling", f"run.figures={figures}",
@@ -228,10 +228,10 @@ def test_interrupted_run_leaves_no_folder(tmp_path, writer, interrupt):
 
 
 @pytest.mark.parametrize("writer", ["pandas.DataFrame.to_csv", "pathlib.Path.write_text",
-                                    "experiments.results.write_json"])
+                                    "innosd.rundir.write_json"])
 def test_interrupted_validation_leaves_no_folder(tmp_path, writer):
-    from experiments import validate
-    from model.validation import CheckResult
+    from innosd.experiments import validate
+    from innosd.model.validation import CheckResult
     results = [CheckResult("mass balance", "stocks = initial + integrated flows", "pass", "32 of 32 stocks")]
     details = {"units": pd.DataFrame({"variable": ["x"], "result": ["pass"]})}
     with mock.patch(writer, side_effect=KeyboardInterrupt), pytest.raises(KeyboardInterrupt):
@@ -284,9 +284,9 @@ near_valid = st.fixed_dictionaries({
 @given(document=st.one_of(yaml_values, near_valid))
 def test_any_reality_check_file_loads_or_fails_in_one_line(document):
     import yaml
+    from innosd.model.validation import load_reality_checks
 
-    from model.errors import ModelError
-    from model.validation import load_reality_checks
+    from innosd.errors import ModelError
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "reality_checks.yaml"
         path.write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -303,8 +303,7 @@ def test_any_reality_check_file_loads_or_fails_in_one_line(document):
     "params": st.one_of(yaml_values, st.dictionaries(st.sampled_from(CONSTANTS), yaml_scalars, max_size=3))})))
 def test_any_parameter_set_file_loads_or_fails_in_one_line(document):
     import yaml
-
-    from calibration.handoff import load_parameter_set
+    from innosd.calibration.handoff import load_parameter_set
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "candidate.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
         try:
@@ -335,7 +334,7 @@ def scenarios_copy(tmp_path_factory):
 def test_any_scenario_file_composes_or_fails_in_one_line(scenarios_copy, document):
     import yaml
 
-    from model.errors import ConfigError
+    from innosd.errors import ConfigError
     (scenarios_copy / "scenario" / "fuzz.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     try:
         cfgmod.compose_run_config(["scenario=fuzz"], INFO, config_dir=scenarios_copy)

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from innosd.experiments import config as cfgmod
+from innosd.experiments import run as runmod
+from innosd.experiments.cli import main as cli_main
+from innosd.experiments.engine import MODEL_FILE, model_info
 
-from experiments import config as cfgmod
-from experiments import run as runmod
-from experiments.cli import main as cli_main
-from experiments.engine import MODEL_FILE, model_info
-from model.errors import ConfigError
+from innosd.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_finished_output_folders_follow_the_umask_not_mkdtemp(tmp_path):
     import os
     import stat
 
-    from experiments.results import atomic_directory
+    from innosd.rundir import atomic_directory
 
     umask = os.umask(0o022)
     try:

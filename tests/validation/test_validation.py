@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from innosd.experiments.cli import main as cli_main
+from innosd.model import validation as V
+from innosd.model.units import DMNL, Units, check_model_units, parse_units
 
-from experiments.cli import main as cli_main
-from model import validation as V
-from model.errors import ModelError
-from model.units import DMNL, Units, check_model_units, parse_units
+from innosd.errors import ModelError
 
 MODELS = Path(__file__).parent / "models"
 TESTS = ["dimensional consistency", "mass balance", "extreme conditions", "reality checks",
@@ -45,7 +45,7 @@ def test_project_model_passes_the_battery(tmp_path, capsys):
 
 
 def test_conclusions_use_posterior_draws_when_they_exist(tmp_path):
-    from calibration.handoff import ParameterSet, write_parameter_set
+    from innosd.calibration.handoff import ParameterSet, write_parameter_set
     rng = np.random.default_rng(0)
     draws = pd.DataFrame({"tech firm birth base": rng.normal(14000, 1000, 30),
                           "rd adjustment time": rng.uniform(3, 6, 30)})
@@ -151,7 +151,7 @@ def test_wrong_units_fail_and_name_the_first_bad_term(tmp_path):
 
 
 def test_project_model_has_no_units_errors():
-    from experiments.engine import MODEL_FILE
+    from innosd.experiments.engine import MODEL_FILE
     results = check_model_units(MODEL_FILE)
     assert len(results) > 200
     assert not [e for e in results if e.result == "fail"]
@@ -198,8 +198,8 @@ def test_expectations_can_fail():
 # ------------------------------------------------------------------ mass balance, fit
 
 def test_mass_balance_catches_a_leak():
-    from model import compile_model
-    from model.runtime import _parse
+    from innosd.model import compile_model
+    from innosd.model.runtime import _parse
     path = MODELS / "reality" / "incubation.mdl"
     frame = compile_model(path).run({"SAVEPER": 0.25})
     flows = V.stock_flows(_parse(path))

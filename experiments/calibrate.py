@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from innosd.calibration import handoff
 from innosd.calibration.data import load_observations
 from innosd.calibration.likelihood import ObservationSet, select_observations
@@ -35,7 +34,7 @@ from innosd.experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, 
 from innosd.experiments.engine import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
-from innosd.rundir import atomic_directory, provenance, write_json
+from innosd.rundir import atomic_directory, provenance, write_metadata
 
 TOP_KEYS = ("calibration", "seed", "run", "handoff")
 CALIBRATION_KEYS = ("name", "window", "parameters", "observations", "optimiser", "sampler", "profile")
@@ -240,11 +239,8 @@ def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, st
     with atomic_directory(folder) as tmp:
         outputs.inference_data(result, attrs).to_netcdf(str(tmp / "posterior.nc"))
         outputs.write_tables(tmp, result)
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config.raw, allow_unicode=True, sort_keys=False),
-                                         encoding="utf-8")
-        write_json(tmp / "metadata.json", {**{k: attrs[k] for k in ("git_commit", "package_versions", "model_file",
-                                                                     "model_sha256", "created")},
-                                           "seed": config.settings.seed, "command": attrs["command"]})
+        write_metadata(tmp, "calibration", seed=int(config.settings.seed), command=attrs["command"],
+                       config=config.raw, recorded=attrs, extra={"calibration": config.name})
         (tmp / "summary.md").write_text(outputs.summary_markdown(result, config.name, str(folder),
                                                                  attrs["git_commit"]), encoding="utf-8")
         if config.figures:

@@ -11,7 +11,6 @@ tables of `docs/outputs.md`, `config.yaml`, `metadata.json` and figures.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from innosd.experiments import projections as proj
 from innosd.experiments.engine import MODEL_FILE, ModelInfo
 
 from innosd.errors import ConfigError, closest
-from innosd.rundir import provenance, write_json
+from innosd.rundir import provenance, write_metadata
 
 EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
 
@@ -199,14 +198,10 @@ def runner(name: str) -> Callable[[Context, Path], Written]:
 
 def write_common(out: Path, config: cfgmod.RunConfig, written: Written, command: str) -> None:
     """config.yaml and metadata.json of an experiment folder."""
-    (out / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
-                                     encoding="utf-8")
-    attrs = provenance(config.to_dict(), MODEL_FILE)
     ps = config.parameter_set
-    meta = {k: attrs[k] for k in ("git_commit", "model_file", "model_sha256", "created")}
-    meta["package_versions"] = json.loads(attrs["package_versions"])
-    meta.update({"seed": config.run.seed, "command": command, "experiment": experiment_name(config),
-                 "parameter_set": {"name": ps.name, "statistic": ps.statistic, "posterior_draws": ps.posterior_draws,
-                                   "source": ps.source},
-                 "scheduler": config.run.scheduler, **written.metadata})
-    write_json(out / "metadata.json", meta)
+    write_metadata(out, "experiment", seed=int(config.run.seed), command=command, model_file=MODEL_FILE,
+                   config=config.to_dict(), extra={
+                       "experiment": experiment_name(config),
+                       "parameter_set": {"name": ps.name, "statistic": ps.statistic,
+                                         "posterior_draws": ps.posterior_draws, "source": ps.source},
+                       "scheduler": config.run.scheduler, **written.metadata})

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from innosd.experiments.engine import MODEL_FILE, model_info, run_model
 from innosd.experiments.results import target_attainment, to_dataset
 
 from innosd.errors import ConfigError, ModelError
-from innosd.rundir import atomic_directory, provenance, write_json
+from innosd.rundir import atomic_directory, provenance, write_metadata
 
 
 def expand_sweep(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -136,15 +135,12 @@ def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
         ds.to_netcdf(tmp / "results.nc")
         target_attainment(ds, targets).to_csv(tmp / "targets.csv", index=False)
         write_uncertain(tmp, uncertain)
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), allow_unicode=True, sort_keys=False),
-                                         encoding="utf-8")
-        meta = {k: ds.attrs[k] for k in ("git_commit", "package_versions", "model_file", "model_sha256",
-                                         "created", "scenario", "backend", "seed")}
-        meta["parameter_set"] = {"name": config.parameter_set.name, "statistic": config.parameter_set.statistic,
-                                 "source": config.parameter_set.source}
-        meta["uncertainty"] = ({"mode": "posterior", "draws": int(uncertain.ensemble.sizes["draw"])}
-                               if uncertain is not None else {"mode": "none"})
-        write_json(tmp / "metadata.json", meta)
+        write_metadata(tmp, "run", seed=int(config.run.seed), config=config.to_dict(), recorded=ds.attrs, extra={
+            "scenario": ds.attrs["scenario"], "backend": ds.attrs["backend"],
+            "parameter_set": {"name": config.parameter_set.name, "statistic": config.parameter_set.statistic,
+                              "source": config.parameter_set.source},
+            "uncertainty": ({"mode": "posterior", "draws": int(uncertain.ensemble.sizes["draw"])}
+                            if uncertain is not None else {"mode": "none"})})
         if config.run.figures:
             from innosd.figures.plots import key_indicators_figure, save_figure
 
@@ -258,16 +254,11 @@ def write_validation(out: Path, config: cfgmod.RunConfig) -> None:
 def write_sweep_provenance(folder: Path, jobs: list[list[str]], labels: list[str],
                            configs: list[cfgmod.RunConfig], argv: list[str]) -> None:
     """The sweep folder records its jobs and provenance like every run folder does."""
-    attrs = provenance({"jobs": jobs}, MODEL_FILE)
-    (folder / "config.yaml").write_text(
-        yaml.safe_dump({"command": "innosd run " + " ".join(argv),
-                        "jobs": [{"label": label, "overrides": job, "folder": f"{n}_{c.scenario.name}"}
-                                 for n, (label, job, c) in enumerate(zip(labels, jobs, configs))]},
-                       allow_unicode=True, sort_keys=False), encoding="utf-8")
-    write_json(folder / "metadata.json", {
-        **{k: attrs[k] for k in ("git_commit", "model_file", "model_sha256", "created")},
-        "package_versions": json.loads(attrs["package_versions"]), "seed": configs[0].run.seed,
-        "command": "innosd run " + " ".join(argv), "kind": "sweep"})
+    command = "innosd run " + " ".join(argv)
+    write_metadata(folder, "sweep", seed=int(configs[0].run.seed), command=command, model_file=MODEL_FILE,
+                   config={"command": command,
+                           "jobs": [{"label": label, "overrides": job, "folder": f"{n}_{c.scenario.name}"}
+                                    for n, (label, job, c) in enumerate(zip(labels, jobs, configs))]})
 
 
 def report(folder: Path, config: cfgmod.RunConfig, validate: bool = False) -> None:

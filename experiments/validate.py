@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from innosd.model import MODEL_FILE
 from innosd.model import validation as V
 
@@ -256,7 +255,7 @@ def default_out(stamp: dt.datetime) -> Path:
 
 def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: dict, model_path: Path,
                  seed: int, argv: list[str]) -> None:
-    from innosd.rundir import atomic_directory, provenance, write_json
+    from innosd.rundir import atomic_directory, write_metadata
     with atomic_directory(out) as tmp:
         table = pd.DataFrame([asdict(r) for r in results], columns=["test", "checks", "result", "evidence"])
         table.to_csv(tmp / "validation.csv", index=False)
@@ -268,11 +267,8 @@ def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: d
         for name, frame in details.items():
             if frame is not None and not frame.empty:
                 frame.to_csv(tmp / f"{name}.csv", index=False)
-        (tmp / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
-        meta = provenance(config, model_path)
-        meta.update({"seed": seed, "command": "innosd validate " + " ".join(argv)})
-        write_json(tmp / "metadata.json", {k: meta[k] for k in ("git_commit", "package_versions", "model_file",
-                                                                  "model_sha256", "created", "seed", "command")})
+        write_metadata(tmp, "validation", seed=int(seed), command="innosd validate " + " ".join(argv),
+                       model_file=model_path, config=config)
 
 
 def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int,

@@ -39,7 +39,7 @@ from innosd.figures.labels import check_language, indicator_label, scenario_labe
 from innosd.figures.plots import FIRST_YEAR, HIGHLIGHT_YEARS, KEY_INDICATORS, LAST_YEAR, save_figure, year_end_series
 
 from innosd.errors import ConfigError, DataError, InnosdError
-from innosd.rundir import SOURCE_ROOT, atomic_directory, file_sha256, git_commit, package_versions, write_json
+from innosd.rundir import SOURCE_ROOT, atomic_directory, file_sha256, git_commit, now_utc, write_metadata
 
 MODEL_DIR = SOURCE_ROOT / "model"
 DEFAULT_MODEL = MODEL_DIR / "guangzhou_innovation.mdl"
@@ -828,11 +828,8 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
     inputs = collect(folders, observations)
     final = Path(out_dir if out_dir is not None else run_dirs[0]) / "report"
     staging = final.with_name(f".report.{dt.datetime.now():%Y%m%d-%H%M%S-%f}")
-    created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    provenance = {"created": created, "git_commit": git_commit(), "package_versions": package_versions(),
-                  "inputs": [str(f.path) for f in folders], "language": language,
-                  "command": "innosd report " + " ".join(map(str, run_dirs)),
-                  "table_sources": {k: [str(p) for p in v] for k, v in inputs.sources.items()}}
+    provenance = {"created": now_utc(), "git_commit": git_commit(), "inputs": [str(f.path) for f in folders],
+                  "language": language, "table_sources": {k: [str(p) for p in v] for k, v in inputs.sources.items()}}
     with atomic_directory(staging) as tmp:
         report = Report(tmp, language)
         section_run(report, inputs)
@@ -856,7 +853,10 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
             provenance["pdf"] = "report.pdf: figures only (Chromium not installed; tables are in report.html)"
             print("innosd report: Chromium not found (Debian package chromium): report.pdf holds the figures "
                   "only; the tables are in report.html", file=sys.stderr)
-        write_json(tmp / "metadata.json", provenance)
+        write_metadata(tmp, "report", seed=None, command="innosd report " + " ".join(map(str, run_dirs)),
+                       model_file=model_file_of(inputs)[0],
+                       recorded={k: provenance[k] for k in ("created", "git_commit")},
+                       extra={k: provenance[k] for k in ("inputs", "language", "table_sources", "figures", "pdf")})
     _swap_into_place(staging, final)
     return final
 

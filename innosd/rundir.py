@@ -1,9 +1,17 @@
 """The run-folder contract: every folder innosd writes (run, sweep, experiment, calibration,
-validation, report) is written through here.
+validation, report) is written, described and read back through here.
 
-A folder is written into a hidden temporary sibling and renamed into place only when
-complete, so an interrupted or failed command never leaves a half-written folder; every
-folder records its config, git commit, package versions and model hash.
+- File names: the constants below (`RESULTS_FILE`, `CONFIG_FILE`, ...); docs/outputs.md
+  documents their content.
+- Atomic write: `atomic_directory` writes into a hidden temporary sibling renamed into
+  place only when complete, so an interrupted or failed command never leaves a
+  half-written folder.
+- Provenance and `metadata.json`: `write_metadata` writes one schema for every folder kind
+  (`COMMON_FIELDS`, `KIND_FIELDS`, `SCHEMA_VERSION`): kind, command, git commit, package versions (a
+  mapping), model file and hash, seed (an integer), plus documented kind-specific keys.
+  `provenance` gives the same record as string attributes for netCDF files.
+- Reading back: `read_folder(path)` -> `RunFolder` (kind, metadata, config, the files and
+  loaders for them); the report and the what-if page read folders only through it.
 
 Imports nothing of the project but `innosd.errors` (the bottom layer).
 """
@@ -12,23 +20,166 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
+import operator
 import os
 import platform
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from innosd.errors import InnosdError
+import pandas as pd
+import xarray as xr
+import yaml
+
+from innosd.errors import DataError, InnosdError
 
 # the source checkout (for the git commit of a run); not a checkout when installed from a wheel
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("innosd", "numpy", "scipy", "pandas", "xarray", "pysd", "numba", "hydra-core", "matplotlib", "netCDF4",
             "SALib", "dask", "distributed")
+
+# ----------------------------------------------------------------------------- file names (docs/outputs.md)
+
+CONFIG_FILE = "config.yaml"            # every folder but a report: the resolved config
+METADATA_FILE = "metadata.json"        # every folder: the metadata schema below
+RESULTS_FILE = "results.nc"            # run: the point-estimate run (time,)
+TARGETS_FILE = "targets.csv"           # run: plan targets met or not by that run
+ENSEMBLE_FILE = "ensemble.nc"          # run with draws, projections/attainment: (scenario, draw, time)
+PROJECTIONS_FILE = "projections.csv"   # quantiles over draws per scenario, indicator, year
+ATTAINMENT_FILE = "attainment.csv"     # probability of each plan target per scenario
+COMPARISON_FILE = "comparison.csv"     # sweep: key indicators per run
+SOBOL_FILE = "sobol.csv"               # sensitivity
+MORRIS_FILE = "morris.csv"             # sensitivity
+SENSITIVITY_INPUTS_FILE = "inputs.csv"  # sensitivity: the sampled boxes
+POLICY_CANDIDATES_FILE = "policy_candidates.csv"  # policy search
+POLICY_BEST_FILE = "policy_best.yaml"  # policy search: the cheapest feasible setting
+POSTERIOR_FILE = "posterior.nc"        # calibration: ArviZ InferenceData
+FIT_FILE = "fit.csv"                   # calibration: observed vs posterior
+PARAMETERS_FILE = "parameters.csv"     # calibration: prior, posterior, identifiability
+CORRELATIONS_FILE = "correlations.csv"  # calibration: posterior correlation matrix
+PROFILES_FILE = "profiles.csv"         # calibration: profile likelihoods
+SUMMARY_FILE = "summary.md"            # calibration: plain-language summary
+VALIDATION_CSV_FILE = "validation.csv"  # validation: one row per test
+VALIDATION_MD_FILE = "validation.md"   # validation: the same as a Markdown table
+REPORT_HTML_FILE = "report.html"       # report
+REPORT_PDF_FILE = "report.pdf"         # report
+FIGURES_DIR = "figures"                # figures of a folder (calibration, report)
+REPORT_DIR = "report"                  # the report sub-folder of a run/sweep/experiment
+VALIDATION_DIR = "validation"          # the validation sub-folder of a sweep
+# A folder holding any of these was written by innosd (the others come with one of them).
+KNOWN_FILES = (METADATA_FILE, RESULTS_FILE, PROJECTIONS_FILE, ATTAINMENT_FILE, SOBOL_FILE, MORRIS_FILE,
+               POLICY_CANDIDATES_FILE, FIT_FILE, PARAMETERS_FILE, VALIDATION_MD_FILE, VALIDATION_CSV_FILE,
+               TARGETS_FILE, COMPARISON_FILE)
+
+# ----------------------------------------------------------------------------- the metadata schema
+
+# Version 1: the first common schema (before it, run folders stored package_versions as a
+# JSON string and seed as a string; such folders are read with their kind inferred).
+SCHEMA_VERSION = 1
+KINDS = ("run", "sweep", "experiment", "calibration", "validation", "report")
+
+
+@dataclass(frozen=True)
+class MetadataField:
+    """One key of metadata.json: its JSON types, whether every folder has it, what it means."""
+
+    types: tuple[type, ...]
+    required: bool
+    meaning: str
+
+
+_NONE = type(None)
+# Every folder has these.
+COMMON_FIELDS: dict[str, MetadataField] = {
+    "schema_version": MetadataField((int,), True, f"version of this schema ({SCHEMA_VERSION})"),
+    "kind": MetadataField((str,), True, "one of " + ", ".join(KINDS)),
+    "created": MetadataField((str,), True, "when the folder was written, ISO 8601 UTC"),
+    "command": MetadataField((str,), True, "the command line that wrote it"),
+    "git_commit": MetadataField((str,), True, "innosd's commit (-dirty if modified), or why unknown"),
+    "package_versions": MetadataField((dict,), True, "package name -> version (python, innosd, numpy, ...)"),
+    "model_file": MetadataField((str, _NONE), True, "file name of the model used (null: none)"),
+    "model_sha256": MetadataField((str, _NONE), True, "sha256 of that model file (null: none)"),
+    "seed": MetadataField((int, _NONE), True, "seed of every random choice (null: nothing random)"),
+}
+# The documented keys of each kind, type-checked when present; a kind may record more.
+KIND_FIELDS: dict[str, dict[str, MetadataField]] = {
+    "run": {
+        "scenario": MetadataField((str,), True, "the scenario's name"),
+        "backend": MetadataField((str,), False, "the simulation backend"),
+        "parameter_set": MetadataField((dict,), True, "name, statistic, source of the parameters"),
+        "uncertainty": MetadataField((dict,), True, "mode (none/posterior) and draws"),
+    },
+    "sweep": {},
+    "experiment": {
+        "experiment": MetadataField((str,), True, "its name (projections, attainment, sensitivity, policy_search)"),
+        "parameter_set": MetadataField((dict,), True, "name, statistic, posterior_draws, source"),
+        "scheduler": MetadataField((str, _NONE), False, "the Dask scheduler used"),
+        "scenarios": MetadataField((list,), False, "projections, attainment: the scenarios"),
+        "draws": MetadataField((int,), False, "projections, attainment: posterior draws per scenario"),
+        "uncertainty_mode": MetadataField((str,), False, "projections, attainment: none or posterior"),
+        "runs": MetadataField((int,), False, "sensitivity, policy_search: model runs evaluated"),
+    },
+    "calibration": {
+        "calibration": MetadataField((str,), False, "the calibration's name"),
+    },
+    "validation": {},
+    "report": {
+        "inputs": MetadataField((list,), True, "the folders it was built from"),
+        "language": MetadataField((str,), True, "en or zh"),
+        "table_sources": MetadataField((dict,), False, "table -> the folders it came from"),
+        "figures": MetadataField((list,), False, "the figure files"),
+        "pdf": MetadataField((str,), False, "how report.pdf was made"),
+    },
+}
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {int: "an integer", str: "a string", dict: "a mapping", list: "a list", _NONE: "null"}
+    return " or ".join(names[t] for t in types)
+
+
+def _json_type(value: Any) -> type:
+    if isinstance(value, bool):  # JSON true/false are not integers
+        return bool
+    return type(value)
+
+
+def _check_fields(payload: Mapping[str, Any], fields: Mapping[str, MetadataField], source: str,
+                  what: str) -> None:
+    for key, spec in fields.items():
+        if key not in payload:
+            if spec.required:
+                raise DataError(f"{source}: key {key!r} is missing ({what}: {spec.meaning}); "
+                                f"schema version {SCHEMA_VERSION}, docs/outputs.md")
+        elif _json_type(payload[key]) not in spec.types:
+            raise DataError(f"{source}: key {key!r} is {payload[key]!r}, expected {_type_names(spec.types)} "
+                            f"({what}: {spec.meaning})")
+
+
+def validate_metadata(payload: Mapping[str, Any], source: str = METADATA_FILE) -> None:
+    """Check `payload` against the one metadata schema; one-line DataError naming the key."""
+    if not isinstance(payload, Mapping):
+        raise DataError(f"{source}: expected a mapping at the top level, got {type(payload).__name__}")
+    _check_fields(payload, COMMON_FIELDS, source, "every folder")
+    if payload["schema_version"] != SCHEMA_VERSION:
+        raise DataError(f"{source}: schema_version {payload['schema_version']} is not {SCHEMA_VERSION}, the "
+                        "version this innosd reads")
+    if payload["kind"] not in KINDS:
+        raise DataError(f"{source}: kind {payload['kind']!r} is not one of {', '.join(KINDS)}")
+    bad = next((k for k, v in payload["package_versions"].items() if not isinstance(v, str)), None)
+    if bad is not None:
+        raise DataError(f"{source}: package_versions[{bad!r}] is not a version string")
+    _check_fields(payload, KIND_FIELDS[payload["kind"]], source, f"a {payload['kind']} folder")
 
 
 def git_commit() -> str:
@@ -56,15 +207,20 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
 def provenance(config: dict, model_file: Path) -> dict[str, str]:
-    """Attributes every output carries: config, git commit, versions, model hash, time."""
+    """The provenance as netCDF attributes (strings only): config, git commit, versions
+    (a JSON string here; a mapping in metadata.json), model hash, time."""
     return {
         "config": json.dumps(config, ensure_ascii=False, sort_keys=True),
         "git_commit": git_commit(),
         "package_versions": json.dumps(package_versions(), sort_keys=True),
         "model_file": model_file.name,
         "model_sha256": file_sha256(model_file),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": now_utc(),
     }
 
 
@@ -96,3 +252,176 @@ def atomic_directory(final: Path) -> Iterator[Path]:
 
 def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_config(folder: Path, config: Mapping[str, Any]) -> None:
+    """config.yaml: the folder's resolved config, in its own key order, readable Chinese."""
+    (Path(folder) / CONFIG_FILE).write_text(yaml.safe_dump(dict(config), allow_unicode=True, sort_keys=False),
+                                            encoding="utf-8")
+
+
+def default_command() -> str:
+    """The command line of this process, e.g. `innosd run scenario=baseline`."""
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "(python)"
+
+
+def write_metadata(folder: Path, kind: str, *, seed: int | None, command: str | None = None,
+                   model_file: Path | None = None, config: Mapping[str, Any] | None = None,
+                   recorded: Mapping[str, str] | None = None, extra: Mapping[str, Any] | None = None) -> dict:
+    """Write `folder/metadata.json` in the one schema (and `config.yaml` if `config` is given).
+
+    `recorded`: provenance already written into the folder's data (`provenance()` attributes
+    of its netCDF files); its git_commit, created, model_file and model_sha256 are reused so
+    the files of one folder agree. `extra`: the kind's own keys (KIND_FIELDS lists the
+    documented ones); they may not replace a common key. Returns the payload written.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"metadata kind {kind!r} is not one of {KINDS}")
+    recorded = dict(recorded or {})
+    if model_file is not None:
+        model_name, model_hash = Path(model_file).name, file_sha256(Path(model_file))
+    else:
+        model_name, model_hash = recorded.get("model_file"), recorded.get("model_sha256")
+    payload: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "kind": kind,
+        "created": recorded.get("created") or now_utc(),
+        "command": command if command is not None else default_command(),
+        "git_commit": recorded.get("git_commit") or git_commit(),
+        "package_versions": package_versions(),
+        "model_file": model_name, "model_sha256": model_hash,
+        "seed": None if seed is None else operator.index(seed),  # numpy integers too; never a string
+    }
+    clash = sorted(set(extra or {}) & set(payload))
+    if clash:
+        raise ValueError(f"metadata extra keys {clash} would replace common keys")
+    payload.update(extra or {})
+    validate_metadata(payload, str(Path(folder) / METADATA_FILE))
+    if config is not None:
+        write_config(folder, config)
+    write_json(Path(folder) / METADATA_FILE, payload)
+    return payload
+
+
+# ----------------------------------------------------------------------------- reading a folder back
+
+def _mapping(path: Path, value: Any) -> dict:
+    """A file's top level must be a mapping (docs/outputs.md); anything else is one line."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DataError(f"{path}: expected a mapping at the top level, got {type(value).__name__}")
+    return value
+
+
+def read_yaml_mapping(path: Path) -> dict:
+    """A YAML file whose top level is a mapping ({} if absent); one-line DataError otherwise."""
+    try:
+        return _mapping(path, yaml.safe_load(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    except yaml.YAMLError as err:
+        raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
+
+
+def read_json_mapping(path: Path) -> dict:
+    """A JSON file whose top level is a mapping ({} if absent); one-line DataError otherwise."""
+    try:
+        return _mapping(path, json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}: malformed JSON: {err.msg} at line {err.lineno}") from None
+
+
+def is_output_folder(path: Path) -> bool:
+    return any((Path(path) / name).is_file() for name in KNOWN_FILES)
+
+
+def _natural_key(path: Path) -> list:
+    """'10_x' after '2_x': sweep sub-folders are numbered."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.name)]
+
+
+def infer_kind(files: set[str], metadata: Mapping[str, Any]) -> str | None:
+    """The kind of a folder written before schema version 1, from the files it holds."""
+    if VALIDATION_MD_FILE in files or VALIDATION_CSV_FILE in files:
+        return "validation"
+    if POSTERIOR_FILE in files or PARAMETERS_FILE in files or FIT_FILE in files:
+        return "calibration"
+    if metadata.get("experiment"):
+        return "experiment"
+    if RESULTS_FILE in files:
+        return "run"
+    if COMPARISON_FILE in files or metadata.get("kind") == "sweep":
+        return "sweep"
+    return None
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A saved folder as innosd wrote it: its kind, metadata.json, config.yaml and files.
+
+    `kind` is one of KINDS, or None for a folder older than the schema whose files do not
+    say. Loaders give one-line DataErrors for unreadable files.
+    """
+
+    path: Path
+    kind: str | None
+    metadata: dict
+    config: dict
+
+    @functools.cached_property
+    def files(self) -> frozenset[str]:
+        """Names of the files (not folders) in it, listed once."""
+        return frozenset(p.name for p in self.path.iterdir() if p.is_file())
+
+    def has(self, name: str) -> bool:
+        return name in self.files
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def scenario(self) -> str | None:
+        """The scenario a run folder ran (metadata, else its config)."""
+        scenario = self.metadata.get("scenario")
+        if not scenario and isinstance(self.config.get("scenario"), dict):
+            scenario = self.config["scenario"].get("name")
+        return str(scenario) if scenario else None
+
+    def table(self, name: str, **read_csv) -> pd.DataFrame:
+        """A CSV file of the folder as a DataFrame."""
+        path = self.file(name)
+        try:
+            return pd.read_csv(path, **read_csv)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: unreadable CSV: {str(err).splitlines()[0]}") from None
+
+    def text(self, name: str) -> str:
+        return self.file(name).read_text(encoding="utf-8")
+
+    def dataset(self, name: str = RESULTS_FILE) -> xr.Dataset:
+        """A netCDF file of the folder, loaded into memory (the file is closed again)."""
+        path = self.file(name)
+        try:
+            return xr.load_dataset(path)
+        except (OSError, ValueError) as err:
+            raise DataError(f"{path}: unreadable netCDF results: {str(err).splitlines()[0] if str(err) else err}") \
+                from None
+
+    def subfolders(self) -> list[RunFolder]:
+        """The output folders inside it (a sweep's runs, its validation), in numbered order;
+        hidden (partial) folders and the report are not outputs to read."""
+        children = sorted((p for p in self.path.iterdir() if p.is_dir() and not p.name.startswith(".")
+                           and p.name != REPORT_DIR and is_output_folder(p)), key=_natural_key)
+        return [read_folder(p) for p in children]
+
+
+def read_folder(path: Path) -> RunFolder:
+    """Read a saved folder's metadata.json and config.yaml (checked against the schema when
+    the folder declares a schema version; older folders are read as they are)."""
+    path = Path(path)
+    metadata = read_json_mapping(path / METADATA_FILE)
+    config = read_yaml_mapping(path / CONFIG_FILE)
+    if "schema_version" in metadata:
+        validate_metadata(metadata, str(path / METADATA_FILE))
+        kind = metadata["kind"]
+    else:
+        kind = infer_kind({p.name for p in path.iterdir() if p.is_file()}, metadata)
+    return RunFolder(path, kind, metadata, config)

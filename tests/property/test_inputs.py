@@ -207,7 +207,7 @@ def test_defective_data_rows_are_rejected_by_line(which, row_fraction, defect):
 # ------------------------------------------------------------------ interrupted runs
 
 # Every kind of write a run folder gets; patched where `experiments.run` looks them up.
-WRITERS = ["xarray.Dataset.to_netcdf", "pandas.DataFrame.to_csv", "innosd.experiments.run.write_json",
+WRITERS = ["xarray.Dataset.to_netcdf", "pandas.DataFrame.to_csv", "innosd.rundir.write_json",
            "pathlib.Path.write_text", "innosd.figures.plots.save_figure"]
 
 

@@ -9,7 +9,6 @@ parameter set, levers, compiled core, run folder) and not a shortcut into the en
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sysconfig
@@ -22,6 +21,7 @@ import xarray as xr
 from innosd.experiments.results import value_at_year_end
 
 import innosd.scenarios
+from innosd.rundir import RESULTS_FILE, read_folder
 
 SNAPSHOT_FILE = Path(__file__).with_name("snapshot.csv")
 SCENARIO_DIR = Path(innosd.scenarios.__file__).parent / "scenario"
@@ -50,12 +50,8 @@ def run_every_scenario(output_dir: Path) -> dict[str, xr.Dataset]:
     done = subprocess.run(command, cwd=output_dir, capture_output=True, text=True, env=dict(os.environ))
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    runs = {}
-    for results_file in sorted(output_dir.rglob("results.nc")):
-        metadata = json.loads((results_file.parent / "metadata.json").read_text(encoding="utf-8"))
-        with xr.open_dataset(results_file) as ds:
-            runs[str(metadata["scenario"])] = ds.load()
-    return runs
+    folders = [read_folder(results.parent) for results in sorted(output_dir.rglob(RESULTS_FILE))]
+    return {folder.scenario: folder.dataset(RESULTS_FILE) for folder in folders}
 
 
 def snapshot_rows(runs: dict[str, xr.Dataset], indicators: pd.DataFrame) -> pd.DataFrame:

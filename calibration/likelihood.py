@@ -22,14 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from innosd.calibration.priors import Prior, log_prior, to_natural
+from innosd.model.results import year_end_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
 
 USES = ("likelihood", "check")
 OBSERVATION_KEYS = ("sigma", "use", "years", "check_years", "reason")
-# Stocks are read at year end: the state at t = Y + 1 (model brief section 1). Saved
-# times are exact binary fractions, so this only guards float formatting.
-TIME_MATCH_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -136,17 +134,15 @@ def simulate_observations(model, names: list[str], natural: np.ndarray, observat
     frame = pd.DataFrame(natural, columns=names)
     for name, value in (fixed or {}).items():
         frame[name] = float(value)
-    frame["FINAL TIME"] = float(observations.last_year + 1)
+    frame["FINAL TIME"] = year_end_time(observations.last_year)
     ds = model.run_ensemble(frame, return_columns=observations.variables)
     table = observations.table
     # this runs at every likelihood call: one vectorised time match, one gather per variable
-    match = np.abs(ds["time"].to_numpy()[None, :] - (table["year"].to_numpy(dtype=float) + 1.0)[:, None])
-    match = match < TIME_MATCH_TOLERANCE
-    if not match.any(axis=1).all():
-        year = int(table["year"].to_numpy()[~match.any(axis=1)][0])
-        raise ModelError(f"observation year {year}: its year end ({year + 1}) is not a saved time of the "
-                         "model run (check calibration.window against INITIAL TIME)")
-    column = match.argmax(axis=1)
+    column = year_end_index(ds["time"].to_numpy(), table["year"].to_numpy(), missing="nan")
+    if (column < 0).any():
+        year = int(table["year"].to_numpy()[column < 0][0])
+        raise ModelError(f"observation year {year}: its year end (t = {year_end_time(year):g}) is not a "
+                         "saved time of the model run (check calibration.window against INITIAL TIME)")
     out = np.empty((len(frame), len(table)))
     for variable, rows in table.groupby("model_variable").indices.items():
         out[:, rows] = ds[variable].to_numpy()[:, column[rows]]

@@ -16,7 +16,7 @@ import xarray as xr
 from innosd.experiments import config as cfgmod
 from innosd.experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
 from innosd.experiments.engine import MODEL_FILE
-from innosd.experiments.results import TIME_MATCH_TOLERANCE  # year-end Y is the state at t = Y + 1
+from innosd.model.results import time_index, year_end_time, year_of_time
 
 from innosd.errors import ConfigError, DataError, ModelError, closest
 
@@ -109,7 +109,7 @@ def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFr
 
 
 def year_end_times(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> np.ndarray:
-    return np.arange(first_year, last_year + 1, dtype=float) + 1.0
+    return year_end_time(np.arange(first_year, last_year + 1))
 
 
 @dataclass(frozen=True)
@@ -125,14 +125,7 @@ class YearEndTask:
 
         ds = compile_model(self.model_path).run_ensemble(chunk.reset_index(drop=True),
                                                           return_columns=list(self.columns))
-        saved = ds["time"].to_numpy()
-        idx = []
-        for t in self.times:
-            hit = np.flatnonzero(np.abs(saved - t) < TIME_MATCH_TOLERANCE)
-            if not hit.size:
-                raise ModelError(f"time {t:g} is not a saved time of the model (SAVEPER); "
-                                 f"saved {saved[0]:g}..{saved[-1]:g}")
-            idx.append(hit[0])
+        idx = time_index(ds["time"].to_numpy(), self.times)
         return np.stack([ds[c].to_numpy()[:, idx] for c in self.columns], axis=1)
 
 
@@ -173,7 +166,7 @@ def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, col
     ds = xr.Dataset(data, coords={"scenario": scenarios, "draw": np.arange(n_draws),
                                   "time": ("time", times, {"units": "Year",
                                                            "note": "year-end values: year Y at t = Y + 1"}),
-                                  "year": ("time", (times - 1).astype(int))})
+                                  "year": ("time", year_of_time(times))})
     ds.attrs.update({**attrs, "draws": str(n_draws)})
     return ds
 

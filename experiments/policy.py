@@ -41,7 +41,7 @@ from innosd.experiments import projections as proj
 from innosd.experiments.dask_exec import run_chunked
 from innosd.experiments.engine import MODEL_FILE, ModelInfo
 from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
-from innosd.experiments.results import TIME_MATCH_TOLERANCE
+from innosd.model.results import TIME_MATCH_TOLERANCE, time_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
 
@@ -85,12 +85,8 @@ class OutlayTask:
         t = ds["time"].to_numpy()
         window = (t >= self.start - TIME_MATCH_TOLERANCE) & (t < self.stop - TIME_MATCH_TOLERANCE)
         outlay = sum(ds[f].to_numpy()[:, window].sum(axis=1) for f in FISCAL_FLOWS) * self.time_step
-        picked = []
-        for column, time in zip(self.target_columns, self.target_times):
-            hit = np.flatnonzero(np.abs(t - time) < TIME_MATCH_TOLERANCE)
-            if not hit.size:
-                raise ModelError(f"time {time:g} is outside the run ({t[0]:g}..{t[-1]:g})")
-            picked.append(ds[column].to_numpy()[:, hit[0]])
+        at = time_index(t, self.target_times)
+        picked = [ds[column].to_numpy()[:, i] for column, i in zip(self.target_columns, at)]
         return np.column_stack([*picked, outlay])
 
 
@@ -167,8 +163,8 @@ def evaluate_settings(settings_array: np.ndarray, levers: list[str], base: pd.Da
                       policy: PolicySettings, config: cfgmod.RunConfig, info: ModelInfo, label: str):
     """(outlay per setting x draw, probability-of-all-targets per setting, chunk folder)."""
     task = OutlayTask(str(MODEL_FILE), tuple(targets["model_variable"]),
-                      tuple(float(y) + 1.0 for y in targets["year"]), float(policy.cost_from),
-                      float(policy.cost_to) + 1.0, float(base_time_step(config, info)))
+                      tuple(year_end_time(targets["year"].to_numpy())), float(policy.cost_from),
+                      year_end_time(policy.cost_to), float(base_time_step(config, info)))
     table = ens.fill_defaults(candidate_table(base, levers, settings_array))
     exec_settings = dataclasses.replace(ens.exec_settings(config),
                                         chunk_size=min(int(config.run.chunk_size), FINE_GRID_CHUNK_ROWS))

@@ -8,11 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from innosd.model.results import value_at_year_end
 
 CONTROL_VARIABLES = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
-# Year-end of year Y is the model state at t = Y + 1 (model brief section 1); saved times
-# are exact binary fractions, so this tolerance only guards float formatting.
-TIME_MATCH_TOLERANCE = 1e-9
 
 
 def to_dataset(frame: pd.DataFrame, units: dict[str, str], comments: dict[str, str],
@@ -28,13 +26,6 @@ def to_dataset(frame: pd.DataFrame, units: dict[str, str], comments: dict[str, s
     ds = xr.Dataset(data, coords={"time": ("time", frame.index.to_numpy(dtype=float), {"units": "Year"})})
     ds.attrs.update(attrs)
     return ds
-
-
-def value_at_year_end(ds: xr.Dataset, variable: str, year: int) -> float:
-    """The model's year-end value of `year` (its state at t = year + 1), NaN if not saved."""
-    times = ds["time"].to_numpy()
-    hit = np.flatnonzero(np.abs(times - (year + 1)) < TIME_MATCH_TOLERANCE)
-    return float(ds[variable].to_numpy()[hit[0]]) if hit.size and variable in ds else float("nan")
 
 
 def target_attainment(ds: xr.Dataset, targets: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments.engine import ModelInfo
 from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
+from innosd.model.results import year_end_time
 
 from innosd.errors import ConfigError, closest
 
@@ -233,7 +234,7 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
     problem = salib_problem(inputs)
     base = cfgmod.model_parameters(config)
     columns = sorted({i.model_variable for i in indicators})
-    times = np.array([y + 1.0 for y in years])
+    times = year_end_time(list(years))
     seed = int(config.run.seed)
     sobol_table = morris_table = None
     folders, n_runs = [], 0

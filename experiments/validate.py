@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from innosd.model import MODEL_FILE
 from innosd.model import validation as V
+from innosd.model.abstract import parse
+from innosd.model.results import year_end, year_end_index, year_end_time
 
 from innosd.errors import DataError, InnosdError, ModelError
 
@@ -166,7 +168,7 @@ def check_integration(model, base, project: bool):
     params = model.parameters
     reference = model.run(base)
     variables = key_variables(model, project)
-    times = {str(y): float(y + 1) for y in KEY_YEARS if float(y + 1) in reference.index} if project \
+    times = {str(y): year_end_time(y) for y in KEY_YEARS if year_end_time(y) in reference.index} if project \
         else {"final time": float(reference.index[-1])}
     changes = {"RK4 vs Euler": V.relative_changes(reference, model.run(base, method="rk4"), variables, times)}
     if "TIME STEP" in params.index:
@@ -186,13 +188,12 @@ def check_behaviour(model, base, description: str):
     obs = obs[(obs["model_variable"] != "") & (obs["region"] == "Guangzhou")]
     obs = obs[obs["model_variable"].isin(model.columns) & (obs["value"] != 0)]
     frame = model.run(base, return_columns=sorted(obs["model_variable"].unique()))
-    times = frame.index.to_numpy()
+    at = year_end_index(frame.index.to_numpy(), obs["year"].to_numpy(), missing="nan")
     rows = []
-    for r in obs.itertuples(index=False):
-        hit = np.flatnonzero(np.abs(times - (r.year + 1)) < V.TIME_MATCH_TOLERANCE)
-        if hit.size:
+    for r, hit in zip(obs.itertuples(index=False), at):
+        if hit >= 0:
             rows.append({"indicator": r.indicator, "model_variable": r.model_variable, "year": int(r.year),
-                         "observed": float(r.value), "simulated": float(frame[r.model_variable].iloc[hit[0]]),
+                         "observed": float(r.value), "simulated": float(frame[r.model_variable].iloc[hit]),
                          "source": r.source})
     pairs = pd.DataFrame(rows, columns=["indicator", "model_variable", "year", "observed", "simulated", "source"])
     table = V.fit_table(pairs)
@@ -227,11 +228,12 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
     point_rows = [scenarios.get(name, {}) for name in names]
     draw_rows = [{**d, **scenarios.get(name, {})} for name in names for d in draws.to_dict("records")]
     ds = ensemble(model, point_rows + draw_rows, base, variables)
-    times, n, out = ds["time"].values, len(draws), []
+    n, out = len(draws), []
+    at_year_end = year_end(ds[variables], CONCLUSION_YEARS)
     for v in variables:
         for year in CONCLUSION_YEARS:
-            t = int(np.flatnonzero(np.abs(times - (year + 1)) < V.TIME_MATCH_TOLERANCE)[0])
-            for name, point, agreement in V.scenario_agreements(ds[v].values[:, t], names, n, MATERIAL_EFFECT):
+            values = at_year_end[v].sel(year=year).values
+            for name, point, agreement in V.scenario_agreements(values, names, n, MATERIAL_EFFECT):
                 out.append({"scenario": name, "indicator": v, "year": year, "point_difference": point,
                             "agreement": agreement})
     table = pd.DataFrame(out, columns=["scenario", "indicator", "year", "point_difference", "agreement"])
@@ -275,9 +277,8 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
                 params_dir: Path | None = None):
     """Every test on one model: (results, detail tables, resolved config)."""
     from innosd.model import compile_model
-    from innosd.model.runtime import _parse
     project = model_path.resolve() == PROJECT_MODEL.resolve()
-    abstract_model = _parse(model_path)
+    abstract_model = parse(model_path)
     model = compile_model(model_path)
     from innosd.calibration.handoff import PARAMS_DIR
     params_dir = Path(params_dir) if params_dir else PARAMS_DIR

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
+from innosd.model.results import year_end  # noqa: E402
 
 STYLE = Path(__file__).with_name("innosd.mplstyle")
 HIGHLIGHT_YEARS = (2020, 2025, 2035)
@@ -109,13 +110,8 @@ def panel_grid(n_panels: int, ncols: int = 2, panel_height_in: float = 2.4, widt
 
 
 def year_end_series(ds: xr.Dataset, variable: str) -> pd.Series:
-    """Year-end values indexed by calendar year Y (the model state at t = Y + 1)."""
-    times = ds["time"].to_numpy()
-    values = ds[variable].to_numpy()
-    years = np.arange(int(np.ceil(times[0])), int(np.floor(times[-1])) + 1)
-    idx = np.searchsorted(times, years.astype(float))
-    ok = (idx < times.size) & np.isclose(times[np.minimum(idx, times.size - 1)], years)
-    return pd.Series(values[idx[ok]], index=years[ok] - 1, name=variable)
+    """One run's year-end values of `variable` as a Series over calendar year (model.results)."""
+    return year_end(ds[variable]).to_series()
 
 
 def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,

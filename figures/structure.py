@@ -23,6 +23,7 @@ from innosd.figures.labels import sector_label, stock_label, text
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from innosd.errors import ModelError
+from innosd.model.abstract import expressions, norm, parse, signed_terms, stocks
 
 GROUP_HEADER = re.compile(r"\*{10,}\s*\n\s*\.([^\n]+?)\s*\n\s*\*{10,}~")
 MAX_STACK = 7          # stocks per column inside a sector before it wraps into a second column
@@ -55,12 +56,6 @@ class Structure:
         return [s for stocks in self.sectors.values() for s in stocks]
 
 
-def _norm(name: str) -> str:
-    from innosd.model.compiler.frontend import norm
-
-    return norm(name)
-
-
 def sector_of_variables(mdl_text: str) -> dict[str, str]:
     """Normalised variable name -> the `.Sector` group it is defined under."""
     owner: dict[str, str] = {}
@@ -71,32 +66,16 @@ def sector_of_variables(mdl_text: str) -> dict[str, str]:
             equation = element.split("~")[0].strip()
             match = re.match(r'("[^"]+"|[^=(:\[~]+)', equation)
             if match and match.group(1).strip():
-                owner.setdefault(_norm(match.group(1)), sector.strip())
+                owner.setdefault(norm(match.group(1)), sector.strip())
     return owner
-
-
-def _signed_terms(ast, sign: int = 1) -> list[tuple[int, object]]:
-    """Top-level terms of a sum with their signs: a + b - c -> [(+1, a), (+1, b), (-1, c)]."""
-    from pysd.translators.structures.abstract_expressions import ArithmeticStructure
-
-    if isinstance(ast, ArithmeticStructure) and set(ast.operators) <= {"+", "-", "negative"}:
-        ops, args = list(ast.operators), list(ast.arguments)
-        if len(ops) == len(args):  # a leading unary minus
-            first = -1 if ops.pop(0) in ("-", "negative") else 1
-        else:
-            first = 1
-        signs = [first] + [1 if op == "+" else -1 for op in ops]
-        return [t for s, a in zip(signs, args) for t in _signed_terms(a, sign * s)]
-    return [(sign, ast)]
 
 
 def _term_name(ast) -> str:
     """A flow's name: the variable it references, or a short rendering of the expression."""
-    from pysd.translators.structures.abstract_expressions import ArithmeticStructure, ReferenceStructure
-
-    if isinstance(ast, ReferenceStructure):
+    ae = expressions()
+    if isinstance(ast, ae.ReferenceStructure):
         return ast.reference
-    if isinstance(ast, ArithmeticStructure):
+    if isinstance(ast, ae.ArithmeticStructure):
         ops = [op if op != "negative" else "-" for op in ast.operators]
         parts = [_term_name(a) for a in ast.arguments]
         if len(ops) == len(parts):
@@ -118,18 +97,11 @@ def read_structure(mdl_path: Path) -> Structure:
 
 @functools.lru_cache(maxsize=8)
 def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
-    from innosd.model.runtime import _parse
-    from pysd.translators.structures.abstract_expressions import IntegStructure, ReferenceStructure
-
-    model = _parse(mdl_path)
+    model = parse(mdl_path)
     owner = sector_of_variables(mdl_path.read_text(encoding="utf-8", errors="replace"))
-    elements = {_norm(e.name): e for section in model.sections for e in section.elements}
+    elements = {norm(e.name): e for section in model.sections for e in section.elements}
     display = {key: e.name for key, e in elements.items()}
-    rates: dict[str, list[tuple[int, object]]] = {}
-    for key, element in elements.items():
-        integ = [c.ast for c in element.components if isinstance(c.ast, IntegStructure)]
-        if integ:
-            rates[key] = _signed_terms(integ[0].flow)
+    rates = {norm(name): signed_terms(integ.flow) for name, integ in stocks(model).items()}
     if not rates:
         raise ModelError(f"{mdl_path}: the model has no stocks (INTEG) to draw")
     outflow_of = {_term_name(a): stock for stock, terms in rates.items() for s, a in terms if s < 0}
@@ -141,8 +113,8 @@ def _read_structure(mdl_path: Path, mtime_ns: int, size: int) -> Structure:
         element = elements.get(flow)
         if depth <= 0 or element is None or len(element.components) != 1:
             return [(flow, None)]
-        terms = _signed_terms(element.components[0].ast)
-        if not all(s > 0 and isinstance(a, ReferenceStructure) for s, a in terms):
+        terms = signed_terms(element.components[0].ast)
+        if not all(s > 0 and isinstance(a, expressions().ReferenceStructure) for s, a in terms):
             return [(flow, None)]
         traced = [pair for _, a in terms for pair in sources(a.reference, depth - 1)]
         return traced if any(src for _, src in traced) else [(flow, None)]

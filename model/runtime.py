@@ -16,16 +16,15 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from innosd.errors import ModelError, closest
+from innosd.model.abstract import expressions, located, norm, parse, stock_equation
 
 COMPILER_VERSION = "0.4.0"  # bump whenever generated code would change
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
@@ -61,122 +60,10 @@ def _key(source: bytes) -> str:
     return h.hexdigest()[:20]
 
 
-def _parse(path: Path):
-    warnings.filterwarnings("ignore", module="pysd")
-    try:
-        if path.suffix.lower() == ".mdl":
-            from pysd.translators.vensim.vensim_file import VensimFile
-            f = VensimFile(path)
-            f.parse()
-        elif path.suffix.lower() in (".xmile", ".xml", ".stmx"):
-            from pysd.translators.xmile.xmile_file import XmileFile
-            f = XmileFile(path)
-            f.parse()
-        else:
-            raise ModelError(f"{path}: not a Vensim .mdl or XMILE file")
-        return f.get_abstract_model()
-    except ModelError:
-        raise
-    except Exception as err:  # the PySD parser's own error, reduced to one line
-        where = _parse_error_location(path, err)
-        if where:
-            raise ModelError(f"{path}: {where}") from None
-        msg = str(err).strip().splitlines()
-        raise ModelError(f"{path}: cannot parse model: {msg[0] if msg else type(err).__name__}"
-                         ) from None
-
-
-def _failing_equation(path: Path) -> tuple[str, Exception] | None:
-    """Re-parse a .mdl one equation at a time: (the failing equation's text, its error)."""
-    from pysd.translators.vensim.vensim_element import Component
-    from pysd.translators.vensim.vensim_file import VensimFile
-    try:
-        f = VensimFile(path)
-        f.parse(parse_all=False)
-        for section in f.sections:
-            section.parse(parse_all=False)
-            for element in section.elements:
-                try:
-                    parsed = element.parse()
-                    if isinstance(parsed, Component):
-                        parsed.parse()
-                except Exception as err:  # noqa: BLE001 - any parser error marks this equation
-                    return element.equation, err
-    except Exception:  # noqa: BLE001 - the file-level split itself failed
-        return None
-    return None
-
-
-def _flexible(text: str) -> str:
-    """A regex matching `text` with any whitespace or Vensim line continuations between characters."""
-    gap = r"(?:\s|\\\n)*"
-    return gap.join(map(re.escape, re.sub(r"\s+", "", text)))
-
-
-def _parse_error_location(path: Path, err: Exception) -> str:
-    """'line N: cannot parse `...` (equation of 'X')' for a PySD parser error, found by
-    matching the text PySD failed on (whitespace-normalised) back into the file; '' if not."""
-    try:
-        source = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    failing = _failing_equation(path) if path.suffix.lower() == ".mdl" else None
-    start, variable = 0, ""
-    if failing is not None:
-        equation, err = failing
-        lhs = re.split(r"[=(\[:]", equation, maxsplit=1)[0].strip()
-        m = re.search(r"(?:^|[|}])\s*(" + _flexible(lhs) + r")\s*[=(\[:]", source, re.M) if lhs else None
-        if m:
-            start, variable = m.start(1), " ".join(lhs.split())
-    text, pos = getattr(err, "text", None), getattr(err, "pos", None)
-    if not isinstance(text, str) or not isinstance(pos, int):
-        return ""
-    snippet = " ".join(text[pos:pos + 25].split())
-    context = "(" + _flexible(text[max(0, pos - 40):pos]) + r")(?:\s|\\\n)*(" + _flexible(snippet) + ")"
-    m = re.compile(context).search(source, start) if snippet or text[:pos].strip() else None
-    if m is None and not variable:
-        return ""
-    at = start if m is None else m.start(2) if snippet else m.end(1)
-    line = source.count("\n", 0, at) + 1
-    construct = repr(snippet) if snippet else "the end of the equation"
-    return f"line {line}: cannot parse {construct}" + (f" (equation of {variable!r})" if variable else "")
-
-
-def definition_line(source: bytes, variable: str, xmile: bool = False) -> int | None:
-    """1-based line of `variable`'s definition in a model file (Vensim names match
-    case-insensitively with spaces and underscores equivalent), or None."""
-    words = [re.escape(w) for w in re.split(r"[\s_]+", variable.strip()) if w]
-    if not words:
-        return None
-    name = r"[\s_]+".join(words)
-    pattern = (rf'name\s*=\s*"{name}"' if xmile else
-               rf'^\s*(:MACRO:\s*)?"?{name}"?\s*(\[|=|\(|:|$)')
-    rx = re.compile(pattern, re.IGNORECASE)
-    text = source.decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("\\\\\\---///"):  # Vensim's sketch section follows
-            break
-        if rx.search(line):
-            return number
-    return None
-
-
-def _located(err: ModelError, path: Path, source: bytes) -> ModelError:
-    """`err` prefixed with file:line of the variable it concerns, when known."""
-    msg = str(err)
-    variable = getattr(err, "variable", None)
-    line = definition_line(source, variable, xmile=path.suffix.lower() != ".mdl") \
-        if variable else None
-    where = f"{path.name}:{line}" if line else path.name
-    if msg.startswith(path.name):
-        msg = msg[len(path.name):].lstrip(": ")
-    return ModelError(f"{where}: {msg}")
-
-
 def _ctl_expr(g, node) -> str:
     """Python expression (over `p`, a name->value dict) for a control variable."""
-    from innosd.model.compiler.frontend import PLACEHOLDER, norm
-    from pysd.translators.structures import abstract_expressions as ae
+    from innosd.model.compiler.frontend import PLACEHOLDER
+    ae = expressions()
     if isinstance(node, (int, float, np.integer, np.floating)):
         return repr(float(node))
     if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
@@ -206,11 +93,11 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     from innosd.model.compiler.codegen import generate
     from innosd.model.compiler.frontend import CONTROL_VARS, ModelGraph
 
-    am = _parse(path)
+    am = parse(path)
     try:
         g = ModelGraph(am, path)
     except ModelError as err:
-        raise _located(err, path, source) from None
+        raise located(err, path, source) from None
     outputs, columns = [], []
     integ_slots = {s for st in g.statefuls if st.kind == "INTEG" for s in st.slots}
     for k, var in g.variables.items():
@@ -227,15 +114,15 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     try:
         src = generate(g, outputs, COMPILER_VERSION)
     except ModelError as err:  # e.g. simultaneous equations: name the file
-        raise _located(err, path, source) from None
-    from pysd.translators.structures.abstract_expressions import ReferenceStructure
+        raise located(err, path, source) from None
+    ReferenceStructure = expressions().ReferenceStructure
     control = {}
     for k, name in CONTROL_VARS.items():
         try:
             control[name] = _ctl_expr(g, ReferenceStructure(k))
         except ModelError as err:
             err.variable = name
-            raise _located(err, path, source) from None
+            raise located(err, path, source) from None
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
     ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
     params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),
@@ -253,14 +140,13 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
 def _variables(g) -> list[dict]:
     """Per model variable: units, declared range, comment and whether it is a stock
     (an INTEG), so that metadata needs no PySD at run time."""
-    from pysd.translators.structures.abstract_expressions import IntegStructure
     out = []
     for var in g.variables.values():
         lim = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
                for v in var.limits]
         out.append(dict(name=var.name, units=var.units, limits=lim, comment=var.doc,
                         subscripted=bool(var.dims), kind=var.kind,
-                        stock=any(isinstance(c.ast, IntegStructure) for c in var.components)))
+                        stock=stock_equation(var) is not None))
     return out
 
 
@@ -310,7 +196,6 @@ class CompiledModel:
         self._defaults = np.array([p["default"] for p in self._params], dtype=float)
         self._pindex = {p["name"]: i for i, p in enumerate(self._params)}
         self._alias: dict[str, list[int]] = {}
-        from innosd.model.compiler.frontend import norm
         for i, p in enumerate(self._params):
             for name in {p["name"], p["variable"], norm(p["name"]), norm(p["variable"])}:
                 self._alias.setdefault(name, []).append(i)
@@ -358,8 +243,7 @@ class CompiledModel:
         """Indices for a name given as in the model file or PySD's python-safe form."""
         idx = aliases.get(name)
         if idx is None:
-            from innosd.model.compiler.frontend import norm
-            idx = aliases.get(norm(str(name)))
+                idx = aliases.get(norm(str(name)))
         if idx is None:
             raise ModelError(f"unknown {kind} {name!r} in {self.path.name}" + closest(str(name), choices))
         return idx

@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from innosd.errors import ModelError
+from innosd.model.abstract import elements as model_elements
+from innosd.model.abstract import expressions, norm, parse
 
 # Spellings Vensim treats as one unit (case-insensitive on the left).
 SYNONYMS = {"dmnl": "", "dimensionless": "", "year": "Year", "years": "Year", "yr": "Year"}
@@ -194,7 +196,7 @@ class EquationUnits:
 
 def render(node, names: dict[str, str]) -> str:
     """Vensim-like text of an abstract-model expression (for naming the bad term)."""
-    from pysd.translators.structures import abstract_expressions as ae
+    ae = expressions()
     r = lambda n: render(n, names)  # noqa: E731
     if isinstance(node, bool):
         return str(int(node))
@@ -223,7 +225,7 @@ def render(node, names: dict[str, str]) -> str:
 
 
 def _paren(node, names) -> str:
-    from pysd.translators.structures import abstract_expressions as ae
+    ae = expressions()
     text = render(node, names)
     simple = not isinstance(node, (ae.ArithmeticStructure, ae.LogicStructure))
     return text if simple else f"({text})"
@@ -260,7 +262,7 @@ class _Walker:
             raise UnitsMismatch(self.text(node), units, expected, why)
 
     def infer(self, node):
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         if isinstance(node, (bool, int, float, np.integer, np.floating)):
             return None
         if isinstance(node, ae.ReferenceStructure):
@@ -365,7 +367,7 @@ class _Walker:
                 self.need(args[2], ratio, "the XIDZ fallback has the ratio's units")
             return ratio
         if fname == "power":
-            from pysd.translators.structures.abstract_expressions import ArithmeticStructure
+            ArithmeticStructure = expressions().ArithmeticStructure
             return self._arithmetic(["^"], [args[0], args[1]]) if len(args) == 2 else \
                 self.infer(ArithmeticStructure(["^"], tuple(args)))
         if fname in ("step", "pulse", "pulse_train", "ramp"):
@@ -383,7 +385,6 @@ class _Walker:
 
 
 def _declared_units(elements) -> tuple[dict[str, Units], dict[str, str], set[str], dict[str, str]]:
-    from innosd.model.compiler.frontend import norm
     declared, names, raw, lookups = {}, {}, {}, set()
     for el in elements:
         key = norm(el.name)
@@ -400,7 +401,7 @@ def _declared_units(elements) -> tuple[dict[str, Units], dict[str, str], set[str
 
 def first_problem(walker: _Walker, declared: Units, components) -> str:
     """The first mismatching term of one variable's equation(s), or ''."""
-    from pysd.translators.structures import abstract_expressions as ae
+    ae = expressions()
     try:
         for comp in components:
             ast = comp.ast
@@ -442,16 +443,14 @@ def check_equation(strict: _Walker, lenient: _Walker, name: str, raw_units: str,
 
 def check_abstract_model(abstract_model) -> list[EquationUnits]:
     """Every equation of a parsed model (PySD abstract model), in file order."""
-    elements = [el for section in abstract_model.sections[:1] for el in section.elements]
+    elements = model_elements(abstract_model)
     declared, names, lookups, raw = _declared_units(elements)
     strict = _Walker(declared, names, lookups)
     lenient = _Walker(declared, names, lookups, numbers_carry_units=True)
-    from innosd.model.compiler.frontend import norm
     return [check_equation(strict, lenient, el.name, raw[norm(el.name)], declared[norm(el.name)], el.components)
             for el in elements]
 
 
 def check_model_units(path) -> list[EquationUnits]:
     """Parse a Vensim .mdl and check every equation's units."""
-    from innosd.model.runtime import _parse
-    return check_abstract_model(_parse(Path(path)))
+    return check_abstract_model(parse(Path(path)))

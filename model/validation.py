@@ -19,6 +19,8 @@ import pandas as pd
 import yaml
 
 from innosd.errors import ModelError, closest
+from innosd.model.abstract import display_names, expressions, is_number, stocks
+from innosd.model.results import TIME_MATCH_TOLERANCE, year_end_time
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
@@ -30,8 +32,6 @@ NEGATIVE_STOCK_TOLERANCE = 1e-6
 MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
 # A reality check's "zero" allows the same float noise as a negative stock.
 ZERO_TOLERANCE = 1e-6
-# Saved times are exact binary fractions of the TIME STEP; this only guards float formatting.
-TIME_MATCH_TOLERANCE = 1e-9
 # Markers in a constant's comment that make it a free (calibrated) parameter.
 FREE_PARAMETER_MARKERS = ("free parameter", "preliminary least-squares fit", "free here")
 LEVER_SUFFIX = " scenario change"
@@ -73,16 +73,8 @@ def units_check(equations) -> CheckResult:
 
 def stock_flows(abstract_model) -> dict[str, tuple[object, dict[str, str]]]:
     """stock name -> (net-flow expression AST, python name -> model name)."""
-    from innosd.model.compiler.frontend import norm
-    from pysd.translators.structures import abstract_expressions as ae
-    elements = abstract_model.sections[0].elements
-    names = {norm(el.name): el.name for el in elements}
-    found = {}
-    for el in elements:
-        for comp in el.components:
-            if isinstance(comp.ast, ae.IntegStructure):
-                found[el.name] = (comp.ast.flow, names)
-    return found
+    names = display_names(abstract_model)
+    return {name: (integ.flow, names) for name, integ in stocks(abstract_model).items()}
 
 
 _FUNCTIONS = {"exp": np.exp, "ln": np.log, "abs": np.abs, "sqrt": np.sqrt,
@@ -92,8 +84,8 @@ _FUNCTIONS = {"exp": np.exp, "ln": np.log, "abs": np.abs, "sqrt": np.sqrt,
 def evaluate(node, frame: pd.DataFrame, names: Mapping[str, str]):
     """An expression of saved columns as an array over the frame's rows; None if it uses
     anything but arithmetic, saved variables and MIN/MAX/EXP/LN/ABS/SQRT."""
-    from pysd.translators.structures import abstract_expressions as ae
-    if isinstance(node, (int, float, np.integer, np.floating)) and not isinstance(node, bool):
+    ae = expressions()
+    if is_number(node):
         return np.full(len(frame), float(node))
     if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
         if node.reference == "time":
@@ -406,7 +398,7 @@ def directional_range(constant: pd.Series) -> tuple[float, float]:
 
 
 def directional_holds(d: Directional, low: pd.DataFrame, high: pd.DataFrame) -> tuple[str, bool, str]:
-    t = d.year + 1  # year-end value
+    t = year_end_time(d.year)
     lo, hi = float(low[d.variable].loc[t]), float(high[d.variable].loc[t])
     held = (hi - lo) * d.sign > 0
     arrow = "rises" if d.sign > 0 else "falls"

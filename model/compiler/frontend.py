@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from innosd.errors import ModelError
+from innosd.model.abstract import expressions, norm, subscripts_in
 
 SMALL_VENSIM = 1e-6  # PySD's zero threshold (functions.SMALL_VENSIM)
 CONTROL_VARS = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
@@ -39,31 +40,6 @@ _UNARY = {"abs": "np.abs", "exp": "_exp", "sin": "np.sin", "cos": "np.cos", "tan
           "arcsin": "np.arcsin", "arccos": "np.arccos", "arctan": "np.arctan",
           "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "sqrt": "np.sqrt",
           "ln": "_log"}
-
-
-def norm(name: str) -> str:
-    """Vensim identifier equivalence: case-insensitive, spaces == underscores."""
-    name = name.strip()
-    if len(name) > 1 and name[0] == '"' and name[-1] == '"':
-        name = name[1:-1]
-    return re.sub(r"[\s_]+", "_", name.lower())
-
-
-def _subscripts_in(node, pick, found: list) -> list:
-    """`found` extended, in order of appearance and without repeats, by pick(s) for every
-    subscript s of a reference anywhere in the expression tree `node` (None: skipped)."""
-    from pysd.translators.structures import abstract_expressions as ae
-    if isinstance(node, ae.SubscriptsReferenceStructure):
-        for s in node.subscripts:
-            item = pick(s)
-            if item is not None and item not in found:
-                found.append(item)
-    elif hasattr(node, "__dataclass_fields__"):
-        for f in node.__dataclass_fields__:
-            v = getattr(node, f)
-            for x in (v if isinstance(v, (list, tuple)) else [v]):
-                _subscripts_in(x, pick, found)
-    return found
 
 
 def unsupported(construct: str, variable: str) -> ModelError:
@@ -279,7 +255,7 @@ class ModelGraph:
                 raise
 
     def _make_lookup(self, ast, label, tup, comp):
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         if not isinstance(ast, ae.LookupsStructure):
             raise unsupported(type(ast).__name__.replace("Structure", "").upper()
                               + " (external lookups)", label)
@@ -303,7 +279,7 @@ class ModelGraph:
         return f"@K{self.n_fixed - 1}@"
 
     def _build_aux(self, var, label, ast, binding, slot):
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         self._label = label
         if isinstance(ast, ae.IntegStructure):
             flow = self._gen(ast.flow, binding, "run")
@@ -321,7 +297,7 @@ class ModelGraph:
     # ---------------------------------------------------------------- expressions
     def _gen(self, node, binding, phase) -> str:
         """Code (with placeholders) for `node` evaluated as a float."""
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         g = lambda n, b=binding: self._gen(n, b, phase)  # noqa: E731
         if isinstance(node, bool):
             return "1.0" if node else "0.0"
@@ -598,7 +574,7 @@ class ModelGraph:
 
     def _bang_ranges(self, node, found):
         """Subscripts marked with "!" in `node` (as written, "!" included)."""
-        return _subscripts_in(node, lambda s: s if s.endswith("!") else None, found)
+        return subscripts_in(node, lambda s: s if s.endswith("!") else None, found)
 
     def _macro_call(self, sec, args, binding) -> str:
         """Inline one call of a Vensim macro: its variables become fresh slots (a stock in
@@ -706,7 +682,7 @@ class ModelGraph:
         def free(s):
             rng = self._range(s)
             return rng if rng is not None and rng not in binding else None
-        return _subscripts_in(node, free, found)
+        return subscripts_in(node, free, found)
 
     def _aggregate(self, fname, arg, binding, phase, free=False) -> str:
         # Vensim marks the summed dimension with "!"; XMILE's one-argument MIN/MAX
@@ -754,7 +730,7 @@ class ModelGraph:
         return slots[-1]
 
     def _delay(self, node, binding) -> str:
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         is_n = isinstance(node, ae.DelayNStructure)
         inp = self._gen(node.input, binding, "run")
         dtime = self._gen(node.delay_time, binding, "run")
@@ -837,7 +813,7 @@ class ModelGraph:
     # constants ---------------------------------------------------------------------
     def const_value(self, node, values: dict | None = None) -> float:
         """Evaluate a compile-time constant expression (numbers, constants, + - * / ^)."""
-        from pysd.translators.structures import abstract_expressions as ae
+        ae = expressions()
         if isinstance(node, (int, float, np.integer, np.floating)) and not isinstance(node, bool):
             return float(node)
         if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:

@@ -69,8 +69,8 @@ def test_every_variable_has_units_and_every_constant_a_comment(info):
 def test_stock_flow_accounting_closes(info, per_step_run):
     """Every stock equals its initial value plus the Euler-integrated net flow (the
     validation battery's mass-balance check, on the PySD reference run)."""
-    from innosd.model.runtime import _parse
-    errors = mass_balance_errors(per_step_run, stock_flows(_parse(MODEL_FILE)), TIME_STEP)
+    from innosd.model.abstract import parse
+    errors = mass_balance_errors(per_step_run, stock_flows(parse(MODEL_FILE)), TIME_STEP)
     assert set(errors["stock"]) == set(info.stocks)
     assert errors["checked"].all(), errors.loc[~errors["checked"], "stock"].tolist()
     leaks = errors[~(errors["relative_error"] <= MASS_BALANCE_RELATIVE_TOLERANCE)]
@@ -100,7 +100,8 @@ def test_hte_certificates_last_three_years():
 def test_2014_2016_behaviour_is_plausible():
     """Not a calibration: the uncalibrated defaults stay near every mapped 2014-2016 figure."""
     from innosd.calibration.data import load_observations
-    from innosd.experiments.results import to_dataset, value_at_year_end
+    from innosd.experiments.results import to_dataset
+    from innosd.model.results import value_at_year_end
 
     info = model_info(MODEL_FILE)
     ds = to_dataset(run_model(), info.units, info.comments, set(info.constants), {})

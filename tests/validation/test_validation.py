@@ -199,10 +199,10 @@ def test_expectations_can_fail():
 
 def test_mass_balance_catches_a_leak():
     from innosd.model import compile_model
-    from innosd.model.runtime import _parse
+    from innosd.model.abstract import parse
     path = MODELS / "reality" / "incubation.mdl"
     frame = compile_model(path).run({"SAVEPER": 0.25})
-    flows = V.stock_flows(_parse(path))
+    flows = V.stock_flows(parse(path))
     assert V.mass_balance_check(V.mass_balance_errors(frame, flows, 0.25)).result == V.PASS
     leaky = frame.copy()
     leaky.loc[leaky.index[10]:, "incubated firms"] += 0.01  # firms appearing from nowhere

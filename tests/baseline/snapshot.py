@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from innosd.experiments.results import value_at_year_end
+from innosd.model.results import value_at_year_end
 
 import innosd.scenarios
 from innosd.rundir import RESULTS_FILE, read_folder

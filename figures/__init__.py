@@ -5,7 +5,9 @@
     report_figures.py  one function per report figure, from the tables of docs/outputs.md
     structure.py       the stock-and-flow structure read from the .mdl, and its diagram
     labels.py/.yaml    English/Chinese names of indicators, sectors, stocks, scenarios, axis text
-    report.py          `build_report(run_dirs)`: HTML + PDF report folder (`innosd report`)
+    report/            `build_report(run_dirs)`: HTML + PDF report folder (`innosd report`), from
+                       saved folders read through innosd.rundir (inputs, sections, html, pdf)
 
-No `plt.show()`; callers save with `plots.save_figure`.
+No `plt.show()`; callers save with `plots.save_figure`. Nothing here imports
+innosd.experiments: figures are drawn from what the commands saved.
 """

@@ -1,7 +1,8 @@
 """Display names in English and Chinese, and the font that can draw them.
 
 Names come from `figures/labels.yaml` (indicator ids of the data files, the model's
-sectors and stocks, axis labels and headings). Chinese needs a CJK font; it is looked
+sectors and stocks, axis labels, and every text of the report); no translated string
+lives in Python. Chinese needs a CJK font; it is looked
 up among the system fonts and, if none is installed, drawing stops with one line naming
 the Debian package to install (the project's `.ci/run` installs it).
 """
@@ -80,6 +81,29 @@ def scenario_label(name: str, language: str = "en") -> str:
     """Scenario names are file names (`incubator_doubling`): with spaces, or the Chinese name."""
     entry = (_table().get("scenarios") or {}).get(str(name)) or {}
     return entry.get(check_language(language), str(name).replace("_", " "))
+
+
+def report_template(group: str, key: str, language: str = "en") -> str:
+    """The report's own text (`report` section of labels.yaml: page, headings, absent,
+    captions, kinds, text), its `{field}`s not filled in."""
+    return _table()["report"][group][key][check_language(language)]
+
+
+def report_text(group: str, key: str, language: str = "en", **fields) -> str:
+    """A report text with its `{field}`s filled in."""
+    return report_template(group, key, language).format(**fields)
+
+
+def report_keys(group: str) -> list[str]:
+    """The keys of a `report` group in file order (the headings give the sections' order)."""
+    return list(_table()["report"][group])
+
+
+def column_label(column: str, language: str = "en") -> str:
+    """A report table's column header: the column name in English, translated in Chinese."""
+    if check_language(language) == "en":
+        return column
+    return (_table().get("report_columns") or {}).get(column, column)
 
 
 def indicator_ids() -> set[str]:

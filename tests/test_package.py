@@ -47,7 +47,8 @@ def test_wheel_installs_innosd_only(tmp_path):
     assert zipfile.ZipFile(wheel).read(top_level).decode().split() == ["innosd"]
     for needed in ("innosd/model/guangzhou_innovation.mdl", "innosd/scenarios/config.yaml",
                    "innosd/scenarios/params/calibrated_draws.csv", "innosd/calibration/data/observations.csv",
-                   "innosd/figures/labels.yaml", "innosd/model/compiler/rt.py"):
+                   "innosd/figures/labels.yaml", "innosd/model/compiler/rt.py",
+                   "innosd/figures/report/report.css", "innosd/figures/report/report.js"):
         assert needed in names, needed
 
 

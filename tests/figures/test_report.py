@@ -17,10 +17,11 @@ import pytest
 import yaml
 from innosd.experiments import cli
 from innosd.experiments.results import target_attainment, to_dataset
-from innosd.figures import report as report_mod
+from innosd.figures.labels import report_text
 from innosd.figures.plots import KEY_INDICATORS
+from innosd.figures.report import build, build_report, html, inputs, pdf, sections
 
-from innosd.rundir import write_json
+from innosd.rundir import write_metadata
 
 # The fixture run's indicators grow from these 2013 year-end values (realistic magnitudes).
 RUN_START = {"high tech enterprises": 1500.0, "rd intensity": 0.019, "incubators": 100.0}
@@ -32,19 +33,17 @@ def write_deterministic_run(folder: Path, targets: pd.DataFrame, scenario: str =
     folder.mkdir(parents=True)
     times = np.arange(2010.0, 2036.25, 0.25)
     frame = pd.DataFrame({name: start * 1.1 ** (times - 2014.0) for name, start in RUN_START.items()}, index=times)
-    attrs = {"scenario": scenario, "git_commit": "abc123", "model_file": "guangzhou_innovation.mdl"}
+    attrs = {"scenario": scenario, "git_commit": "abc123", "model_file": "guangzhou_innovation.mdl",
+             "created": "2026-11-22T00:00:00+00:00"}
     ds = to_dataset(frame, {n: "firm" for n in frame}, {}, set(), attrs)
     ds.to_netcdf(folder / "results.nc")
     target_attainment(ds, targets).to_csv(folder / "targets.csv", index=False)
     config = {"scenario": {"name": scenario, "description": "the 2016 policies continue",
                            "levers": {"incubator": {"change": 1.0, "start": 2017, "ramp_years": 4}}},
               "params": {}, "run": {"seed": 0}, "overrides": [f"scenario={scenario}"]}
-    (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    write_json(folder / "metadata.json", {"scenario": scenario, "git_commit": "abc123", "seed": "0",
-                                          "created": "2026-11-22T00:00:00+00:00",
-                                          "model_file": "guangzhou_innovation.mdl",
-                                          "parameter_set": {"name": "model_defaults",
-                                                            "statistic": "model file defaults"}})
+    write_metadata(folder, "run", seed=0, command=f"innosd run scenario={scenario}", config=config, recorded=attrs,
+                   extra={"scenario": scenario, "uncertainty": {"mode": "none"},
+                          "parameter_set": {"name": "model_defaults", "statistic": "model file defaults"}})
     return folder
 
 
@@ -56,7 +55,9 @@ def write_experiment(folder: Path) -> Path:
     fx.make_morris().to_csv(folder / "morris.csv", index=False)
     fx.make_candidates().to_csv(folder / "policy_candidates.csv", index=False)
     (folder / "policy_best.yaml").write_text("name: cheapest\nlevers:\n  incubator: {change: 0.5}\n")
-    write_json(folder / "metadata.json", {"experiment": "projections", "git_commit": "abc123", "seed": 0})
+    write_metadata(folder, "experiment", seed=0, command="innosd run +experiment=projections",
+                   recorded={"git_commit": "abc123"},
+                   extra={"experiment": "projections", "parameter_set": {"name": "calibrated"}})
     return folder
 
 
@@ -68,7 +69,7 @@ def write_calibration(folder: Path) -> Path:
     fx.write_posterior_nc(folder / "posterior.nc")
     (folder / "summary.md").write_text("# Calibration summary\n\n**2 of 3** parameters identified.\n\n"
                                        "| parameter | shrinkage |\n|---|---|\n| hte exit rate | 0.8 |\n")
-    write_json(folder / "metadata.json", {"git_commit": "abc123", "seed": 0})
+    write_metadata(folder, "calibration", seed=0, command="innosd calibrate", recorded={"git_commit": "abc123"})
     return folder
 
 
@@ -89,15 +90,15 @@ def full_report(tmp_path_factory):
     folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
                write_experiment(root / "experiment"), write_calibration(root / "calibration"),
                write_validation(root / "validation")]
-    has_chromium = report_mod.find_chromium() is not None
-    out = report_mod.build_report([root / "run", *folders[1:]], out_dir=root / "reports", pdf=has_chromium)
+    has_chromium = pdf.find_chromium() is not None
+    out = build_report([root / "run", *folders[1:]], out_dir=root / "reports", pdf=has_chromium)
     return out, folders, has_chromium
 
 
 def test_report_has_every_section_and_figure(full_report):
     out, folders, has_chromium = full_report
     page = (out / "report.html").read_text(encoding="utf-8")
-    for key, heading in report_mod.HEADINGS.items():
+    for key, heading in sections.HEADINGS.items():
         assert f'id="{key}"' in page and heading["en"] in page
     assert 'class="absent"' not in page  # every section had its inputs
     # baseline is both in the deterministic run and in the experiment: the report says which it shows
@@ -145,7 +146,7 @@ def test_report_images_load_in_chromium(full_report, tmp_path):
     probe_path = tmp_path / "probe.html"
     probe_path.write_text(page, encoding="utf-8")
     with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run([report_mod.find_chromium(), *report_mod.CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+        dom = subprocess.run([pdf.find_chromium(), *pdf.CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                               "--virtual-time-budget=10000", "--dump-dom", probe_path.as_uri()],
                              capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S).stdout
     count = re.search(r'data-images="(\d+)"', dom)
@@ -164,23 +165,23 @@ def quick_figures(monkeypatch):
     from innosd.figures import plots
 
     monkeypatch.setattr(plots, "PNG_DPI", 60)
-    monkeypatch.setattr(report_mod, "save_figure", lambda fig, stem: plots.save_figure(fig, stem, formats=("png",)))
+    monkeypatch.setattr(html, "save_figure", lambda fig, stem: plots.save_figure(fig, stem, formats=("png",)))
 
 
 def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observations, quick_figures, capsys):
     run = write_deterministic_run(tmp_path / "run", targets)
-    out = report_mod.build_report([run], language="zh", pdf=False)
+    out = build_report([run], language="zh", pdf=False)
     assert out == run / "report"
     page = (out / "report.html").read_text(encoding="utf-8")
     for key in ("sensitivity", "policy", "calibration", "validation"):
-        assert report_mod.ABSENT[key] in page.replace("&#x27;", "'").replace("&quot;", '"')
-    assert report_mod.HEADINGS["attainment"]["zh"] in page and 'lang="zh-CN"' in page
+        assert report_text("absent", key, "zh") in page.replace("&#x27;", "'").replace("&quot;", '"')
+    assert sections.HEADINGS["attainment"]["zh"] in page and 'lang="zh-CN"' in page
     assert "<th>文件夹</th>" in page  # table headers translated too
     # targets.csv of a deterministic run becomes probabilities of exactly 0 or 1
-    folder = report_mod.discover([run])[0]
-    attainment = report_mod.deterministic_attainment(folder)
+    folder = inputs.discover([run])[0]
+    attainment = inputs.deterministic_attainment(folder)
     assert set(attainment["probability"]) <= {0.0, 1.0} and len(attainment)
-    projections = report_mod.deterministic_projections(folder, observations)
+    projections = inputs.deterministic_projections(folder, observations)
     hte = projections[(projections["indicator"] == "high_tech_enterprises") & (projections["year"] == 2013)]
     assert hte["median"].iloc[0] == pytest.approx(RUN_START["high tech enterprises"])  # state at t = 2014
     assert {i.id for i in KEY_INDICATORS} >= set(projections["indicator"])
@@ -198,8 +199,8 @@ def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observat
 
 def test_pdf_without_chromium_holds_the_figures(tmp_path, targets, monkeypatch, quick_figures, capsys):
     run = write_deterministic_run(tmp_path / "run", targets)
-    monkeypatch.setattr(report_mod, "find_chromium", lambda: None)
-    out = report_mod.build_report([run], out_dir=tmp_path / "out")
+    monkeypatch.setattr(build, "find_chromium", lambda: None)
+    out = build_report([run], out_dir=tmp_path / "out")
     pdf = (out / "report.pdf").read_bytes()
     assert pdf[:5] == b"%PDF-"
     figures = len([p for p in (out / "figures").iterdir() if p.suffix == ".png"])
@@ -212,7 +213,7 @@ def test_language_comes_from_the_runs_config(tmp_path, targets):
     run = write_deterministic_run(tmp_path / "run", targets)
     config = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").write_text(yaml.safe_dump({**config, "figures": {"language": "zh"}}))
-    assert report_mod.default_language(report_mod.discover([run])) == "zh"
+    assert inputs.default_language(inputs.discover([run])) == "zh"
 
 
 def test_failed_build_leaves_nothing(tmp_path, targets, monkeypatch, quick_figures):
@@ -221,9 +222,9 @@ def test_failed_build_leaves_nothing(tmp_path, targets, monkeypatch, quick_figur
     def broken(*args, **kwargs):
         raise RuntimeError("simulated crash while drawing")
 
-    monkeypatch.setattr(report_mod, "section_structure", broken)
+    monkeypatch.setattr(sections, "section_structure", broken)
     with pytest.raises(RuntimeError):
-        report_mod.build_report([run], pdf=False)
+        build_report([run], pdf=False)
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml", "metadata.json", "results.nc", "targets.csv"]
 
 
@@ -248,7 +249,7 @@ def test_cli_rejects_a_folder_that_is_not_an_output(tmp_path, capsys):
 
 
 def test_markdown_subset():
-    page = report_mod.markdown_html("## Fit\n\nAll **good** `x`.\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    page = html.markdown_html("## Fit\n\nAll **good** `x`.\n\n- one\n- two\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     assert "<h4>Fit</h4>" in page and "<strong>good</strong>" in page and "<code>x</code>" in page
     assert page.count("<li>") == 2 and "<td>1</td><td>2</td>" in page
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from innosd.figures.labels import LANGUAGES
+from innosd.figures.labels import check_language
 
 from innosd.errors import ConfigError
 
@@ -40,10 +40,7 @@ def parse(argv: list[str]) -> tuple[list[Path], Path | None, str | None, bool]:
             if name == "--out":
                 out = Path(value)
             else:
-                if value not in LANGUAGES:
-                    raise ConfigError(f"--language: unknown language {value!r}; valid languages: "
-                                      f"{', '.join(LANGUAGES)}")
-                language = value
+                language = check_language(value, "--language")
         elif arg == "--no-pdf":
             pdf = False
         elif arg.startswith("-"):

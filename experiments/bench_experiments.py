@@ -35,7 +35,8 @@ from innosd.calibration.data import load_observations, load_targets
 from innosd.calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
-from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import MODEL_FILE
+from innosd.model.info import model_info, resolve_constant
 from innosd.experiments.experiment import scenario_projection_tables
 
 from innosd.errors import DataError
@@ -60,7 +61,7 @@ def draws_source(n: int, config_dir: Path, seed: int) -> str:
     info = model_info(MODEL_FILE)
     boxes = prior_boxes(cfgmod.SCENARIOS_DIR / "calibration" / "default.yaml")
     rng = np.random.default_rng(seed)
-    draws = pd.DataFrame({cfgmod.resolve_constant(k, info, k): rng.uniform(lo, hi, n) for k, (lo, hi) in boxes.items()})
+    draws = pd.DataFrame({resolve_constant(k, info, k): rng.uniform(lo, hi, n) for k, (lo, hi) in boxes.items()})
     write_parameter_set(ParameterSet("bench", {}, "synthetic", None, {"note": "uniform over the prior boxes"}),
                         draws, config_dir / "params")
     return (f"{n} synthetic draws, uniform over the {len(boxes)} prior boxes of scenarios/calibration/default.yaml "

@@ -31,7 +31,7 @@ from innosd.calibration.pipeline import OptimiserSettings, ProfileSettings, Samp
 from innosd.calibration.priors import Prior, parse_prior
 from innosd.calibration.workflow import CalibrationSettings
 from innosd.experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, mapping, unknown_keys
-from innosd.experiments.engine import MODEL_FILE
+from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
 from innosd.rundir import atomic_directory, provenance, write_metadata

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from innosd.experiments.engine import BACKENDS, ModelInfo
+from innosd.model.backends import BACKENDS
+from innosd.model.info import LEVER_SUFFIXES, ModelInfo, lever_constant, lever_names, resolve_constant
 from innosd.scenarios import CONFIG_DIR
 
 from innosd.errors import ConfigError, closest
 
 SCENARIOS_DIR = CONFIG_DIR
-LEVER_SUFFIXES = {"change": "scenario change", "start": "scenario start year", "ramp_years": "scenario ramp years"}
 TOP_LEVEL_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment", "figures")
 UNCERTAINTY_MODES = ("auto", "none", "posterior")
 SCHEDULERS = ("local", "cluster")
@@ -106,22 +106,6 @@ def available_scenarios(config_dir: Path = SCENARIOS_DIR) -> list[str]:
 def available_options(group: str, config_dir: Path = SCENARIOS_DIR) -> list[str]:
     """Options of a config group (`params`, `experiment`, ...): its YAML file stems."""
     return sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
-
-
-def lever_names(info: ModelInfo) -> list[str]:
-    """Levers are the model's '<lever> scenario change' constants, named with underscores."""
-    suffix = " " + LEVER_SUFFIXES["change"]
-    return sorted(n[: -len(suffix)].replace(" ", "_") for n in info.constants if n.endswith(suffix))
-
-
-def resolve_constant(name: str, info: ModelInfo, key: str) -> str:
-    """Map a config name (spaces or underscores) to the model's constant name."""
-    for candidate in (name, name.replace("_", " ")):
-        if candidate in info.constants:
-            return candidate
-    choices = list(info.constants)
-    raise ConfigError(f"{key}: unknown model parameter {name!r}{closest(name.replace('_', ' '), choices)}; "
-                      f"see `innosd run --list-params` for the {len(choices)} valid names")
 
 
 def check_range(value: Any, constant_name: str, info: ModelInfo, key: str) -> float:
@@ -316,9 +300,9 @@ def validate(raw: dict[str, Any], info: ModelInfo, overrides: tuple[str, ...] = 
         setting = mapping(setting, key)
         unknown_keys(setting, list(LEVER_SUFFIXES), key)
         values = {}
-        for field_name, suffix in LEVER_SUFFIXES.items():
+        for field_name in LEVER_SUFFIXES:
             if field_name in setting:
-                values[field_name] = check_range(setting[field_name], f"{lever.replace('_', ' ')} {suffix}",
+                values[field_name] = check_range(setting[field_name], lever_constant(lever, field_name),
                                                  info, f"{key}.{field_name}")
         levers[lever] = LeverSetting(**values)
     params = {}
@@ -353,6 +337,6 @@ def model_parameters(config: RunConfig) -> dict[str, float]:
     """The constants a run sets: parameter overrides, then the scenario's lever profiles."""
     values = dict(config.params)
     for lever, setting in config.scenario.levers.items():
-        for field_name, suffix in LEVER_SUFFIXES.items():
-            values[f"{lever.replace('_', ' ')} {suffix}"] = float(getattr(setting, field_name))
+        for field_name in LEVER_SUFFIXES:
+            values[lever_constant(lever, field_name)] = float(getattr(setting, field_name))
     return values

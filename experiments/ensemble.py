@@ -15,7 +15,8 @@ import pandas as pd
 import xarray as xr
 from innosd.experiments import config as cfgmod
 from innosd.experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
-from innosd.experiments.engine import MODEL_FILE
+from innosd.model import MODEL_FILE
+from innosd.model.info import lever_constants, model_info, resolve_constant
 from innosd.model.results import time_index, year_end_time, year_of_time
 
 from innosd.errors import ConfigError, DataError, ModelError, closest
@@ -84,12 +85,11 @@ def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
             draws = choose_draws(draws, config.uncertainty.draws, config.run.seed, path)
     except DataError as err:
         raise ConfigError(f"params={ps.name}: {err}") from None
-    from innosd.experiments.engine import model_info
 
     info = model_info(MODEL_FILE)
     where = f"{path}: column"
     # model-file names (the hand-off may use underscores), so fixed constants and levers are recognised
-    return draws.rename(columns={c: cfgmod.resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
+    return draws.rename(columns={c: resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
 
 
 def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
@@ -98,8 +98,7 @@ def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFr
     n = 1 if draws is None else len(draws)
     table = pd.DataFrame({name: np.full(n, value, dtype=float) for name, value in base.items()})
     if draws is not None:
-        levers = {f"{lever.replace('_', ' ')} {suffix}" for lever in config.scenario.levers
-                  for suffix in cfgmod.LEVER_SUFFIXES.values()}
+        levers = {constant for lever in config.scenario.levers for constant in lever_constants(lever).values()}
         for name in draws.columns:
             if name in config.fixed_params or name in levers:
                 continue  # a command-line value or a policy lever is a choice, not an uncertainty
@@ -173,7 +172,6 @@ def ensemble_dataset(values: np.ndarray, scenarios: list[str], n_draws: int, col
 
 def fill_defaults(table: pd.DataFrame) -> pd.DataFrame:
     """Columns missing in some rows of a concatenated table take the model-file default."""
-    from innosd.experiments.engine import model_info
 
     constants = model_info(MODEL_FILE).constants
     return table.fillna({c: constants[c].default for c in table.columns if c in constants})
@@ -187,7 +185,6 @@ def scenario_ensemble(configs: dict[str, cfgmod.RunConfig], columns: list[str], 
     of draws (the same parameter set and seed give the same draws: common random numbers,
     so scenario differences are not blurred by sampling noise).
     """
-    from innosd.experiments.engine import model_info
 
     tables = {name: run_table(config, posterior_draws(config)) for name, config in configs.items()}
     counts = {len(t) for t in tables.values()}

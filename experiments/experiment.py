@@ -21,7 +21,8 @@ import yaml
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
-from innosd.experiments.engine import MODEL_FILE, ModelInfo
+from innosd.model import MODEL_FILE
+from innosd.model.info import ModelInfo
 
 from innosd.errors import ConfigError, closest
 from innosd.rundir import provenance, write_metadata

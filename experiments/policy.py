@@ -39,7 +39,8 @@ from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
 from innosd.experiments.dask_exec import run_chunked
-from innosd.experiments.engine import MODEL_FILE, ModelInfo
+from innosd.model import MODEL_FILE
+from innosd.model.info import ModelInfo, lever_constant, lever_names
 from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
 from innosd.model.results import TIME_MATCH_TOLERANCE, time_index, year_end_time
 
@@ -92,7 +93,7 @@ class OutlayTask:
 
 def lever_box(levers: Any, info: ModelInfo) -> dict[str, tuple[float, float]]:
     """{lever: (min, max)} within each lever's declared range; one-line errors otherwise."""
-    valid = cfgmod.lever_names(info)
+    valid = lever_names(info)
     if levers is None:
         levers = {name: [0.0, 2.0] for name in COSTED_LEVERS}
     if not isinstance(levers, dict) or not levers:
@@ -107,7 +108,7 @@ def lever_box(levers: Any, info: ModelInfo) -> dict[str, tuple[float, float]]:
             lower, upper = (float(v) for v in bounds)
         except (TypeError, ValueError):
             raise ConfigError(f"experiment.levers.{lever}: {bounds!r} is not [min change, max change]") from None
-        constant = info.constants[f"{lever.replace('_', ' ')} scenario change"]
+        constant = info.constants[lever_constant(lever)]
         if not constant.lower <= lower <= upper <= constant.upper:
             raise ConfigError(f"experiment.levers.{lever}: [{lower:g}, {upper:g}] is not an ordered range within "
                               f"the declared range [{constant.lower:g}, {constant.upper:g}]")
@@ -140,7 +141,7 @@ def candidate_table(base: pd.DataFrame, levers: list[str], settings: np.ndarray)
     n_draws = len(base)
     table = pd.concat([base] * len(settings), ignore_index=True)
     for j, lever in enumerate(levers):
-        table[f"{lever.replace('_', ' ')} scenario change"] = np.repeat(settings[:, j], n_draws)
+        table[lever_constant(lever)] = np.repeat(settings[:, j], n_draws)
     return table
 
 

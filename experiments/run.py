@@ -39,7 +39,9 @@ from innosd.calibration.data import load_observations, load_targets
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments import experiment as expmod
-from innosd.experiments.engine import MODEL_FILE, model_info, run_model
+from innosd.model import MODEL_FILE
+from innosd.model.backends import run_model
+from innosd.model.info import lever_names, model_info
 from innosd.experiments.results import target_attainment, to_dataset
 
 from innosd.errors import ConfigError, ModelError
@@ -167,7 +169,7 @@ def _listing(flag: str) -> str:
     if flag == "--list-scenarios":
         return "\n".join(cfgmod.available_scenarios())
     if flag == "--list-levers":
-        return "\n".join(cfgmod.lever_names(info))
+        return "\n".join(lever_names(info))
     return "\n".join(f"{c.name.replace(' ', '_')}\t{c.default:g}\t[{c.lower:g}, {c.upper:g}]\t{c.units}"
                      for c in info.constants.values())
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
-from innosd.experiments.engine import ModelInfo
+from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
 from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
 from innosd.model.results import year_end_time
 
@@ -111,14 +111,14 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
     elif isinstance(spec, list):
         boxes = {}
         for n in spec:
-            constant = cfgmod.resolve_constant(str(n), info, "experiment.parameters")
+            constant = resolve_constant(str(n), info, "experiment.parameters")
             boxes[str(n)] = (centre[constant] * (1 - width), centre[constant] * (1 + width))
     else:
         raise ConfigError(f"experiment.parameters: {spec!r} is not priors, free, a list of names or a "
                           "mapping name: [lower, upper]")
     inputs = []
     for name, (lower, upper) in boxes.items():
-        constant = cfgmod.resolve_constant(name, info, f"experiment.parameters.{name}")
+        constant = resolve_constant(name, info, f"experiment.parameters.{name}")
         if constant in config.fixed_params:
             continue  # set on the command line: the user fixed it
         lo, hi = sorted((lower, upper))
@@ -128,7 +128,7 @@ def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, in
 
 
 def lever_inputs(settings: SensitivitySettings, info: ModelInfo) -> list[Input]:
-    valid = cfgmod.lever_names(info)
+    valid = lever_names(info)
     levers = settings.levers
     chosen = valid if levers == "all" else [levers] if isinstance(levers, str) else list(levers or [])
     lower, upper = _pair(settings.lever_range, "experiment.lever_range")
@@ -137,7 +137,7 @@ def lever_inputs(settings: SensitivitySettings, info: ModelInfo) -> list[Input]:
         if lever not in valid:
             raise ConfigError(f"experiment.levers: unknown lever {lever!r}{closest(str(lever), valid)}; "
                               f"valid levers: {', '.join(valid)}")
-        constant = f"{lever.replace('_', ' ')} {cfgmod.LEVER_SUFFIXES['change']}"
+        constant = lever_constant(lever)
         lo, hi = _box(lower, upper, constant, info, f"experiment.lever_range ({lever})")
         inputs.append(Input(lever, constant, "lever", lo, hi))
     return inputs

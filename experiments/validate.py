@@ -205,7 +205,7 @@ def check_behaviour(model, base, description: str):
 def scenario_levers() -> dict[str, dict[str, float]]:
     """Scenario name -> the lever constants it sets (through the run config, as `innosd run`)."""
     from innosd.experiments import config as cfgmod
-    from innosd.experiments.engine import MODEL_FILE, model_info
+    from innosd.model.info import model_info
     info = model_info(MODEL_FILE)
     return {name: cfgmod.model_parameters(cfgmod.compose_run_config([f"scenario={name}"], info))
             for name in cfgmod.available_scenarios()}

@@ -20,6 +20,7 @@ import yaml
 
 from innosd.errors import ModelError, closest
 from innosd.model.abstract import display_names, expressions, is_number, stocks
+from innosd.model.info import lever_of
 from innosd.model.results import TIME_MATCH_TOLERANCE, year_end_time
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -34,7 +35,6 @@ MASS_BALANCE_RELATIVE_TOLERANCE = 1e-9
 ZERO_TOLERANCE = 1e-6
 # Markers in a constant's comment that make it a free (calibrated) parameter.
 FREE_PARAMETER_MARKERS = ("free parameter", "preliminary least-squares fit", "free here")
-LEVER_SUFFIX = " scenario change"
 
 
 @dataclass(frozen=True)
@@ -155,10 +155,10 @@ def is_free_parameter(comment: str) -> bool:
 
 def levers_and_free_parameters(parameters: pd.DataFrame) -> pd.DataFrame:
     """Rows of `CompiledModel.parameters` that are policy levers or free parameters."""
-    is_lever = parameters.index.str.endswith(LEVER_SUFFIX)
+    is_lever = parameters.index.map(lambda name: lever_of(name) is not None).to_numpy(dtype=bool)
     is_free = parameters["doc"].fillna("").apply(is_free_parameter)
     out = parameters[is_lever | is_free].copy()
-    out["kind"] = np.where(out.index.str.endswith(LEVER_SUFFIX), "lever", "parameter")
+    out["kind"] = np.where(is_lever[is_lever | is_free], "lever", "parameter")
     return out
 
 

@@ -1,4 +1,4 @@
-"""`experiments.engine.model_info` from the compiled model's metadata equals PySD's, and
+"""`model.info.model_info` from the compiled model's metadata equals PySD's, and
 the compiled path neither imports PySD on a cached load nor writes next to the model."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import MODEL_FILE
+from innosd.model.info import model_info
 
 from innosd.errors import ModelError
 
@@ -48,7 +49,7 @@ def test_cached_model_info_does_not_import_pysd_or_write_next_to_model(tmp_path)
     shutil.copy(MODEL_FILE, model_dir / MODEL_FILE.name)
     env = dict(os.environ, INNOSD_CACHE_DIR=str(tmp_path / "cache"),
                PYTHONPATH=str(ROOT))
-    code = ("import sys; from experiments.engine import model_info; "
+    code = ("import sys; from innosd.model.info import model_info; "
             f"info = model_info({str(model_dir / MODEL_FILE.name)!r}); "
             "print(len(info.constants), 'pysd' in sys.modules)")
     first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -19,7 +19,8 @@ from innosd.experiments import config as cfgmod
 from innosd.experiments import dask_exec
 from innosd.experiments import ensemble as ens
 from innosd.experiments.cli import main as cli_main
-from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import MODEL_FILE
+from innosd.model.info import model_info
 from innosd.model import compile_model
 
 N_DRAWS = 12
@@ -374,7 +375,6 @@ def test_sensitivity_free_parameters_are_the_validation_batterys():
     """One rule for 'free parameter' (model.validation.is_free_parameter): sensitivity's
     `parameters=free` and the battery's extreme-condition set must not drift apart."""
     from innosd.experiments import config as cfgmod
-    from innosd.experiments.engine import MODEL_FILE, model_info
     from innosd.experiments.sensitivity import SensitivitySettings, parameter_inputs
     from innosd.model import compile_model
     from innosd.model.validation import levers_and_free_parameters

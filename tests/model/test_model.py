@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from innosd.experiments import config as cfgmod
-from innosd.experiments.engine import MODEL_FILE, model_info, run_model
+from innosd.model import MODEL_FILE
+from innosd.model.backends import run_model
+from innosd.model.info import model_info
 from innosd.model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
@@ -37,8 +39,8 @@ def per_step_run():
     """The baseline saved at every TIME STEP, so flows can be integrated as the model does."""
     import warnings
 
-    from innosd.experiments.engine import _pysd_model
-    model = _pysd_model(str(MODEL_FILE))
+    from innosd.model.backends import pysd_model
+    model = pysd_model(str(MODEL_FILE))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         frame = model.run(return_timestamps=np.arange(2010, 2036 + TIME_STEP / 2, TIME_STEP))

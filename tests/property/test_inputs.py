@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from innosd.calibration import data as datamod
 from innosd.experiments import config as cfgmod
 from innosd.experiments.cli import main as cli_main
-from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import MODEL_FILE
+from innosd.model.info import lever_names, model_info
 
 from innosd.errors import DataError
 
@@ -29,7 +30,7 @@ from innosd.errors import DataError
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 INFO = model_info(MODEL_FILE)
 CONSTANTS = sorted(INFO.constants)
-LEVERS = cfgmod.lever_names(INFO)
+LEVERS = lever_names(INFO)
 SCENARIOS = cfgmod.available_scenarios()
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 SMALL_MODEL = Path(__file__).parents[1] / "validation" / "models" / "reality" / "incubation.mdl"

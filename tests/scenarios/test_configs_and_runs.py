@@ -14,7 +14,8 @@ import yaml
 from innosd.experiments import config as cfgmod
 from innosd.experiments import run as runmod
 from innosd.experiments.cli import main as cli_main
-from innosd.experiments.engine import MODEL_FILE, model_info
+from innosd.model import MODEL_FILE
+from innosd.model.info import model_info
 
 from innosd.errors import ConfigError
 

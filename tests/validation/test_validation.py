@@ -151,7 +151,7 @@ def test_wrong_units_fail_and_name_the_first_bad_term(tmp_path):
 
 
 def test_project_model_has_no_units_errors():
-    from innosd.experiments.engine import MODEL_FILE
+    from innosd.model import MODEL_FILE
     results = check_model_units(MODEL_FILE)
     assert len(results) > 200
     assert not [e for e in results if e.result == "fail"]

@@ -1,24 +1,29 @@
-"""The simulation backend behind scenario runs: model metadata and one call to run.
+"""What the rest of innosd knows about a model file: constants, ranges, units, stocks, levers.
 
-Scenario code talks to this module only, so the backend (PySD, the reference, or the
-compiled Numba core) is a choice, not a rewrite. Everything here takes plain Python
-values, never a Hydra config.
+    info = model_info()                       # the project model, from the compiled metadata
+    info.constants["fiscal st scenario change"].upper
+    lever_names(info)                         # ['fiscal_st', 'guidance_fund', ...]
+    lever_constant("fiscal_st", "start")      # 'fiscal st scenario start year'
+
+THE naming rule for policy levers lives here and nowhere else: a lever has one id with
+underscores (`fiscal_st`) and three model constants, `<lever with spaces> scenario
+change`, `... scenario start year` and `... scenario ramp years`.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-from innosd.model import MODEL_FILE
+from innosd.errors import ConfigError, ModelError, closest
+from innosd.model import MODEL_FILE, compile_model
+from innosd.model.backends import check_backend, pysd_model
 
-from innosd.errors import ModelError
-
-BACKENDS = ("pysd", "numba")
+# a lever's settings (the scenario YAML's keys) -> the suffix of the model constant
+LEVER_SUFFIXES = {"change": "scenario change", "start": "scenario start year",
+                  "ramp_years": "scenario ramp years"}
 
 
 @dataclass(frozen=True)
@@ -44,20 +49,40 @@ class ModelInfo:
     comments: dict[str, str]
 
 
-@functools.lru_cache(maxsize=8)
-def _pysd_model(path: str):
-    import pysd  # heavy import, only when a run needs it
+# ----------------------------------------------------------------------------- levers
 
-    if not Path(path).is_file():
-        raise ModelError(f"model file not found: {path}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return pysd.read_vensim(path)
-        except Exception as err:  # PySD raises many types; the user needs the file and the reason
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ModelError(f"{path}: cannot be read by PySD: {first}") from None
+def lever_constant(lever: str, setting: str = "change") -> str:
+    """The model constant behind one setting ('change' | 'start' | 'ramp_years') of a lever."""
+    return f"{lever.replace('_', ' ')} {LEVER_SUFFIXES[setting]}"
 
+
+def lever_constants(lever: str) -> dict[str, str]:
+    """Every setting of a lever -> its model constant."""
+    return {setting: lever_constant(lever, setting) for setting in LEVER_SUFFIXES}
+
+
+def lever_of(constant: str) -> str | None:
+    """The lever id whose `change` constant this is ('fiscal st scenario change' -> 'fiscal_st')."""
+    suffix = " " + LEVER_SUFFIXES["change"]
+    return constant[: -len(suffix)].replace(" ", "_") if constant.endswith(suffix) else None
+
+
+def lever_names(info: ModelInfo) -> list[str]:
+    """Every lever of the model: its '<lever> scenario change' constants, named with underscores."""
+    return sorted(lever for lever in map(lever_of, info.constants) if lever)
+
+
+def resolve_constant(name: str, info: ModelInfo, key: str) -> str:
+    """Map a config name (spaces or underscores) to the model's constant name."""
+    for candidate in (name, name.replace("_", " ")):
+        if candidate in info.constants:
+            return candidate
+    choices = list(info.constants)
+    raise ConfigError(f"{key}: unknown model parameter {name!r}{closest(name.replace('_', ' '), choices)}; "
+                      f"see `innosd run --list-params` for the {len(choices)} valid names")
+
+
+# ----------------------------------------------------------------------------- model_info
 
 def _limit(value: float, fallback: float) -> float:
     return fallback if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
@@ -75,14 +100,11 @@ def model_info(path: str | Path = MODEL_FILE, backend: str = "numba") -> ModelIn
 
     backend="numba" reads the compiled model's metadata (cached on disk: no PySD import,
     nothing written next to the model file); backend="pysd" asks PySD (the reference)."""
-    if backend not in BACKENDS:
-        raise ModelError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    check_backend(backend)
     if backend == "pysd":
         return _model_info_pysd(str(path))
     if not Path(path).is_file():
         raise ModelError(f"model file not found: {path}")
-    from innosd.model import compile_model
-
     compiled = compile_model(path)
     # PySD's order (sorted names), plus its built-in 'Time' in the units of TIME STEP
     variables = sorted(compiled.variables + [_time_variable(compiled.variables)],
@@ -105,7 +127,7 @@ def _time_variable(variables: list[dict]) -> dict:
 
 
 def _model_info_pysd(path: str) -> ModelInfo:
-    model = _pysd_model(path)
+    model = pysd_model(path)
     doc = model.doc
     constants: dict[str, Constant] = {}
     for row in doc.itertuples(index=False):
@@ -123,20 +145,5 @@ def _model_info_pysd(path: str) -> ModelInfo:
     return ModelInfo(Path(path), constants, units, stocks, comments)
 
 
-def run_model(params: dict[str, float] | None = None, *, path: str | Path = MODEL_FILE,
-              backend: str = "pysd", return_columns: list[str] | None = None) -> pd.DataFrame:
-    """One simulation: a DataFrame indexed by time at SAVEPER, columns named as in the file."""
-    if backend not in BACKENDS:
-        raise ModelError(f"unknown backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
-    params = dict(params or {})
-    if backend == "numba":
-        from innosd.model import compile_model
-
-        return compile_model(path).run(params=params, return_columns=return_columns)
-    model = _pysd_model(str(path))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = model.run(params=params, return_columns=return_columns)
-    # PySD keeps set values between runs of one object: restore defaults for the next caller
-    model.reload()
-    return frame
+__all__ = ["Constant", "LEVER_SUFFIXES", "ModelInfo", "lever_constant", "lever_constants",
+           "lever_names", "lever_of", "model_info", "resolve_constant"]

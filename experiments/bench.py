@@ -55,18 +55,18 @@ def main(argv: list[str]) -> int:
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
 
-    from innosd.model import runtime
+    from innosd.model.compiler import driver
     with tempfile.TemporaryDirectory() as tmp:
         old = os.environ.get("INNOSD_CACHE_DIR")
         os.environ["INNOSD_CACHE_DIR"] = str(Path(tmp) / "cache")
         try:
             t = time.perf_counter()
-            m = runtime.compile_model(path)
+            m = driver.compile_model(path)
             m.run()
             first = time.perf_counter() - t
-            runtime._loaded.clear()
+            driver._loaded.clear()
             t = time.perf_counter()
-            m = runtime.compile_model(path)
+            m = driver.compile_model(path)
             m.run()
             cached = time.perf_counter() - t
             from_cache = m.from_cache

@@ -1,38 +1,27 @@
-"""PySD abstract model -> a flat graph of scalar slots and ordered statements.
+"""PySD abstract model -> the slot graph (model.compiler.ir): subscripts, expressions,
+statefuls, macros and compile-time constants.
 
 Every subscripted variable is expanded into one scalar slot per element tuple
 ("scalarisation"): references, subscript mappings, subranges and SUM/PROD/VMIN/VMAX
 are all resolved here, at compile time, so the generated kernel is straight-line
-scalar code that LLVM can vectorise across ensemble members.
-
-Slots are written into code as placeholders `@<kind><index>@`:
-
-    P  parameter (a constant from the model file; overridable without recompiling)
-    A  auxiliary (recomputed every step, in dependency order)
-    S  state (stocks and the internal stages of SMOOTH/DELAY/TREND/...; integrated)
-    K  fixed at initialisation (INITIAL values, delay orders, DELAY FIXED orders)
-
-The code generator (`codegen.py`) substitutes the placeholders by locals or by
-array rows.  Semantics follow PySD 3.14 (`pysd/py_backend/statefuls.py`,
-`functions.py`, `lookups.py`) exactly; comments cite the PySD behaviour copied.
+scalar code that LLVM can vectorise across ensemble members. Dependency order is
+`schedule.py`'s, emitting code `codegen.py`'s.  Semantics follow PySD 3.14
+(`pysd/py_backend/statefuls.py`, `functions.py`, `lookups.py`) exactly; comments cite
+the PySD behaviour copied.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from innosd.errors import ModelError
 from innosd.model.abstract import expressions, norm, subscripts_in
-
-SMALL_VENSIM = 1e-6  # PySD's zero threshold (functions.SMALL_VENSIM)
-CONTROL_VARS = {"initial_time": "INITIAL TIME", "final_time": "FINAL TIME",
-                "time_step": "TIME STEP", "saveper": "SAVEPER"}
-PLACEHOLDER = re.compile(r"@([PASK])(\d+)@")
+from innosd.model.compiler.ir import (CONTROL_VARS, PLACEHOLDER, Lookup, Stateful, Variable, slot_index,
+                                       unsupported)
 
 # Vensim builtins that map one-to-one onto numpy scalar functions
 # (exp and ln use rt's inlinable versions, which vectorise across ensemble members)
@@ -40,46 +29,6 @@ _UNARY = {"abs": "np.abs", "exp": "_exp", "sin": "np.sin", "cos": "np.cos", "tan
           "arcsin": "np.arcsin", "arccos": "np.arccos", "arctan": "np.arctan",
           "sinh": "np.sinh", "cosh": "np.cosh", "tanh": "np.tanh", "sqrt": "np.sqrt",
           "ln": "_log"}
-
-
-def unsupported(construct: str, variable: str) -> ModelError:
-    """The one-line error for a construct the compiled core lacks (PySD runs them all:
-    hence the suggestion).  `variable` lets the caller add the file line."""
-    err = ModelError(f"unsupported construct {construct} in variable {variable!r}; "
-                     "run this model with --backend pysd")
-    err.variable = variable.split("[")[0]
-    return err
-
-
-@dataclass
-class Variable:
-    name: str
-    units: str
-    limits: tuple
-    doc: str
-    components: list
-    dims: list = field(default_factory=list)      # per position: ordered element list
-    kind: str = "aux"                              # aux | lookup
-    instances: dict = field(default_factory=dict)  # element tuple -> slot placeholder
-
-
-@dataclass
-class Lookup:
-    x: np.ndarray
-    y: np.ndarray
-    mode: str            # interpolate | extrapolate | hold_backward
-
-
-@dataclass
-class Stateful:
-    """Internal state of one INTEG/SMOOTH/DELAY/... occurrence."""
-    kind: str
-    owner: str
-    slots: list                # S placeholders (continuous or discrete states)
-    init: list                 # (placeholder, init-phase code) for S and K slots
-    ddt: list = field(default_factory=list)       # (S placeholder, run code): continuous
-    discrete: list = field(default_factory=list)  # (S placeholder, run code): set once a step
-    extra: dict = field(default_factory=dict)
 
 
 class ModelGraph:
@@ -288,11 +237,11 @@ class ModelGraph:
             st = Stateful("INTEG", label, [s], [(s, init)], ddt=[(s, flow)],
                           extra={"non_negative": bool(ast.non_negative)})
             self.statefuls.append(st)
-            self.aux_code[int(slot[2:-1])] = (s, s)
+            self.aux_code[slot_index(slot)] = (s, s)
             return
         run = self._gen(ast, binding, "run")
         init = self._gen(ast, binding, "init")
-        self.aux_code[int(slot[2:-1])] = (run, init)
+        self.aux_code[slot_index(slot)] = (run, init)
 
     # ---------------------------------------------------------------- expressions
     def _gen(self, node, binding, phase) -> str:

@@ -89,21 +89,43 @@ def test_python_safe_names_are_accepted(decay):
 
 
 def test_cache_reuse_and_invalidation(tmp_path, monkeypatch):
-    from innosd.model import runtime
+    from innosd.model.compiler import driver
     monkeypatch.setenv("INNOSD_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "decay.mdl"
     shutil.copy(MODELS / "exponential_decay.mdl", f)
     first = compile_model(f)
     assert not first.from_cache
-    runtime._loaded.clear()                  # a new process: only the disk cache is left
+    driver._loaded.clear()                  # a new process: only the disk cache is left
     second = compile_model(f)
     assert second.from_cache
     assert second.run().equals(first.run())
     f.write_text(f.read_text().replace("decay rate =\n\t1", "decay rate =\n\t2"))
-    runtime._loaded.clear()
+    driver._loaded.clear()
     third = compile_model(f)
     assert not third.from_cache              # changed content -> recompiled
     assert third.parameters.loc["decay rate", "default"] == 2.0
+
+
+def test_cache_key_covers_every_compiler_file(tmp_path):
+    """Editing any file of model/compiler/ (not only a listed few) changes the cache key;
+    Numba's and Python's __pycache__ do not."""
+    from innosd.model.compiler import driver
+    folder = tmp_path / "compiler"
+    shutil.copytree(driver.COMPILER_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    files = driver.compiler_files(folder)
+    assert {f.name for f in files} >= {"ir.py", "frontend.py", "schedule.py", "codegen.py", "rt.py",
+                                       "driver.py", "__init__.py"}
+    original = driver.compiler_hash(folder)
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "rt._ite-1.py311.nbi").write_bytes(b"numba cache")
+    assert driver.compiler_hash(folder) == original
+    for f in files:
+        text = f.read_bytes()
+        f.write_bytes(text + b"\n# edited\n")
+        assert driver.compiler_hash(folder) != original, f.name
+        f.write_bytes(text)
+    (folder / "new_pass.py").write_text("# a new compiler file\n")
+    assert driver.compiler_hash(folder) != original
 
 
 def test_unsupported_construct_names_construct_and_variable():

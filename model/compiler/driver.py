@@ -1,0 +1,184 @@
+"""Compile a model file (or load it from the on-disk cache): the compiler's entry point.
+
+    from innosd.model.compiler.driver import compile_model   # or innosd.model.compile_model
+    m = compile_model("model/guangzhou_innovation.mdl")
+
+parse (model.abstract) -> slot graph (frontend) -> dependency order (schedule) -> Python
+source of @njit kernels (codegen) -> written, with metadata, to the cache folder
+($INNOSD_CACHE_DIR or ~/.cache/innosd) under a key of the model file's content, every
+file of this compiler folder and the versions of PySD, Numba and NumPy; Numba caches its
+machine code next to it, so a second load neither parses the model nor recompiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from innosd.errors import ModelError
+from innosd.model import abstract
+from innosd.model.abstract import expressions, located, norm, parse, stock_equation
+from innosd.model.compiler.codegen import generate
+from innosd.model.compiler.frontend import ModelGraph
+from innosd.model.compiler.ir import CONTROL_VARS, PLACEHOLDER, slot_index
+from innosd.model.runtime import CompiledModel
+
+COMPILER_DIR = Path(__file__).resolve().parent
+ABSTRACT_FILE = Path(abstract.__file__).resolve()
+COMPILER_VERSION = "0.4.0"  # bump whenever generated code would change
+
+_loaded: dict[str, "CompiledModel"] = {}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("INNOSD_CACHE_DIR") or Path.home() / ".cache" / "innosd"
+    return Path(root)
+
+
+def compiler_files(folder: Path = COMPILER_DIR) -> list[Path]:
+    """Every file of the compiler folder (not Python's or Numba's __pycache__), sorted."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.relative_to(folder).parts)
+
+
+def compiler_hash(folder: Path = COMPILER_DIR) -> bytes:
+    """The compiler's identity: the bytes of every file of its folder (names included)
+    and of the parser adapter, so that editing any of them invalidates the cache."""
+    h = hashlib.sha256()
+    named = [(f.relative_to(folder).as_posix(), f) for f in compiler_files(folder)]
+    for name, f in named + [("../" + ABSTRACT_FILE.name, ABSTRACT_FILE)]:
+        h.update(name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.digest()
+
+
+# read once, when this module is imported: a process keys its cache entries by the
+# compiler it actually runs, even if the files change on disk meanwhile
+_COMPILER_HASH = compiler_hash()
+
+
+def _key(source: bytes) -> str:
+    h = hashlib.sha256(source)
+    h.update(_COMPILER_HASH)
+    # versions from package metadata: a cached load must not import PySD (slow start-up)
+    h.update(f"|{COMPILER_VERSION}|{version('pysd')}|{version('numba')}|"
+             f"{np.__version__}".encode())
+    return h.hexdigest()[:20]
+
+
+def _ctl_expr(g, node) -> str:
+    """Python expression (over `p`, a name->value dict) for a control variable."""
+    ae = expressions()
+    if isinstance(node, (int, float, np.integer, np.floating)):
+        return repr(float(node))
+    if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
+        var = g.variables.get(norm(node.reference))
+        if var is not None and () in var.instances:
+            m = PLACEHOLDER.fullmatch(var.instances[()])
+            if m and m.group(1) == "P":
+                return f"p[{g.params[int(m.group(2))]['name']!r}]"
+            if m is None:
+                return var.instances[()]
+            return "(" + _ctl_expr(g, var.components[0].ast) + ")"
+    if isinstance(node, ae.ArithmeticStructure):
+        args = [_ctl_expr(g, a) for a in node.arguments]
+        if len(args) == 1:
+            return f"(-{args[0]})"
+        ops = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}
+        out = args[0]
+        for op, a in zip(node.operators, args[1:]):
+            out += f" {ops[op]} {a}"
+        return f"({out})"
+    raise ModelError("unsupported construct control variable that changes during the run "
+                     "(INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER must be constant "
+                     "expressions); run this model with --backend pysd")
+
+
+def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
+    am = parse(path)
+    try:
+        g = ModelGraph(am, path)
+    except ModelError as err:
+        raise located(err, path, source) from None
+    outputs, columns = [], []
+    integ_slots = {s for st in g.statefuls if st.kind == "INTEG" for s in st.slots}
+    for k, var in g.variables.items():
+        if var.kind == "lookup":
+            continue
+        for tup, slot in var.instances.items():
+            col = var.name + (f"[{','.join(tup)}]" if tup else "")
+            outputs.append((col, slot))
+            run_code = g.aux_code.get(slot_index(slot), ("",))[0] if slot.startswith("@A") \
+                else ""
+            kind = "stock" if run_code in integ_slots else \
+                "constant" if not slot.startswith("@A") else "auxiliary"
+            columns.append(dict(name=col, variable=var.name, units=var.units, kind=kind))
+    try:
+        src = generate(g, outputs, COMPILER_VERSION)
+    except ModelError as err:  # e.g. simultaneous equations: name the file
+        raise located(err, path, source) from None
+    ReferenceStructure = expressions().ReferenceStructure
+    control = {}
+    for k, name in CONTROL_VARS.items():
+        try:
+            control[name] = _ctl_expr(g, ReferenceStructure(k))
+        except ModelError as err:
+            err.variable = name
+            raise located(err, path, source) from None
+    lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
+    ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
+    params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),
+                   default=p["default"], units=p["units"],
+                   limits=[None if v is None else float(v) for v in p["limits"]],
+                   doc=p["doc"]) for p in g.params]
+    meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
+                columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
+                n_delay_fixed=len(g.delay_fixed), variables=_variables(g))
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / f"innosd_model_{key}.py", src)
+    _atomic_write(folder / "meta.json", json.dumps(meta))
+
+
+def _variables(g) -> list[dict]:
+    """Per model variable: units, declared range, comment and whether it is a stock
+    (an INTEG), so that metadata needs no PySD at run time."""
+    out = []
+    for var in g.variables.values():
+        lim = [None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
+               for v in var.limits]
+        out.append(dict(name=var.name, units=var.units, limits=lim, comment=var.doc,
+                        subscripted=bool(var.dims), kind=var.kind,
+                        stock=stock_equation(var) is not None))
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
+    """Compile (or load from the cache) the model at `path`."""
+    path = Path(path)
+    try:
+        source = path.read_bytes()
+    except OSError as err:
+        raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
+    key = _key(source)
+    folder = cache_dir() / key
+    if use_cache and str(folder) in _loaded:
+        return _loaded[str(folder)]
+    from_cache = (folder / "meta.json").exists() and \
+        (folder / f"innosd_model_{key}.py").exists() and use_cache
+    if not from_cache:
+        _build(path, source, key, folder)
+    model = CompiledModel(path, folder, key, from_cache=from_cache)
+    _loaded[str(folder)] = model
+    return model

@@ -66,13 +66,18 @@ def test_ensemble_equals_single_runs(pipeline):
 
 
 def test_ensemble_rk4_and_column_selection(pipeline):
-    table = pd.DataFrame({"delay": [3.0, 4.0]}) if "delay" in pipeline.parameters.index \
-        else pd.DataFrame(index=range(2))
-    cols = pipeline.columns[:2]
+    # per-member delay time (Fractional Multiple x TIME STEP) and initial value: both
+    # selected outputs (2nd-order DELAY N) depend on them, so the members must differ
+    table = pd.DataFrame({"Fractional Multiple": [2.5, 4.0], "Initial Value": [6.0, 3.0]})
+    cols = ["Output Second Order Delay", "Output Second Order Delay with Modified Delay Time"]
     ds = pipeline.run_ensemble(table, return_columns=cols, method="rk4")
     assert list(ds.data_vars) == cols
-    single = pipeline.run(table.iloc[1].to_dict(), return_columns=cols, method="rk4")
-    assert np.array_equal(ds[cols[0]].values[1], single[cols[0]].to_numpy())
+    for col in cols:
+        assert not np.array_equal(ds[col].values[0], ds[col].values[1]), col
+    for member in range(len(table)):
+        single = pipeline.run(table.iloc[member].to_dict(), return_columns=cols, method="rk4")
+        for col in cols:
+            assert np.array_equal(ds[col].values[member], single[col].to_numpy()), (member, col)
 
 
 def test_unknown_names_raise_model_error(decay):

@@ -16,8 +16,6 @@ RTOL = 1e-10
 ATOL = 1e-12  # for values that are exactly zero in one backend and ~1e-17 in the other
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
-pytestmark = pytest.mark.skipif(not MODEL.exists(), reason="project model not written yet")
-
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):

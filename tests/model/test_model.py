@@ -1,14 +1,21 @@
 """Tier 2: the project's model loads, runs 2010-2035 for every scenario without NaN or
-negative stocks, and its stock-flow accounting closes."""
+negative stocks, and its stock-flow accounting closes.
+
+Everything here runs on the compiled core (backend="numba"), the engine every command
+uses; that it equals PySD, the reference, on every variable is tests/engine/test_project_model.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from innosd.calibration.data import load_observations
 from innosd.experiments import config as cfgmod
-from innosd.model import MODEL_FILE
+from innosd.experiments.results import to_dataset
+from innosd.model import MODEL_FILE, compile_model
+from innosd.model.abstract import parse
 from innosd.model.backends import run_model
 from innosd.model.info import model_info
+from innosd.model.results import value_at_year_end
 from innosd.model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
@@ -30,21 +37,15 @@ def scenario_runs(info):
     runs = {}
     for name in cfgmod.available_scenarios():
         config = cfgmod.compose_run_config([f"scenario={name}"], info)
-        runs[name] = run_model(cfgmod.model_parameters(config))
+        runs[name] = run_model(cfgmod.model_parameters(config), backend="numba")
     return runs
 
 
 @pytest.fixture(scope="module")
 def per_step_run():
-    """The baseline saved at every TIME STEP, so flows can be integrated as the model does."""
-    import warnings
-
-    from innosd.model.backends import pysd_model
-    model = pysd_model(str(MODEL_FILE))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        frame = model.run(return_timestamps=np.arange(2010, 2036 + TIME_STEP / 2, TIME_STEP))
-    model.reload()
+    """The model-default run saved at every TIME STEP, so flows can be integrated as the model does."""
+    frame = compile_model(MODEL_FILE).run({"SAVEPER": TIME_STEP})
+    assert np.allclose(np.diff(frame.index.to_numpy()), TIME_STEP)
     return frame
 
 
@@ -70,8 +71,7 @@ def test_every_variable_has_units_and_every_constant_a_comment(info):
 
 def test_stock_flow_accounting_closes(info, per_step_run):
     """Every stock equals its initial value plus the Euler-integrated net flow (the
-    validation battery's mass-balance check, on the PySD reference run)."""
-    from innosd.model.abstract import parse
+    validation battery's mass-balance check, on the compiled core's per-step run)."""
     errors = mass_balance_errors(per_step_run, stock_flows(parse(MODEL_FILE)), TIME_STEP)
     assert set(errors["stock"]) == set(info.stocks)
     assert errors["checked"].all(), errors.loc[~errors["checked"], "stock"].tolist()
@@ -91,7 +91,8 @@ def test_firm_ladder_conserves_firms(per_step_run):
 def test_hte_certificates_last_three_years():
     """With no exits, a certification batch leaves the cohorts exactly three years later."""
     info = model_info(MODEL_FILE)
-    frame = run_model({"hte exit rate": 0.0}, return_columns=["hte expiries", "hte certifications total"])
+    frame = run_model({"hte exit rate": 0.0}, backend="numba",
+                      return_columns=["hte expiries", "hte certifications total"])
     saved = frame.index.to_numpy()
     lagged = np.interp(saved - 3.0, saved, frame["hte certifications total"].to_numpy())
     late = saved >= 2013.5
@@ -101,12 +102,8 @@ def test_hte_certificates_last_three_years():
 
 def test_2014_2016_behaviour_is_plausible():
     """Not a calibration: the uncalibrated defaults stay near every mapped 2014-2016 figure."""
-    from innosd.calibration.data import load_observations
-    from innosd.experiments.results import to_dataset
-    from innosd.model.results import value_at_year_end
-
     info = model_info(MODEL_FILE)
-    ds = to_dataset(run_model(), info.units, info.comments, set(info.constants), {})
+    ds = to_dataset(run_model(backend="numba"), info.units, info.comments, set(info.constants), {})
     obs = load_observations()
     obs = obs[(obs["model_variable"] != "") & obs["year"].between(2014, 2016)]
     errors = {}

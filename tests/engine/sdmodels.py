@@ -33,8 +33,10 @@ def folders() -> list[str]:
 
 def model_file(folder: str) -> Path | None:
     d = SUITE / folder
-    for pattern in ("*.mdl", "*.xmile"):
-        files = sorted(d.glob(pattern), key=lambda f: (not f.name.startswith("test_"), f.name))
+    # extensions in any case: the suite's case_sensitive_extension folder holds teacup-upper.MDL
+    for suffix in (".mdl", ".xmile"):
+        files = sorted((f for f in d.iterdir() if f.suffix.lower() == suffix),
+                       key=lambda f: (not f.name.startswith("test_"), f.name))
         if files:
             return files[0]
     return None
@@ -68,7 +70,7 @@ def pysd_run(folder: str, tmpdir: Path) -> pd.DataFrame:
     f = dst / model_file(folder).name
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = pysd.read_vensim(str(f)) if f.suffix == ".mdl" else pysd.read_xmile(str(f))
+        m = pysd.read_vensim(str(f)) if f.suffix.lower() == ".mdl" else pysd.read_xmile(str(f))
         return m.run()
 
 

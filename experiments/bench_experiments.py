@@ -36,6 +36,7 @@ from innosd.calibration.handoff import ParameterSet, load_parameter_set, load_po
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.model import MODEL_FILE
+from innosd.model.indicators import model_indicators, select_indicators
 from innosd.model.info import model_info, resolve_constant
 from innosd.experiments.experiment import scenario_projection_tables
 
@@ -74,7 +75,7 @@ def bench_ensemble(n_draws: int, scheduler: str, repeat: int, work: Path) -> lis
     print(f"draws: {draws_source(n_draws, config_dir, seed=0)}")
     info = model_info(MODEL_FILE)
     observations, targets = load_observations(), load_targets()
-    indicators = ens.model_indicators(observations, targets)
+    indicators = model_indicators(observations, targets)
     names = cfgmod.available_scenarios(config_dir)
     overrides = ["params=bench", f"uncertainty.draws={n_draws}", f"run.output_dir={work / 'out'}",
                  f"run.scheduler={scheduler}", "run.progress=false"]
@@ -106,7 +107,7 @@ def bench_sobol(power: int, n_inputs: int, scheduler: str, work: Path) -> float:
                                    levers=list(BENCH_LEVERS), sobol_base_samples=2 ** power)
     config = cfgmod.compose_run_config([f"run.output_dir={work / 'out'}", f"run.scheduler={scheduler}",
                                         "run.chunk_size=16384"], info)
-    indicators = ens.select_indicators(list(settings.outputs), ens.model_indicators(load_observations(),
+    indicators = select_indicators(list(settings.outputs), model_indicators(load_observations(),
                                                                                      load_targets()), "outputs")
     start = time.perf_counter()
     timings: dict[str, float] = {}

@@ -19,44 +19,10 @@ from innosd.model import MODEL_FILE
 from innosd.model.info import lever_constants, model_info, resolve_constant
 from innosd.model.results import time_index, year_end_time, year_of_time
 
-from innosd.errors import ConfigError, DataError, ModelError, closest
+from innosd.errors import ConfigError, DataError, ModelError
 
 FIRST_YEAR, LAST_YEAR = 2013, 2035
 KEY_YEARS = (2020, 2025, 2035)
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """An indicator of the data files that the model computes."""
-
-    id: str
-    model_variable: str
-    unit: str
-
-
-def model_indicators(observations: pd.DataFrame, targets: pd.DataFrame) -> list[Indicator]:
-    """Every Guangzhou indicator of observations.csv/targets.csv with a model variable (first unit seen)."""
-    rows = pd.concat([observations[["indicator", "model_variable", "unit", "region"]],
-                      targets[["indicator", "model_variable", "unit", "region"]]])
-    rows = rows[(rows["region"] == "Guangzhou") & rows["model_variable"].fillna("").astype(str).str.strip().ne("")]
-    first = rows.drop_duplicates("indicator")
-    return [Indicator(r.indicator, r.model_variable, r.unit) for r in first.itertuples(index=False)]
-
-
-def select_indicators(names: list[str] | str, available: list[Indicator], key: str) -> list[Indicator]:
-    """`all` or a list of indicator ids; unknown ids -> one-line error with the valid ones."""
-    if names in ("all", None):
-        return list(available)
-    by_id = {i.id: i for i in available}
-    chosen = []
-    for name in names if isinstance(names, list) else [names]:
-        if name not in by_id:
-            raise ConfigError(f"{key}: unknown indicator {name!r}{closest(str(name), by_id)}; "
-                              f"valid indicators: {', '.join(sorted(by_id))}")
-        chosen.append(by_id[name])
-    if not chosen:
-        raise ConfigError(f"{key}: the list of indicators is empty")
-    return chosen
 
 
 def resolve_mode(config: cfgmod.RunConfig) -> str:
@@ -198,6 +164,6 @@ def scenario_ensemble(configs: dict[str, cfgmod.RunConfig], columns: list[str], 
     return ds, folder
 
 
-__all__ = ["Indicator", "model_indicators", "select_indicators", "resolve_mode", "posterior_draws", "run_table",
+__all__ = ["resolve_mode", "posterior_draws", "run_table",
            "year_end_times", "YearEndTask", "evaluate", "ensemble_dataset", "scenario_ensemble", "discard_chunks",
            "KEY_YEARS"]

@@ -22,6 +22,7 @@ from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
 from innosd.model import MODEL_FILE
+from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo
 
 from innosd.errors import ConfigError, closest
@@ -137,7 +138,7 @@ class ProjectionSettings:
     last_year: int = ens.LAST_YEAR
 
 
-def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators: list[ens.Indicator],
+def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators: list[Indicator],
                                targets: pd.DataFrame, first_year: int, last_year: int, label: str):
     """Ensemble over every scenario -> (ensemble Dataset, projections, attainment, chunk folder)."""
     first = next(iter(configs.values()))
@@ -158,12 +159,12 @@ def run_projections(ctx: Context, out: Path) -> Written:
     settings = typed(ProjectionSettings, settings_of(ctx.config))
     name = experiment_name(ctx.config)
     names = scenario_names(settings.scenarios, ctx.config_dir, "experiment.scenarios")
-    available = ens.model_indicators(ctx.observations, ctx.targets)
+    available = model_indicators(ctx.observations, ctx.targets)
     targets = proj.select_targets(settings.targets, ctx.targets, "experiment.targets")
     if name == "attainment":  # the indicators of the chosen targets
         indicators = [i for i in available if i.id in set(targets["indicator"])]
     else:
-        indicators = ens.select_indicators(settings.indicators, available, "experiment.indicators")
+        indicators = select_indicators(settings.indicators, available, "experiment.indicators")
     if not int(settings.first_year) <= int(settings.last_year) <= ens.LAST_YEAR:
         raise ConfigError(f"experiment.first_year/last_year: {settings.first_year}..{settings.last_year} is not a "
                           f"range of years ending by {ens.LAST_YEAR}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from innosd.experiments.ensemble import KEY_YEARS, Indicator
+from innosd.experiments.ensemble import KEY_YEARS
+from innosd.model.indicators import Indicator
 
 from innosd.errors import ConfigError, closest
 

@@ -41,6 +41,7 @@ from innosd.experiments import ensemble as ens
 from innosd.experiments import experiment as expmod
 from innosd.model import MODEL_FILE
 from innosd.model.backends import run_model
+from innosd.model.indicators import KEY_INDICATORS, model_indicators
 from innosd.model.info import lever_names, model_info
 from innosd.experiments.results import target_attainment, to_dataset
 
@@ -117,7 +118,7 @@ def posterior_ensemble(configs: dict[str, cfgmod.RunConfig], observations, targe
     """Runs over the parameter set's posterior draws, if the config asks for (or allows) them."""
     if any(ens.resolve_mode(c) == "none" for c in configs.values()):
         return None
-    indicators = ens.model_indicators(observations, targets)
+    indicators = model_indicators(observations, targets)
     ds, projections, attainment, folder = expmod.scenario_projection_tables(
         configs, indicators, expmod.proj.modelled_targets(targets), ens.FIRST_YEAR, ens.LAST_YEAR, "posterior")
     return Uncertain(ds, projections, attainment, folder)
@@ -153,13 +154,13 @@ def write_run(folder: Path, config: cfgmod.RunConfig, ds, observations, targets,
 
 def comparison_table(runs: dict[str, "object"], years=(2020, 2025, 2035)) -> pd.DataFrame:
     """Key indicators at 2020/2025/2035 for every run of a sweep (rows: run x indicator)."""
-    from innosd.figures.plots import KEY_INDICATORS, year_end_series
+    from innosd.figures.plots import year_end_series
 
     rows = []
     for name, ds in runs.items():
         for ind in KEY_INDICATORS:
-            series = year_end_series(ds, ind.variable)
-            rows.append({"run": name, "indicator": ind.id, "model_variable": ind.variable,
+            series = year_end_series(ds, ind.model_variable)
+            rows.append({"run": name, "indicator": ind.id, "model_variable": ind.model_variable,
                          **{str(y): float(series.get(y, np.nan)) for y in years}})
     return pd.DataFrame(rows)
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
+from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
 from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
 from innosd.model.results import year_end_time
@@ -157,7 +158,7 @@ def input_table(base: dict[str, float], inputs: list[Input], samples: np.ndarray
     return table
 
 
-def output_matrix(values: np.ndarray, indicators: list[ens.Indicator], years: list[int], columns: list[str]):
+def output_matrix(values: np.ndarray, indicators: list[Indicator], years: list[int], columns: list[str]):
     """(runs, columns, years) -> {`indicator@year`: runs vector}."""
     return {f"{ind.id}@{year}": values[:, columns.index(ind.model_variable), k]
             for ind in indicators for k, year in enumerate(years)}
@@ -216,7 +217,7 @@ def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]
 
 
 def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, info: ModelInfo,
-                       indicators: list[ens.Indicator], config_dir: Path, timings: dict | None = None):
+                       indicators: list[Indicator], config_dir: Path, timings: dict | None = None):
     """Sample, run (chunked) and analyse -> (sobol or None, morris or None, chunk folders, n_runs, inputs).
 
     `timings`, if given, receives wall-clock seconds per phase (for the benchmark).
@@ -265,7 +266,7 @@ def run_sensitivity(ctx: Context, out: Path) -> Written:
     settings = typed(SensitivitySettings, settings_of(ctx.config))
     # select_indicators takes `all`, one id or a list (the dataclass default is a tuple)
     outputs = list(settings.outputs) if isinstance(settings.outputs, tuple) else settings.outputs
-    indicators = ens.select_indicators(outputs, ens.model_indicators(ctx.observations, ctx.targets),
+    indicators = select_indicators(outputs, model_indicators(ctx.observations, ctx.targets),
                                        "experiment.outputs")
     sobol_table, morris_table, folders, n_runs, inputs = sensitivity_tables(ctx.config, settings, ctx.info,
                                                                             indicators, ctx.config_dir)

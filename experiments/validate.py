@@ -26,11 +26,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from innosd.model import MODEL_FILE
 from innosd.model import validation as V
 from innosd.model.abstract import parse
+from innosd.model.indicators import KEY_INDICATORS
 from innosd.model.results import year_end, year_end_index, year_end_time
 
 from innosd.errors import DataError, InnosdError, ModelError
@@ -159,8 +159,7 @@ def check_extremes_and_reality(model, base, checks_path: Path):
 
 def key_variables(model, project: bool) -> list[str]:
     if project:
-        from innosd.figures.plots import KEY_INDICATORS
-        return [i.variable for i in KEY_INDICATORS if i.variable in model.columns]
+        return [i.model_variable for i in KEY_INDICATORS if i.model_variable in model.columns]
     return list(model.stocks)
 
 

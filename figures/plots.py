@@ -4,7 +4,6 @@ and one function per figure. No `plt.show()`; callers save with `save_figure`.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -14,37 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import xarray as xr  # noqa: E402
+from innosd.model.indicators import KEY_INDICATORS, MODELLED_REGION, Indicator  # noqa: E402
 from innosd.model.results import year_end  # noqa: E402
 
 STYLE = Path(__file__).with_name("innosd.mplstyle")
 HIGHLIGHT_YEARS = (2020, 2025, 2035)
 FIRST_YEAR, LAST_YEAR = 2013, 2035
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """A reported indicator: its id in the data files, model variable, label and display scale."""
-
-    id: str
-    variable: str
-    label: str
-    unit: str
-    scale: float = 1.0
-
-
-KEY_INDICATORS = (
-    Indicator("high_tech_enterprises", "high tech enterprises", "High-tech enterprises", "firms"),
-    Indicator("tech_innovation_enterprises", "tech innovation enterprises database count",
-              "Tech innovation enterprises (database)", "thousand firms", 1e-3),
-    Indicator("incubators", "incubators", "Incubators", "incubators"),
-    Indicator("maker_spaces", "maker spaces", "Maker spaces", "spaces"),
-    Indicator("rd_expenditure", "rd expenditure annual", "R&D expenditure", "100 million yuan"),
-    Indicator("rd_intensity", "rd intensity", "R&D intensity (R&D / GDP)", "% of GDP", 100.0),
-    Indicator("rd_personnel_fte", "rd personnel fte", "R&D personnel", "thousand FTE", 1e-3),
-    Indicator("invention_patents_per_10k", "invention patents per 10k", "Invention patents per 10k residents", "patents"),
-    Indicator("tech_contract_turnover", "tech contract turnover annual", "Technology contract turnover", "100 million yuan"),
-    Indicator("neeq_listed_firms", "neeq listed firms", "NEEQ-listed firms", "firms"),
-)
 
 
 # Print resolution of the raster copy; PDF and SVG are vector (house rule: PNG at 300 dpi).
@@ -120,23 +94,23 @@ def plot_indicator(ax, runs: Mapping[str, xr.Dataset], indicator: Indicator,
     """One indicator: a line per scenario, observations as points, targets as markers."""
     from innosd.figures.labels import indicator_label, indicator_scale, text
 
+    scale, unit = indicator_scale(indicator.id, indicator.unit, language)
     for name, ds in runs.items():
-        if indicator.variable not in ds:
+        if indicator.model_variable not in ds:
             continue
-        series = year_end_series(ds, indicator.variable)
+        series = year_end_series(ds, indicator.model_variable)
         series = series[(series.index >= FIRST_YEAR) & (series.index <= LAST_YEAR)]
-        ax.plot(series.index, series.to_numpy() * indicator.scale, label=name)
+        ax.plot(series.index, series.to_numpy() * scale, label=name)
     if observations is not None:
-        obs = observations[observations["model_variable"] == indicator.variable]
-        plot_points(ax, obs["year"], obs["value"] * indicator.scale, OBSERVED_STYLE, text("observed", language))
+        obs = observations[observations["model_variable"] == indicator.model_variable]
+        plot_points(ax, obs["year"], obs["value"] * scale, OBSERVED_STYLE, text("observed", language))
     if targets is not None:
-        tgt = targets[(targets["model_variable"] == indicator.variable) & (targets["region"] == "Guangzhou")]
-        plot_points(ax, tgt["year"], tgt["value"] * indicator.scale, TARGET_STYLE, text("plan_target", language))
+        tgt = targets[(targets["model_variable"] == indicator.model_variable) & (targets["region"] == MODELLED_REGION)]
+        plot_points(ax, tgt["year"], tgt["value"] * scale, TARGET_STYLE, text("plan_target", language))
     mark_key_years(ax)
-    english = language == "en"
-    ax.set_title(indicator.label if english else indicator_label(indicator.id, language))
+    ax.set_title(indicator_label(indicator.id, language))
     ax.set_xlabel(text("year_end", language))
-    ax.set_ylabel(indicator.unit if english else indicator_scale(indicator.id, indicator.unit, language)[1])
+    ax.set_ylabel(unit)
     ax.set_xlim(FIRST_YEAR - 0.5, LAST_YEAR + 0.5)
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from innosd.figures.plots import FIRST_YEAR, HIGHLIGHT_YEARS, KEY_INDICATORS, LAST_YEAR, year_end_series
+from innosd.figures.plots import FIRST_YEAR, HIGHLIGHT_YEARS, LAST_YEAR, year_end_series
+from innosd.model.indicators import KEY_INDICATORS
 
 from innosd import rundir
 from innosd.errors import ConfigError, DataError
@@ -98,12 +99,12 @@ def deterministic_projections(folder: RunFolder, observations: pd.DataFrame) -> 
             return None  # an ensemble writes projections.csv alongside; never summarise twice
         scenario = folder.scenario or ds.attrs.get("scenario", folder.path.name)
         for ind in KEY_INDICATORS:
-            if ind.variable not in ds:
+            if ind.model_variable not in ds:
                 continue
-            series = year_end_series(ds, ind.variable)
+            series = year_end_series(ds, ind.model_variable)
             series = series[(series.index >= FIRST_YEAR) & (series.index <= LAST_YEAR)]
             for year, value in series.items():
-                rows.append({"scenario": scenario, "indicator": ind.id, "model_variable": ind.variable,
+                rows.append({"scenario": scenario, "indicator": ind.id, "model_variable": ind.model_variable,
                              "unit": units.get(ind.id, ind.unit), "year": int(year), "median": float(value),
                              "p05": float(value), "p25": float(value), "p75": float(value), "p95": float(value),
                              "key_year": int(year) in HIGHLIGHT_YEARS})

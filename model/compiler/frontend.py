@@ -13,7 +13,6 @@ the PySD behaviour copied.
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 
 import numpy as np

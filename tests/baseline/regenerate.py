@@ -30,7 +30,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from innosd.calibration.data import load_observations, load_targets
-from innosd.experiments.ensemble import model_indicators
+from innosd.model.indicators import model_indicators
 
 from tests.baseline.snapshot import (
     SNAPSHOT_FILE,

@@ -16,6 +16,7 @@ import xarray as xr
 import yaml
 from innosd.calibration.handoff import ParameterSet, write_parameter_set
 from innosd.experiments import config as cfgmod
+from innosd.model.indicators import model_indicators
 from innosd.experiments import dask_exec
 from innosd.experiments import ensemble as ens
 from innosd.experiments.cli import main as cli_main
@@ -184,7 +185,7 @@ def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
     morris = pd.read_csv(_only_folder(tmp_path / "out", "experiments/*/*_sensitivity") / "morris.csv")
     from innosd.calibration.data import load_observations, load_targets
 
-    expected = {f"{i.id}@2020" for i in ens.model_indicators(load_observations(), load_targets())}
+    expected = {f"{i.id}@2020" for i in model_indicators(load_observations(), load_targets())}
     assert set(morris["output"]) == expected and len(expected) > 1
 
 

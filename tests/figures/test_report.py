@@ -18,7 +18,7 @@ import yaml
 from innosd.experiments import cli
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures.labels import report_text
-from innosd.figures.plots import KEY_INDICATORS
+from innosd.model.indicators import KEY_INDICATORS
 from innosd.figures.report import build, build_report, html, inputs, pdf, sections
 
 from innosd.rundir import write_metadata

@@ -5,7 +5,7 @@ The model's time is in years with t = Y at 1 January of year Y, so the value "fo
 module that turns model times into calendar years, or years into times, calls this one:
 
     year_end_time(2025)                  -> 2026.0
-    year_of_time(2026.0)                 -> 2025
+    year_of_time(2026.0)                 -> 2025 (and 2025.5 -> 2025: year Y covers (Y, Y + 1])
     year_end_index(ds["time"], [2020])   -> positions of the year ends in the saved times
     year_end(ds, [2020, 2025])           -> the Dataset / DataArray / frame at those year ends,
                                             indexed by `year`
@@ -34,10 +34,11 @@ def year_end_time(years):
 
 
 def year_of_time(times):
-    """The calendar year whose end is model time `times` (int, or an int array)."""
-    if np.ndim(times) == 0:
-        return int(round(float(times) - YEAR_END_OFFSET))
-    return np.rint(np.asarray(times, dtype=float) - YEAR_END_OFFSET).astype(int)
+    """The calendar year a model time belongs to: year Y covers (Y, Y + 1], so a whole
+    time Y + 1 is the end of year Y and a time inside year Y (e.g. Y + 0.5) is year Y.
+    An int, or an int array."""
+    year = np.ceil(np.asarray(times, dtype=float) - TIME_MATCH_TOLERANCE) - YEAR_END_OFFSET
+    return int(year) if np.ndim(times) == 0 else year.astype(int)
 
 
 def saved_years(times) -> np.ndarray:

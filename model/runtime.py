@@ -180,8 +180,12 @@ class CompiledModel:
 
     def run_ensemble(self, params: pd.DataFrame, return_columns=None, method: str = "euler",
                      chunk_size: int = ENSEMBLE_CHUNK):
-        """N runs at once (rows of `params`); an xarray.Dataset with dims (run, time)."""
+        """N runs at once (rows of `params`): an xarray.Dataset with dims (run, time), a
+        `year` coordinate along time (model.results.year_of_time) and units attributes."""
+        # lazy: xarray (through model.results too) is only needed by ensembles, not by run()
         import xarray as xr
+
+        from innosd.model.results import year_of_time
         if not isinstance(params, pd.DataFrame):
             params = pd.DataFrame(params)
         n = len(params)
@@ -206,7 +210,8 @@ class CompiledModel:
             kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, result, start)
         ds = xr.Dataset(
             {c: (("run", "time"), result[i]) for i, c in enumerate(cols)},
-            coords={"run": params.index.to_numpy(), "time": index})
+            coords={"run": params.index.to_numpy(), "time": index,
+                    "year": ("time", year_of_time(index))})
         for c in cols:
             ds[c].attrs["units"] = self._units.get(c, "")
         ds.attrs["model"] = self.path.name

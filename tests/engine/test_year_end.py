@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from innosd.model import compile_model
 from innosd.model.results import value_at_year_end, year_end, year_end_index, year_end_time, year_of_time
 
 from innosd.errors import ModelError
@@ -51,3 +54,17 @@ def test_missing_year_end_raise_nan_or_drop(runs):
 def test_half_year_times_are_not_year_ends():
     series = year_end(pd.Series([1.0, 2.0, 3.0], index=pd.Index([2015.5, 2016.0, 2016.5], name="time")))
     assert list(series.index) == [2015]
+
+
+def test_year_of_a_time_inside_a_year_is_that_year():
+    np.testing.assert_array_equal(year_of_time([2015.0, 2015.5, 2016.0]), [2014, 2015, 2015])
+
+
+def test_run_ensemble_carries_the_year_coordinate():
+    model = compile_model(Path(__file__).parent / "models" / "exponential_decay.mdl")
+    ds = model.run_ensemble(pd.DataFrame({"decay rate": [0.5, 1.0]}))
+    assert ds["year"].dims == ("time",)
+    np.testing.assert_array_equal(ds["year"].values, year_of_time(ds["time"].values))
+    whole = year_end(ds)
+    np.testing.assert_array_equal(whole["year"].values, year_of_time(ds["time"].values[
+        np.isclose(ds["time"].values, np.round(ds["time"].values))]))

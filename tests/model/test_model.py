@@ -82,8 +82,10 @@ def test_stock_flow_accounting_closes(info, per_step_run):
 def test_firm_ladder_conserves_firms(per_step_run):
     """Firms move between ladder stocks; only births, exits and failures change the total."""
     f, dt = per_step_run, TIME_STEP
-    total = f["tech firms"] + f["hte cultivation pool"] + f["high tech enterprises"] + f["incubated firms"]
-    net = (f["tech firm births"] - f["tech firm exits"] - f["hte exits"] - f["incubatee failures"]).to_numpy()
+    total = (f["tech firms"] + f["eligible tech firms"] + f["hte cultivation pool"] + f["high tech enterprises"]
+             + f["ex hte firms"] + f["incubated firms"])
+    net = (f["tech firm births"] - f["tech firm exits"] - f["eligible firm exits"] - f["hte closures"]
+           - f["ex hte exits"] - f["incubatee failures"]).to_numpy()
     rebuilt = total.iloc[0] + np.concatenate([[0.0], np.cumsum(net[:-1] * dt)])
     assert np.allclose(rebuilt, total.to_numpy(), rtol=MASS_BALANCE_RELATIVE_TOLERANCE, atol=1e-6)
 

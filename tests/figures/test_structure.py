@@ -110,7 +110,7 @@ def test_project_model_stocks_match_the_integs_in_the_file():
     assert set(structure.stocks) == integs
     owner = sector_of_variables(text)
     assert owner["tech_firms"] == "Firm ladder" and owner["incubators"] == "Incubation"
-    assert Flow("pool entries", "tech firms", "hte cultivation pool") in set(structure.flows)
+    assert Flow("pool entries", "eligible tech firms", "hte cultivation pool") in set(structure.flows)
 
 
 def test_missing_model_file_is_one_line(tmp_path):

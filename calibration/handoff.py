@@ -136,9 +136,11 @@ def choose_draws(draws: pd.DataFrame, n: int, seed: int, where: Path | str) -> p
     return draws.iloc[rows].reset_index(drop=True).rename_axis("draw")
 
 
-def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None,
-                        params_dir: Path = PARAMS_DIR) -> Path:
-    """Write `<name>.yaml` (and `<name>_draws.csv`) atomically; returns the YAML path."""
+def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None, params_dir: Path) -> Path:
+    """Write `<name>.yaml` (and `<name>_draws.csv`) atomically; returns the YAML path.
+
+    `params_dir` has no default: a hand-off goes where the user's config says (`./params`
+    by default, see `innosd calibrate`), never silently into the installed package."""
     params_dir = Path(params_dir)
     params_dir.mkdir(parents=True, exist_ok=True)
     draws_name = f"{parameter_set.name}_draws.csv" if draws is not None else None

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from innosd.calibration.likelihood import LogPosterior
 from innosd.calibration.priors import Prior, sample_prior, to_natural, to_working_rows
+from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 from scipy import optimize
 
 # Finite-difference step on the unit box (each working-scale range mapped to [0, 1]).
@@ -34,29 +35,6 @@ HESSIAN_STEP_UNIT = 1e-3
 LAPLACE_MAX_SD = 0.25
 # Rounds of redrawing walkers that fall outside the box before the fallback ball.
 LAPLACE_ATTEMPTS = 10
-
-
-@dataclass(frozen=True)
-class OptimiserSettings:
-    screen: int = 2048       # prior draws evaluated in one batch; the best `starts` seed L-BFGS-B
-    starts: int = 4          # multi-start: best screened prior draws (plus the model file's values)
-    max_iterations: int = 300
-
-
-@dataclass(frozen=True)
-class SamplerSettings:
-    walkers: int = 64
-    steps: int = 2000
-    burn: int = 500          # steps discarded as warm-up
-    thin: int = 10           # keep every `thin`-th step for the posterior sample
-    moves: str = "de"        # "de" (differential evolution + snooker) or "stretch"
-
-
-@dataclass(frozen=True)
-class ProfileSettings:
-    parameters: tuple[str, ...] = ()
-    points: int = 11
-    max_iterations: int = 30  # L-BFGS-B polish per grid point (starts from the best draw nearby)
 
 
 @dataclass

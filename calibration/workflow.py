@@ -17,6 +17,7 @@ import pandas as pd
 from innosd.calibration import pipeline, tables
 from innosd.calibration.likelihood import LogPosterior, ObservationSet
 from innosd.calibration.priors import Prior, sample_prior, to_natural
+from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 
 # Prior summaries (mean, sd, shrinkage reference) come from this many seeded prior draws:
 # Monte Carlo error of a variance ~ sqrt(2/n) = 1.4%, negligible against the shrinkage cut.
@@ -27,9 +28,9 @@ PREDICTIVE_DRAWS = 4_000
 
 @dataclass(frozen=True)
 class CalibrationSettings:
-    optimiser: pipeline.OptimiserSettings
-    sampler: pipeline.SamplerSettings
-    profile: pipeline.ProfileSettings
+    optimiser: OptimiserSettings
+    sampler: SamplerSettings
+    profile: ProfileSettings
     seed: int = 0
 
 
@@ -108,7 +109,7 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     timings.record("diagnostics", started, logpost.evaluations - before)
 
     started, before = time.perf_counter(), logpost.evaluations
-    profiled = pipeline.ProfileSettings(tuple(p for p in settings.profile.parameters if p in names),
+    profiled = ProfileSettings(tuple(p for p in settings.profile.parameters if p in names),
                                         settings.profile.points, settings.profile.max_iterations)
     profile_table = pipeline.profiles(logpost, best, flat, log_prob.reshape(-1), profiled)
     timings.record("profiles", started, logpost.evaluations - before)

@@ -21,6 +21,7 @@ on whatever else the machine is doing; run it on an idle machine for clean numbe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -33,7 +34,6 @@ import numpy as np
 import pandas as pd
 from innosd.calibration.data import load_observations, load_targets
 from innosd.calibration.handoff import ParameterSet, load_parameter_set, load_posterior_draws, write_parameter_set
-from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import model_indicators, select_indicators
@@ -41,6 +41,8 @@ from innosd.model.info import model_info, resolve_constant
 from innosd.experiments.experiment import scenario_projection_tables
 
 from innosd.errors import DataError
+from innosd.scenarios import CONFIG_DIR, build, compose
+from innosd.scenarios.schema import experiment_settings
 
 ENSEMBLE_TARGET_S = 10.0
 SOBOL_TARGET_S = 120.0
@@ -60,7 +62,7 @@ def draws_source(n: int, config_dir: Path, seed: int) -> str:
     except DataError:
         pass
     info = model_info(MODEL_FILE)
-    boxes = prior_boxes(cfgmod.SCENARIOS_DIR / "calibration" / "default.yaml")
+    boxes = prior_boxes(CONFIG_DIR / "calibration" / "default.yaml")
     rng = np.random.default_rng(seed)
     draws = pd.DataFrame({resolve_constant(k, info, k): rng.uniform(lo, hi, n) for k, (lo, hi) in boxes.items()})
     write_parameter_set(ParameterSet("bench", {}, "synthetic", None, {"note": "uniform over the prior boxes"}),
@@ -71,18 +73,18 @@ def draws_source(n: int, config_dir: Path, seed: int) -> str:
 
 def bench_ensemble(n_draws: int, scheduler: str, repeat: int, work: Path) -> list[float]:
     config_dir = work / "scenarios"
-    shutil.copytree(cfgmod.SCENARIOS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(CONFIG_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     print(f"draws: {draws_source(n_draws, config_dir, seed=0)}")
     info = model_info(MODEL_FILE)
     observations, targets = load_observations(), load_targets()
     indicators = model_indicators(observations, targets)
-    names = cfgmod.available_scenarios(config_dir)
+    names = compose.options("scenario", config_dir)
     overrides = ["params=bench", f"uncertainty.draws={n_draws}", f"run.output_dir={work / 'out'}",
                  f"run.scheduler={scheduler}", "run.progress=false"]
     times = []
     for attempt in range(repeat):
         start = time.perf_counter()
-        configs = {s: cfgmod.compose_run_config(overrides + [f"scenario={s}"], info, config_dir) for s in names}
+        configs = {s: build.compose_run_config(overrides + [f"scenario={s}"], info, config_dir) for s in names}
         composed = time.perf_counter()
         ds, projections, attainment, folder = scenario_projection_tables(
             configs, indicators, targets, ens.FIRST_YEAR, ens.LAST_YEAR, "bench")
@@ -97,21 +99,22 @@ def bench_ensemble(n_draws: int, scheduler: str, repeat: int, work: Path) -> lis
 
 
 def bench_sobol(power: int, n_inputs: int, scheduler: str, work: Path) -> float:
-    from innosd.experiments.sensitivity import SensitivitySettings, prior_boxes, sensitivity_tables
+    from innosd.experiments.sensitivity import prior_boxes, sensitivity_tables
 
     info = model_info(MODEL_FILE)
-    boxes = prior_boxes(cfgmod.SCENARIOS_DIR / "calibration" / "default.yaml")
+    boxes = prior_boxes(CONFIG_DIR / "calibration" / "default.yaml")
     n_params = n_inputs - len(BENCH_LEVERS)
     chosen = dict(list(boxes.items())[:n_params])
-    settings = SensitivitySettings(methods=["sobol"], parameters={k: list(v) for k, v in chosen.items()},
+    config = build.compose_run_config([f"run.output_dir={work / 'out'}", f"run.scheduler={scheduler}",
+                                       "run.chunk_size=16384", "+experiment=sensitivity"], info)
+    settings = dataclasses.replace(experiment_settings(config.experiment), methods=["sobol"],
+                                   parameters={k: list(v) for k, v in chosen.items()},
                                    levers=list(BENCH_LEVERS), sobol_base_samples=2 ** power)
-    config = cfgmod.compose_run_config([f"run.output_dir={work / 'out'}", f"run.scheduler={scheduler}",
-                                        "run.chunk_size=16384"], info)
     indicators = select_indicators(list(settings.outputs), model_indicators(load_observations(),
                                                                                      load_targets()), "outputs")
     start = time.perf_counter()
     timings: dict[str, float] = {}
-    sobol, _, folders, runs, inputs = sensitivity_tables(config, settings, info, indicators, cfgmod.SCENARIOS_DIR,
+    sobol, _, folders, runs, inputs = sensitivity_tables(config, settings, info, indicators, CONFIG_DIR,
                                                          timings)
     elapsed = time.perf_counter() - start
     for folder in folders:

@@ -2,18 +2,22 @@
 
     innosd calibrate                                    the default calibration
     innosd calibrate calibration.sampler.steps=500      fewer MCMC steps
-    innosd calibrate seed=1 handoff.write=false         another seed, keep scenarios/params as is
+    innosd calibrate seed=1 handoff.write=false         another seed, keep ./params as is
+    innosd calibrate '~calibration.parameters.rd_per_hte'   calibrate without one prior (Hydra's ~KEY)
     innosd calibrate --bench                            time optimisation + MCMC only, write nothing
 
 Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
 observations with their errors, optimiser, sampler, profiles). Writes the run folder
 OUTPUT_DIR/calibration/YYYY-MM-DD/HH-MM-SS_<name> (posterior.nc, fit.csv, parameters.csv,
 correlations.csv, profiles.csv, summary.md, figures, config.yaml, metadata.json) and, with
-`handoff.write=true`, `scenarios/params/calibrated.yaml` + `calibrated_draws.csv`.
+`handoff.write=true`, the hand-off `params/calibrated.yaml` + `calibrated_draws.csv` under the
+working directory (`handoff.params_dir`; `$INNOSD_PARAMS_DIR`), where `innosd run params=calibrated`
+finds it before the shipped parameter set; never into the installed package.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -27,19 +31,15 @@ import numpy as np
 from innosd.calibration import handoff
 from innosd.calibration.data import load_observations
 from innosd.calibration.likelihood import ObservationSet, select_observations
-from innosd.calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
 from innosd.calibration.priors import Prior, parse_prior
 from innosd.calibration.workflow import CalibrationSettings
-from innosd.experiments.config import SCENARIOS_DIR, check_yaml, hydra_compose, mapping, unknown_keys
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
 from innosd.rundir import atomic_directory, provenance, write_metadata
+from innosd.scenarios import compose
+from innosd.scenarios.schema import CalibrateSchema, ProfileSettings, typed
 
-TOP_KEYS = ("calibration", "seed", "run", "handoff")
-CALIBRATION_KEYS = ("name", "window", "parameters", "observations", "optimiser", "sampler", "profile")
-RUN_KEYS = ("output_dir", "figures", "progress", "threads")
-HANDOFF_KEYS = ("write", "name", "draws", "params_dir")
 OPTIONS = ("--bench", "--help", "-h")
 
 
@@ -60,43 +60,25 @@ class CalibrateConfig:
     raw: dict
 
 
-# ----------------------------------------------------------------------------- compose
+# ----------------------------------------------------------------------------- compose and check
 
-def compose_raw(overrides: list[str], config_dir: Path = SCENARIOS_DIR) -> dict[str, Any]:
-    """Hydra compose of `calibrate.yaml` -> plain dict; one-line ConfigError on any problem."""
-    group = "default"
+def compose_raw(overrides: list[str], config_dir: Path | None = None) -> dict[str, Any]:
+    """Hydra compose of `calibrate.yaml` -> plain dict; one-line ConfigError on any problem.
+
+    Nested keys may be added without '+' (a new prior or indicator); a misspelt key reaches
+    `validate`, which names it with the valid choices. `~KEY` deletes a key (Hydra)."""
     for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. calibration.sampler.steps=500)")
-        bare = key.lstrip("+~")
-        section = bare.partition(".")[0]
-        if section not in TOP_KEYS:
-            raise ConfigError(f"{bare}: unknown key{closest(section, TOP_KEYS)}; valid top-level keys: "
-                              + ", ".join(TOP_KEYS))
-        if bare == "calibration":
-            group = value
-    names = sorted(p.stem for p in (config_dir / "calibration").glob("*.yaml"))
-    if group not in names:
-        raise ConfigError(f"calibration: unknown calibration config {group!r}{closest(group, names)}; "
-                          f"valid: {', '.join(names)}")
-    for path in (config_dir / "calibrate.yaml", config_dir / "calibration" / f"{group}.yaml"):
-        check_yaml(path)
-    # nested keys are force-added ('++'), so a new prior or indicator needs no '+' and a
-    # misspelt key reaches `validate`, which names it with the valid choices
-    prepared = [f"++{o.lstrip('+')}" if "." in o.partition("=")[0] and not o.startswith("~") else o
-                for o in overrides]
-    return hydra_compose(config_dir, "calibrate", prepared)[0]
+        if "=" not in item and not item.startswith("~"):
+            raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. calibration.sampler.steps=500) "
+                              "nor ~KEY (delete a key)")
+    prepared = compose.prepare_overrides(list(overrides), "calibrate")
+    return compose.compose("calibrate", prepared, Path(config_dir or compose.CONFIG_DIR))[0]
 
 
-# ----------------------------------------------------------------------------- validate
-
-def _int(value: Any, key: str, minimum: int) -> int:
-    if isinstance(value, bool) or not re.fullmatch(r"-?\d+", str(value)):
-        raise ConfigError(f"{key}: {value!r} is not an integer")
-    if int(value) < minimum:
-        raise ConfigError(f"{key}: {int(value)} is below the minimum {minimum}")
-    return int(value)
+def _minimum(value: int, key: str, minimum: int) -> int:
+    if value < minimum:
+        raise ConfigError(f"{key}: {value} is below the minimum {minimum}")
+    return value
 
 
 def resolve_parameter(name: str, parameters, key: str) -> str:
@@ -122,13 +104,12 @@ def _file_name(value: Any, key: str, names: str) -> str:
 
 
 def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
-    """Check a composed config against the model and the observations file."""
-    unknown_keys(raw, TOP_KEYS, "config")
-    cal = mapping(raw.get("calibration"), "calibration")
-    unknown_keys(cal, CALIBRATION_KEYS, "calibration")
+    """Check a composed config against the schema, the model and the observations file."""
+    schema = typed(CalibrateSchema, raw, "")
+    cal = schema.calibration
     table = model.parameters
     priors, seen = [], set()
-    for key, spec in mapping(cal.get("parameters"), "calibration.parameters").items():
+    for key, spec in cal.parameters.items():
         where = f"calibration.parameters.{key}"
         name = resolve_parameter(str(key), table, where)
         if name in seen:
@@ -139,53 +120,39 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
                                   str(row["units"] or "")))
     if not priors:
         raise ConfigError("calibration.parameters: no free constants configured")
-    window = cal.get("window") or [2013, 2016]
-    if not isinstance(window, list) or len(window) != 2:
-        raise ConfigError(f"calibration.window: expected [first_year, last_year], got {window!r}")
-    obs = select_observations(observations, mapping(cal.get("observations"), "calibration.observations"),
-                              (_int(window[0], "calibration.window[0]", 1990),
-                               _int(window[1], "calibration.window[1]", 1990)), model.columns)
-
-    opt = mapping(cal.get("optimiser"), "calibration.optimiser")
-    unknown_keys(opt, tuple(OptimiserSettings.__dataclass_fields__), "calibration.optimiser")
-    optimiser = OptimiserSettings(**{k: _int(v, f"calibration.optimiser.{k}", 0) for k, v in opt.items()})
-    smp = mapping(cal.get("sampler"), "calibration.sampler")
-    unknown_keys(smp, tuple(SamplerSettings.__dataclass_fields__), "calibration.sampler")
-    moves = smp.pop("moves", "de")
-    if moves not in ("de", "stretch"):
-        raise ConfigError(f"calibration.sampler.moves: {moves!r} is not one of de, stretch")
-    minimum = {"walkers": 2 * len(priors), "steps": 1, "burn": 0, "thin": 1}
-    sampler = SamplerSettings(moves=moves, **{k: _int(v, f"calibration.sampler.{k}", minimum[k])
-                                              for k, v in smp.items()})
+    if len(cal.window) != 2:
+        raise ConfigError(f"calibration.window: expected [first_year, last_year], got {cal.window!r}")
+    obs = select_observations(observations, cal.observations,
+                              (_minimum(cal.window[0], "calibration.window[0]", 1990),
+                               _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns)
+    for key, value in dataclasses.asdict(cal.optimiser).items():
+        _minimum(value, f"calibration.optimiser.{key}", 0)
+    sampler = cal.sampler
+    if sampler.moves not in ("de", "stretch"):
+        raise ConfigError(f"calibration.sampler.moves: {sampler.moves!r} is not one of de, stretch")
+    for key, minimum in {"walkers": 2 * len(priors), "steps": 1, "burn": 0, "thin": 1}.items():
+        _minimum(getattr(sampler, key), f"calibration.sampler.{key}", minimum)
     if sampler.burn >= sampler.steps:
         raise ConfigError(f"calibration.sampler.burn: {sampler.burn} warm-up steps leave nothing of "
                           f"{sampler.steps} steps")
-    prof = mapping(cal.get("profile"), "calibration.profile")
-    unknown_keys(prof, ("parameters", "points", "max_iterations"), "calibration.profile")
-    listed = prof.get("parameters") or []
+    listed = cal.profile.parameters or []
     profiled = tuple(resolve_parameter(str(n), table, f"calibration.profile.parameters.{n}")
                      for n in ([listed] if isinstance(listed, str) else listed))  # one name or a list
     missing = [n for n in profiled if n not in seen]
     if missing:
         raise ConfigError(f"calibration.profile.parameters: {missing[0]!r} is not a free parameter of this "
                           "calibration")
-    profile = ProfileSettings(profiled, _int(prof.get("points", 11), "calibration.profile.points", 3),
-                              _int(prof.get("max_iterations", 30), "calibration.profile.max_iterations", 1))
-
-    run = mapping(raw.get("run"), "run")
-    unknown_keys(run, RUN_KEYS, "run")
-    hand = mapping(raw.get("handoff"), "handoff")
-    unknown_keys(hand, HANDOFF_KEYS, "handoff")
-    name = _file_name(cal.get("name") or "calibration", "calibration.name", "a folder")
-    handoff_name = _file_name(hand.get("name", "calibrated"), "handoff.name",
-                              "scenarios/params/<name>.yaml and <name>_draws.csv")
-    settings = CalibrationSettings(optimiser, sampler, profile, _int(raw.get("seed", 0), "seed", 0))
-    params_dir = Path(hand.get("params_dir") or handoff.PARAMS_DIR)
-    return CalibrateConfig(name, priors, obs, settings, str(run.get("output_dir", "outputs")),
-                           bool(run.get("figures", True)), bool(run.get("progress", True)),
-                           _int(run.get("threads", 1), "run.threads", 1),
-                           bool(hand.get("write", True)), handoff_name,
-                           _int(hand.get("draws", 1000), "handoff.draws", 1), params_dir, raw)
+    profile = ProfileSettings(profiled, _minimum(cal.profile.points, "calibration.profile.points", 3),
+                              _minimum(cal.profile.max_iterations, "calibration.profile.max_iterations", 1))
+    name = _file_name(cal.name, "calibration.name", "a folder")
+    hand = schema.handoff
+    handoff_name = _file_name(hand.name, "handoff.name", "params/<name>.yaml and <name>_draws.csv")
+    settings = CalibrationSettings(cal.optimiser, sampler, profile, _minimum(schema.seed, "seed", 0))
+    params_dir = Path(hand.params_dir) if hand.params_dir else compose.user_params_dir()
+    run = schema.run
+    return CalibrateConfig(name, priors, obs, settings, run.output_dir, run.figures, run.progress,
+                           _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
+                           _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw)
 
 
 def use_threads(threads: int) -> None:

@@ -13,13 +13,14 @@ User errors (`innosd.errors.InnosdError`) are printed as one line and exit 2.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from innosd.errors import InnosdError, closest
 
 # sub-command -> module with a `main(argv: list[str]) -> int`
 SUBCOMMANDS = {
-    "run": "innosd.experiments.run",
+    "run": "innosd.experiments.commands.run",
     "simulate": "innosd.experiments.simulate",
     "bench": "innosd.experiments.bench",
     "calibrate": "innosd.experiments.calibrate",
@@ -42,13 +43,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(SUBCOMMANDS[command])
     try:
-        return int(module.main(rest) or 0)
+        code = int(module.main(rest) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
     except InnosdError as err:
         print(f"innosd {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"innosd {command}: interrupted; no partial output was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our stdout went away (`innosd run --list-params | head -1`): stop quietly;
+        # stdout goes to /dev/null so Python's flush at exit raises nothing either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a program ended by a closed pipe
 
 
 if __name__ == "__main__":

@@ -13,19 +13,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from innosd.experiments import config as cfgmod
 from innosd.experiments.dask_exec import ExecSettings, discard_chunks, run_chunked
 from innosd.model import MODEL_FILE
 from innosd.model.info import lever_constants, model_info, resolve_constant
 from innosd.model.results import time_index, year_end_time, year_of_time
 
 from innosd.errors import ConfigError, DataError, ModelError
+from innosd.scenarios import build
+from innosd.scenarios.schema import RunConfig
 
 FIRST_YEAR, LAST_YEAR = 2013, 2035
 KEY_YEARS = (2020, 2025, 2035)
 
 
-def resolve_mode(config: cfgmod.RunConfig) -> str:
+def resolve_mode(config: RunConfig) -> str:
     """`posterior` or `none`: auto means posterior exactly when the parameter set has draws."""
     mode = config.uncertainty.mode
     has_draws = bool(config.parameter_set.posterior_draws)
@@ -36,7 +37,7 @@ def resolve_mode(config: cfgmod.RunConfig) -> str:
     return "posterior" if mode == "posterior" or (mode == "auto" and has_draws) else "none"
 
 
-def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
+def posterior_draws(config: RunConfig) -> pd.DataFrame | None:
     """The configured posterior draws (rows) or None for a point-estimate run."""
     from innosd.calibration.handoff import ParameterSet, choose_draws, load_posterior_draws
 
@@ -58,9 +59,9 @@ def posterior_draws(config: cfgmod.RunConfig) -> pd.DataFrame | None:
     return draws.rename(columns={c: resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
 
 
-def run_table(config: cfgmod.RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
+def run_table(config: RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
     """One row per draw (or one row): the parameter set, then draws, then overrides and levers."""
-    base = cfgmod.model_parameters(config)
+    base = build.model_parameters(config)
     n = 1 if draws is None else len(draws)
     table = pd.DataFrame({name: np.full(n, value, dtype=float) for name, value in base.items()})
     if draws is not None:
@@ -94,17 +95,17 @@ class YearEndTask:
         return np.stack([ds[c].to_numpy()[:, idx] for c in self.columns], axis=1)
 
 
-def exec_settings(config: cfgmod.RunConfig) -> ExecSettings:
+def exec_settings(config: RunConfig) -> ExecSettings:
     r = config.run
     return ExecSettings(str(r.scheduler), int(r.workers), int(r.chunk_size), bool(r.progress))
 
 
-def chunk_cache(config: cfgmod.RunConfig) -> Path:
+def chunk_cache(config: RunConfig) -> Path:
     """Finished chunks live here until the experiment's folder is written."""
     return Path(config.run.output_dir) / ".chunks"
 
 
-def evaluate(table: pd.DataFrame, columns: list[str], times: np.ndarray, config: cfgmod.RunConfig,
+def evaluate(table: pd.DataFrame, columns: list[str], times: np.ndarray, config: RunConfig,
              label: str) -> tuple[np.ndarray, Path]:
     """Year-end values (runs, columns, times) of a table, chunked on the configured scheduler."""
     if table.empty:
@@ -143,7 +144,7 @@ def fill_defaults(table: pd.DataFrame) -> pd.DataFrame:
     return table.fillna({c: constants[c].default for c in table.columns if c in constants})
 
 
-def scenario_ensemble(configs: dict[str, cfgmod.RunConfig], columns: list[str], times: np.ndarray,
+def scenario_ensemble(configs: dict[str, RunConfig], columns: list[str], times: np.ndarray,
                       attrs: dict[str, str], label: str = "scenarios") -> tuple[xr.Dataset, Path]:
     """Every configured scenario over its draws, in one chunked evaluation.
 

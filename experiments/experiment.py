@@ -10,135 +10,27 @@ tables of `docs/outputs.md`, `config.yaml`, `metadata.json` and figures.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import yaml
-from innosd.experiments import config as cfgmod
+
+from innosd.errors import ConfigError
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
+from innosd.experiments.context import Context, Written, draw_figure, run_attrs, scenario_configs, scenario_names
+from innosd.experiments.policy import run_policy_search
+from innosd.experiments.sensitivity import run_sensitivity
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo
-
-from innosd.errors import ConfigError, closest
-from innosd.rundir import provenance, write_metadata
-
-EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every experiment gets: its config, the overrides it came from, model and data."""
-
-    config: cfgmod.RunConfig
-    overrides: tuple[str, ...]
-    info: ModelInfo
-    observations: pd.DataFrame
-    targets: pd.DataFrame
-    config_dir: Path = cfgmod.SCENARIOS_DIR
-
-
-@dataclass
-class Written:
-    """Chunk folders to delete once the experiment folder is in place, and metadata extras."""
-
-    chunk_folders: list[Path] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def typed(schema: type, raw: dict[str, Any], key: str = "experiment"):
-    """Build a settings dataclass from a mapping; unknown keys and values that are not of a
-    field declared `int` or `float` -> one-line error (other fields are checked where used)."""
-    fields = {f.name: f.type for f in dataclasses.fields(schema)}
-    cfgmod.unknown_keys(raw, list(fields), key)
-    values = dict(raw)
-    for name, value in raw.items():
-        kind = {"int": int, "float": float}.get(str(fields[name]))
-        if kind is None:
-            continue
-        try:
-            if isinstance(value, bool) or (kind is int and float(value) != int(value)):
-                raise ValueError
-            values[name] = kind(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ConfigError(f"{key}.{name}: {value!r} is not {'an integer' if kind is int else 'a number'}") from None
-    return schema(**values)
-
-
-def experiment_name(config: cfgmod.RunConfig) -> str:
-    name = str((config.experiment or {}).get("name", ""))
-    if name not in EXPERIMENTS:
-        raise ConfigError(f"experiment.name: unknown experiment {name!r}{closest(name, EXPERIMENTS)}; "
-                          f"valid experiments: {', '.join(EXPERIMENTS)}")
-    return name
-
-
-def settings_of(config: cfgmod.RunConfig) -> dict[str, Any]:
-    raw = dict(config.experiment or {})
-    raw.pop("name", None)
-    return raw
-
-
-def scenario_names(value: Any, config_dir: Path, key: str) -> list[str]:
-    names = cfgmod.available_scenarios(config_dir)
-    if value in ("all", None):
-        return names
-    chosen = value if isinstance(value, list) else [value]
-    for name in chosen:
-        if name not in names:
-            raise ConfigError(f"{key}: unknown scenario {name!r}{closest(str(name), names)}; "
-                              f"valid scenarios: {', '.join(names)}")
-    if not chosen:
-        raise ConfigError(f"{key}: the list of scenarios is empty")
-    return list(chosen)
-
-
-def scenario_configs(ctx: Context, names: list[str]) -> dict[str, cfgmod.RunConfig]:
-    """The experiment's overrides with each scenario in turn (common draws, same params)."""
-    def keep(override: str) -> bool:
-        key = override.partition("=")[0].lstrip("+~")
-        return key != "scenario" and key.partition(".")[0] != "experiment"
-
-    rest = [o for o in ctx.overrides if keep(o)]
-    return {name: cfgmod.compose_run_config(rest + [f"scenario={name}"], ctx.info, ctx.config_dir)
-            for name in names}
-
-
-def run_attrs(config: cfgmod.RunConfig, mode: str) -> dict[str, str]:
-    """Provenance plus which parameter set (and calibration run) and uncertainty were used."""
-    attrs = provenance(config.to_dict(), MODEL_FILE)
-    ps = config.parameter_set
-    attrs.update({"parameter_set": ps.name, "parameter_set_statistic": ps.statistic,
-                  "parameter_set_source": yaml.safe_dump(ps.source, sort_keys=True).strip(),
-                  "uncertainty_mode": mode, "seed": str(config.run.seed)})
-    return attrs
-
-
-def draw_figure(function: str, stem: Path, *args, **kwargs) -> None:
-    """Draw `figures.report_figures.<function>(*args, **kwargs)` and save it as `stem`."""
-    from innosd.figures import report_figures
-    from innosd.figures.plots import save_figure
-
-    save_figure(getattr(report_figures, function)(*args, **kwargs), stem)
-
+from innosd.rundir import atomic_directory, write_metadata
+from innosd.scenarios.schema import RunConfig, experiment_settings
 
 # ----------------------------------------------------------------------------- projections / attainment
 
-@dataclass(frozen=True)
-class ProjectionSettings:
-    scenarios: Any = "all"
-    indicators: Any = "all"
-    targets: Any = "all"
-    first_year: int = ens.FIRST_YEAR
-    last_year: int = ens.LAST_YEAR
-
-
-def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators: list[Indicator],
+def scenario_projection_tables(configs: dict[str, RunConfig], indicators: list[Indicator],
                                targets: pd.DataFrame, first_year: int, last_year: int, label: str):
     """Ensemble over every scenario -> (ensemble Dataset, projections, attainment, chunk folder)."""
     first = next(iter(configs.values()))
@@ -156,8 +48,8 @@ def scenario_projection_tables(configs: dict[str, cfgmod.RunConfig], indicators:
 
 
 def run_projections(ctx: Context, out: Path) -> Written:
-    settings = typed(ProjectionSettings, settings_of(ctx.config))
-    name = experiment_name(ctx.config)
+    settings = experiment_settings(ctx.config.experiment)
+    name = settings.name
     names = scenario_names(settings.scenarios, ctx.config_dir, "experiment.scenarios")
     available = model_indicators(ctx.observations, ctx.targets)
     targets = proj.select_targets(settings.targets, ctx.targets, "experiment.targets")
@@ -186,24 +78,30 @@ def run_projections(ctx: Context, out: Path) -> Written:
                               "uncertainty_mode": ds.attrs["uncertainty_mode"]})
 
 
-def runner(name: str) -> Callable[[Context, Path], Written]:
-    if name in ("projections", "attainment"):
-        return run_projections
-    if name == "sensitivity":
-        from innosd.experiments.sensitivity import run_sensitivity
-
-        return run_sensitivity
-    from innosd.experiments.policy import run_policy_search
-
-    return run_policy_search
+RUNNERS = {"projections": run_projections, "attainment": run_projections, "sensitivity": run_sensitivity,
+           "policy_search": run_policy_search}
 
 
-def write_common(out: Path, config: cfgmod.RunConfig, written: Written, command: str) -> None:
+def run_experiment(folder: Path, config: RunConfig, overrides: tuple[str, ...], info: ModelInfo,
+                   observations: pd.DataFrame, targets: pd.DataFrame, config_dir: Path, command: str) -> Path:
+    """`+experiment=NAME`: run it and write its folder atomically; its chunk caches go once it is in place."""
+    name = experiment_settings(config.experiment).name
+    ctx = Context(config, tuple(overrides), info, observations, targets, config_dir)
+    with atomic_directory(folder) as tmp:
+        written = RUNNERS[name](ctx, tmp)
+        write_common(tmp, config, written, command)
+    for chunk_folder in written.chunk_folders:
+        ens.discard_chunks(chunk_folder)
+    print(f"innosd run: experiment {name} -> {folder}")
+    return folder
+
+
+def write_common(out: Path, config: RunConfig, written: Written, command: str) -> None:
     """config.yaml and metadata.json of an experiment folder."""
     ps = config.parameter_set
     write_metadata(out, "experiment", seed=int(config.run.seed), command=command, model_file=MODEL_FILE,
                    config=config.to_dict(), extra={
-                       "experiment": experiment_name(config),
+                       "experiment": experiment_settings(config.experiment).name,
                        "parameter_set": {"name": ps.name, "statistic": ps.statistic,
                                          "posterior_draws": ps.posterior_draws, "source": ps.source},
                        "scheduler": config.run.scheduler, **written.metadata})

@@ -35,35 +35,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
 from innosd.experiments.dask_exec import run_chunked
 from innosd.model import MODEL_FILE
 from innosd.model.info import ModelInfo, lever_constant, lever_names
-from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
+from innosd.experiments.context import Context, Written, draw_figure
 from innosd.model.results import TIME_MATCH_TOLERANCE, time_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
+from innosd.scenarios import build
+from innosd.scenarios.schema import PolicySettings, RunConfig, experiment_settings
 
 FISCAL_FLOWS = ("fiscal st expenditure", "rd post subsidy paid", "risk pool appropriations",
                 "guidance fund injection")
 COSTED_LEVERS = ("fiscal_st", "post_subsidy", "risk_pool", "guidance_fund")
 # Rows per chunk when every time step is saved: bounds one chunk's output buffer to ~25 MB.
 FINE_GRID_CHUNK_ROWS = 1024
-
-
-@dataclass(frozen=True)
-class PolicySettings:
-    targets: Any = ("rd_personnel_fte@2020", "rd_intensity@2020")
-    required_probability: float = 0.5
-    levers: Any = None                  # {lever: [min change, max change]}
-    samples: int = 128                  # initial Sobol points (power of 2)
-    refine_rounds: int = 2
-    refine_samples: int = 32            # per round (power of 2)
-    refine_shrink: float = 0.5
-    cost_from: int = 2017
-    cost_to: int = 2035
 
 
 @dataclass(frozen=True)
@@ -94,8 +82,6 @@ class OutlayTask:
 def lever_box(levers: Any, info: ModelInfo) -> dict[str, tuple[float, float]]:
     """{lever: (min, max)} within each lever's declared range; one-line errors otherwise."""
     valid = lever_names(info)
-    if levers is None:
-        levers = {name: [0.0, 2.0] for name in COSTED_LEVERS}
     if not isinstance(levers, dict) or not levers:
         raise ConfigError("experiment.levers: give a mapping lever: [min change, max change] with at least one "
                           f"lever; valid levers: {', '.join(valid)}")
@@ -161,7 +147,7 @@ def dedupe_targets(targets: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_settings(settings_array: np.ndarray, levers: list[str], base: pd.DataFrame, targets: pd.DataFrame,
-                      policy: PolicySettings, config: cfgmod.RunConfig, info: ModelInfo, label: str):
+                      policy: PolicySettings, config: RunConfig, info: ModelInfo, label: str):
     """(outlay per setting x draw, probability-of-all-targets per setting, chunk folder)."""
     task = OutlayTask(str(MODEL_FILE), tuple(targets["model_variable"]),
                       tuple(year_end_time(targets["year"].to_numpy())), float(policy.cost_from),
@@ -179,11 +165,11 @@ def evaluate_settings(settings_array: np.ndarray, levers: list[str], base: pd.Da
     return values[:, :, -1], met.mean(axis=1), folder
 
 
-def base_time_step(config: cfgmod.RunConfig, info: ModelInfo) -> float:
+def base_time_step(config: RunConfig, info: ModelInfo) -> float:
     return float(config.params.get("TIME STEP", info.constants["TIME STEP"].default))
 
 
-def search(config: cfgmod.RunConfig, policy: PolicySettings, info: ModelInfo, targets: pd.DataFrame):
+def search(config: RunConfig, policy: PolicySettings, info: ModelInfo, targets: pd.DataFrame):
     """Run the documented search; returns (candidates DataFrame, chunk folders, runs)."""
     box = lever_box(policy.levers, info)
     levers = list(box)
@@ -231,22 +217,19 @@ def search(config: cfgmod.RunConfig, policy: PolicySettings, info: ModelInfo, ta
     return frame, folders, len(frame) * len(base)
 
 
-def best_scenario(candidates: pd.DataFrame, config: cfgmod.RunConfig, policy: PolicySettings,
+def best_scenario(candidates: pd.DataFrame, config: RunConfig, policy: PolicySettings,
                   targets: pd.DataFrame) -> dict | None:
     """The cheapest feasible setting as a scenario YAML mapping (None if nothing is feasible)."""
     feasible = candidates[candidates["feasible"]]
     if feasible.empty:
         return None
     row = feasible.sort_values(["cost_100m_yuan", "probability"], ascending=[True, False]).iloc[0]
-    levers = {}
-    for lever, setting in config.scenario.levers.items():
-        levers[lever] = dataclasses.asdict(setting)
+    levers = {lever: {k: v for k, v in dataclasses.asdict(setting).items() if v is not None}
+              for lever, setting in config.scenario.levers.items()}
     for column in candidates.columns:
-        if column.endswith(".change"):
+        if column.endswith(".change"):  # start and ramp as in the scenario (model defaults if it has none)
             lever = column[: -len(".change")]
-            current = config.scenario.levers.get(lever, cfgmod.LeverSetting())
-            levers[lever] = {"change": round(float(row[column]), 4), "start": current.start,
-                             "ramp_years": current.ramp_years}
+            levers[lever] = {**levers.get(lever, {}), "change": round(float(row[column]), 4)}
     wanted = ", ".join(proj.describe_target(t) for t in targets.itertuples(index=False))
     return {"name": "policy_best",
             "description": (f"Cheapest lever setting found by `innosd run +experiment=policy_search` on top of "
@@ -259,7 +242,7 @@ def best_scenario(candidates: pd.DataFrame, config: cfgmod.RunConfig, policy: Po
 
 
 def run_policy_search(ctx: Context, out: Path) -> Written:
-    policy = typed(PolicySettings, settings_of(ctx.config))
+    policy = experiment_settings(ctx.config.experiment)
     names = list(policy.targets) if not isinstance(policy.targets, str) else [policy.targets]
     targets = dedupe_targets(proj.select_targets(names, ctx.targets, "experiment.targets"))
     candidates, folders, runs = search(ctx.config, policy, ctx.info, targets)

@@ -21,33 +21,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from innosd.experiments import config as cfgmod
 from innosd.experiments import ensemble as ens
 from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
-from innosd.experiments.experiment import Context, Written, draw_figure, settings_of, typed
+from innosd.experiments.context import Context, Written, draw_figure
 from innosd.model.results import year_end_time
 
 from innosd.errors import ConfigError, closest
+from innosd.scenarios import build, compose
+from innosd.scenarios.schema import RunConfig, SensitivitySettings, experiment_settings
 
 METHODS = ("sobol", "morris")
 SOBOL_COLUMNS = ["output", "input", "input_kind", "S1", "S1_conf", "ST", "ST_conf"]
 MORRIS_COLUMNS = ["output", "input", "input_kind", "mu_star", "mu_star_conf", "sigma"]
-
-
-@dataclass(frozen=True)
-class SensitivitySettings:
-    methods: Any = ("sobol", "morris")
-    outputs: Any = ("rd_intensity", "high_tech_enterprises", "invention_patents_per_10k")
-    years: Any = ens.KEY_YEARS
-    parameters: Any = "priors"           # priors | free | [names] | {name: [lower, upper]}
-    priors: str = "default"              # scenarios/calibration/<priors>.yaml
-    relative_width: float = 0.3          # for `free` and listed names
-    levers: Any = "all"                  # all | [] | [lever names]
-    lever_range: Any = (0.0, 2.0)        # relative change sampled for every lever
-    sobol_base_samples: int = 512        # N (a power of 2): N * (D + 2) runs (no second order)
-    morris_trajectories: int = 50        # r: r * (D + 1) runs
-    morris_levels: int = 4
 
 
 @dataclass(frozen=True)
@@ -77,16 +63,24 @@ def _pair(value: Any, key: str) -> tuple[float, float]:
     return lower, upper
 
 
+def _mapping(value: Any, key: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+    return value
+
+
 def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
     """`parameters: {name: {lower, upper, ...}}` of a calibration config, read as plain YAML."""
     if not priors_file.is_file():
         choices = sorted(p.stem for p in priors_file.parent.glob("*.yaml"))
         raise ConfigError(f"experiment.priors: {priors_file} does not exist; valid choices: "
                           f"{', '.join(choices) or '(none)'}; or use experiment.parameters=free")
-    raw = cfgmod.mapping(cfgmod.check_yaml(priors_file), f"{priors_file}: (top level)")
+    raw = _mapping(compose.check_yaml(priors_file), f"{priors_file}: (top level)")
     boxes = {}
-    for name, spec in cfgmod.mapping(raw.get("parameters"), f"{priors_file}: parameters").items():
-        spec = cfgmod.mapping(spec, f"{priors_file}: parameters.{name}")
+    for name, spec in _mapping(raw.get("parameters"), f"{priors_file}: parameters").items():
+        spec = _mapping(spec, f"{priors_file}: parameters.{name}")
         try:
             boxes[str(name)] = (float(spec["lower"]), float(spec["upper"]))
         except (KeyError, TypeError, ValueError):
@@ -95,7 +89,7 @@ def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
     return boxes
 
 
-def parameter_inputs(settings: SensitivitySettings, config: cfgmod.RunConfig, info: ModelInfo,
+def parameter_inputs(settings: SensitivitySettings, config: RunConfig, info: ModelInfo,
                      config_dir: Path) -> list[Input]:
     spec = settings.parameters
     centre = {**{n: c.default for n, c in info.constants.items()}, **config.params}
@@ -216,7 +210,7 @@ def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]
     return methods, years
 
 
-def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, info: ModelInfo,
+def sensitivity_tables(config: RunConfig, settings: SensitivitySettings, info: ModelInfo,
                        indicators: list[Indicator], config_dir: Path, timings: dict | None = None):
     """Sample, run (chunked) and analyse -> (sobol or None, morris or None, chunk folders, n_runs, inputs).
 
@@ -233,7 +227,7 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
     if not inputs:
         raise ConfigError("experiment.parameters/levers: no inputs to vary")
     problem = salib_problem(inputs)
-    base = cfgmod.model_parameters(config)
+    base = build.model_parameters(config)
     columns = sorted({i.model_variable for i in indicators})
     times = year_end_time(list(years))
     seed = int(config.run.seed)
@@ -263,10 +257,8 @@ def sensitivity_tables(config: cfgmod.RunConfig, settings: SensitivitySettings, 
 
 
 def run_sensitivity(ctx: Context, out: Path) -> Written:
-    settings = typed(SensitivitySettings, settings_of(ctx.config))
-    # select_indicators takes `all`, one id or a list (the dataclass default is a tuple)
-    outputs = list(settings.outputs) if isinstance(settings.outputs, tuple) else settings.outputs
-    indicators = select_indicators(outputs, model_indicators(ctx.observations, ctx.targets),
+    settings = experiment_settings(ctx.config.experiment)
+    indicators = select_indicators(settings.outputs, model_indicators(ctx.observations, ctx.targets),
                                        "experiment.outputs")
     sobol_table, morris_table, folders, n_runs, inputs = sensitivity_tables(ctx.config, settings, ctx.info,
                                                                             indicators, ctx.config_dir)

@@ -4,7 +4,7 @@
     innosd validate other.mdl               any Vensim model (its reality_checks.yaml, if any)
     innosd validate --out DIR               write the folder to DIR instead of
                                             outputs/validation/YYYY-MM-DD/HH-MM-SS
-    innosd validate --params NAME           parameter set scenarios/params/NAME.yaml
+    innosd validate --params NAME           parameter set NAME (./params/NAME.yaml, else scenarios/params/)
                                             (default: calibrated if it exists, else the
                                             model file's defaults)
     innosd validate --draws N --seed S      posterior draws for the conclusions test
@@ -34,6 +34,7 @@ from innosd.model.indicators import KEY_INDICATORS
 from innosd.model.results import year_end, year_end_index, year_end_time
 
 from innosd.errors import DataError, InnosdError, ModelError
+from innosd.scenarios import build, compose
 
 PROJECT_MODEL = MODEL_FILE
 REALITY_CHECKS_FILE = "reality_checks.yaml"
@@ -67,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", default=str(PROJECT_MODEL), help="Vensim .mdl (default: the project model)")
     p.add_argument("--out", help="output folder (must not exist)")
     p.add_argument("--params", help="parameter set in scenarios/params (default: calibrated if present)")
-    p.add_argument("--params-dir", help="folder of parameter sets (default: scenarios/params)")
+    p.add_argument("--params-dir", help="folder of parameter sets (default: ./params, then scenarios/params)")
     p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="posterior draws for the conclusions test")
     p.add_argument("--seed", type=int, default=0, help="seed for choosing posterior draws")
     return p
@@ -203,11 +204,10 @@ def check_behaviour(model, base, description: str):
 
 def scenario_levers() -> dict[str, dict[str, float]]:
     """Scenario name -> the lever constants it sets (through the run config, as `innosd run`)."""
-    from innosd.experiments import config as cfgmod
     from innosd.model.info import model_info
     info = model_info(MODEL_FILE)
-    return {name: cfgmod.model_parameters(cfgmod.compose_run_config([f"scenario={name}"], info))
-            for name in cfgmod.available_scenarios()}
+    return {name: build.model_parameters(build.compose_run_config([f"scenario={name}"], info))
+            for name in compose.options("scenario")}
 
 
 def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, params_dir: Path):
@@ -272,6 +272,14 @@ def write_folder(out: Path, results, details: dict[str, pd.DataFrame], config: d
                        model_file=model_path, config=config)
 
 
+def default_params_dir(name: str | None) -> Path:
+    """The folder `innosd run params=NAME` reads: ./params (the user's hand-off) first, then the shipped sets."""
+    try:
+        return compose.find_parameter_set(name or "calibrated")
+    except InnosdError:
+        return compose.params_dirs()[-1]
+
+
 def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: int,
                 params_dir: Path | None = None):
     """Every test on one model: (results, detail tables, resolved config)."""
@@ -279,8 +287,7 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
     project = model_path.resolve() == PROJECT_MODEL.resolve()
     abstract_model = parse(model_path)
     model = compile_model(model_path)
-    from innosd.calibration.handoff import PARAMS_DIR
-    params_dir = Path(params_dir) if params_dir else PARAMS_DIR
+    params_dir = Path(params_dir) if params_dir else default_params_dir(params_name)
     base, description, ps = parameter_set(params_name, project, params_dir)
     unknown = [k for k in base if k not in model.parameters.index]
     if unknown:

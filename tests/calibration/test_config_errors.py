@@ -102,3 +102,22 @@ def test_prior_density_and_sampling_respect_the_box():
     assert abs(np.median(draws) - np.log(2)) < 0.05
     assert np.isneginf(log_prior([prior], np.array([[np.log(0.9)], [np.log(5.1)]]))).all()
     assert log_prior([prior], np.array([[np.log(2)]]))[0] > log_prior([prior], np.array([[np.log(4)]]))[0]
+
+
+def test_hydra_deletion_removes_a_prior():
+    # issue 11: `innosd calibrate '~calibration.parameters.rd_per_hte'` was refused as "not KEY=VALUE"
+    full, _ = calmod.load_config([])
+    config, _ = calmod.load_config(["~calibration.parameters.rd_per_hte"])
+    assert "rd per hte" in {p.name for p in full.priors}
+    assert {p.name for p in config.priors} == {p.name for p in full.priors} - {"rd per hte"}
+
+
+def test_handoff_goes_under_the_working_directory_not_the_package(tmp_path, monkeypatch):
+    from innosd.scenarios import CONFIG_DIR
+
+    monkeypatch.chdir(tmp_path)
+    config, _ = calmod.load_config([])
+    assert config.params_dir == tmp_path / "params"
+    assert CONFIG_DIR not in config.params_dir.parents
+    config, _ = calmod.load_config([f"handoff.params_dir={tmp_path / 'elsewhere'}"])
+    assert config.params_dir == tmp_path / "elsewhere"

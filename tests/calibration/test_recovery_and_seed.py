@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 from innosd.calibration import handoff
 from innosd.calibration.likelihood import ObservationSet, simulate_observations
-from innosd.calibration.pipeline import OptimiserSettings, ProfileSettings, SamplerSettings
+from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.experiments import calibrate as calmod
 from innosd.experiments.cli import main as cli_main
@@ -28,7 +28,7 @@ TRUTH = {"rd spending per fte growth": 0.085, "hte application rate base": 0.035
          "incubator build time": 1.4, "patent propensity growth": 0.12, "tech contracts 2013": 300.0,
          "neeq market share": 0.3}
 SMALL = CalibrationSettings(OptimiserSettings(screen=256, starts=1, max_iterations=60),
-                            SamplerSettings(walkers=32, steps=250, burn=125, thin=2),
+                            SamplerSettings(walkers=32, steps=250, burn=125, thin=2, moves="de"),
                             ProfileSettings(("patent propensity growth",), points=5, max_iterations=10), seed=3)
 
 
@@ -71,9 +71,9 @@ def test_observation_before_the_run_is_a_model_error_not_a_wrong_value(default_c
 def test_same_seed_same_posterior_other_seed_differs(default_config):
     config, model = default_config
     priors = _subset(config, RECOVERED[:3])
-    quick = dataclasses.replace(SMALL, sampler=SamplerSettings(walkers=8, steps=30, burn=10, thin=1),
-                                profile=ProfileSettings(), optimiser=OptimiserSettings(screen=64, starts=1,
-                                                                                       max_iterations=5))
+    quick = dataclasses.replace(SMALL, sampler=SamplerSettings(walkers=8, steps=30, burn=10, thin=1, moves="de"),
+                                profile=ProfileSettings((), points=11, max_iterations=30),
+                                optimiser=OptimiserSettings(screen=64, starts=1, max_iterations=5))
     first = calibrate(model, priors, config.observations, quick, progress=False)
     second = calibrate(model, priors, config.observations, quick, progress=False)
     other = calibrate(model, priors, config.observations, dataclasses.replace(quick, seed=quick.seed + 1),

@@ -15,7 +15,6 @@ import pytest
 import xarray as xr
 import yaml
 from innosd.calibration.handoff import ParameterSet, write_parameter_set
-from innosd.experiments import config as cfgmod
 from innosd.model.indicators import model_indicators
 from innosd.experiments import dask_exec
 from innosd.experiments import ensemble as ens
@@ -23,6 +22,8 @@ from innosd.experiments.cli import main as cli_main
 from innosd.model import MODEL_FILE
 from innosd.model.info import model_info
 from innosd.model import compile_model
+from innosd.scenarios import CONFIG_DIR, build, compose
+from innosd.scenarios.schema import experiment_settings
 
 N_DRAWS = 12
 # Draws are plain floats written to CSV and read back: 17 significant digits round-trip
@@ -34,7 +35,7 @@ SAME_RUN_RTOL = 1e-12
 def config_dir(tmp_path_factory):
     """A copy of scenarios/ with a calibrated parameter set written through the hand-off API."""
     root = tmp_path_factory.mktemp("cfg") / "scenarios"
-    shutil.copytree(cfgmod.SCENARIOS_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(CONFIG_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     for stale in (root / "params").glob("calibrated*"):
         stale.unlink()
     rng = np.random.default_rng(7)
@@ -50,7 +51,7 @@ def config_dir(tmp_path_factory):
 
 @pytest.fixture()
 def cli(config_dir, monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cfgmod, "SCENARIOS_DIR", config_dir)
+    monkeypatch.setattr(compose, "CONFIG_DIR", config_dir)
 
     def run(*args):
         code = cli_main(["run", *args, f"run.output_dir={tmp_path / 'out'}", "run.figures=false",
@@ -97,7 +98,7 @@ def test_projections_over_posterior_draws_equal_single_runs(cli, tmp_path, confi
     assert meta["parameter_set"]["name"] == "calibrated" and meta["draws"] == N_DRAWS
 
     # the same draws, run one at a time through the compiled core, give the same values
-    config = cfgmod.compose_run_config(["params=calibrated", f"uncertainty.draws={N_DRAWS}",
+    config = build.compose_run_config(["params=calibrated", f"uncertainty.draws={N_DRAWS}",
                                         "scenario=fiscal_doubling"], model_info(MODEL_FILE), config_dir)
     table_rows = ens.run_table(config, ens.posterior_draws(config))
     model = compile_model(MODEL_FILE)
@@ -238,7 +239,7 @@ def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
     cheapest = candidates[candidates["feasible"]]["cost_100m_yuan"].min()
     assert best["levers"]["fiscal_st"]["change"] == pytest.approx(
         candidates.loc[candidates["cost_100m_yuan"] == cheapest, "fiscal_st.change"].iloc[0], abs=1e-4)
-    scenario = cfgmod.validate({"scenario": best}, model_info(MODEL_FILE)).scenario  # a valid scenario file
+    scenario = build.scenario_config(best, model_info(MODEL_FILE), "policy_best")  # a valid scenario file
     assert scenario.name == "policy_best"
 
 
@@ -334,7 +335,7 @@ def test_command_line_constants_are_never_replaced_by_draws(config_dir):
     draws = pd.DataFrame({"hte_exit_rate": [0.04, 0.05], "rd per hte": [0.05, 0.06]})
     write_parameter_set(ParameterSet("underscored", {"hte_exit_rate": 0.045}, "posterior median", None, {}),
                         draws, config_dir / "params")
-    config = cfgmod.compose_run_config(["params=underscored", "params.hte_exit_rate=0.03"],
+    config = build.compose_run_config(["params=underscored", "params.hte_exit_rate=0.03"],
                                        model_info(MODEL_FILE), config_dir)
     table = ens.run_table(config, ens.posterior_draws(config))
     assert table["hte exit rate"].tolist() == [0.03, 0.03]
@@ -375,14 +376,14 @@ def test_interrupted_experiment_leaves_no_folder_and_resumes(cli, tmp_path, monk
 def test_sensitivity_free_parameters_are_the_validation_batterys():
     """One rule for 'free parameter' (model.validation.is_free_parameter): sensitivity's
     `parameters=free` and the battery's extreme-condition set must not drift apart."""
-    from innosd.experiments import config as cfgmod
-    from innosd.experiments.sensitivity import SensitivitySettings, parameter_inputs
+    from innosd.experiments.sensitivity import parameter_inputs
     from innosd.model import compile_model
     from innosd.model.validation import levers_and_free_parameters
 
     info = model_info(MODEL_FILE)
-    config = cfgmod.compose_run_config(["params=model_defaults"], info)
-    inputs = parameter_inputs(SensitivitySettings(parameters="free"), config, info, cfgmod.SCENARIOS_DIR)
+    config = build.compose_run_config(["params=model_defaults", "+experiment=sensitivity",
+                                       "experiment.parameters=free"], info)
+    inputs = parameter_inputs(experiment_settings(config.experiment), config, info, CONFIG_DIR)
     battery = levers_and_free_parameters(compile_model(MODEL_FILE).parameters)
     expected = set(battery.index[battery["kind"] == "parameter"])
     assert {i.constant for i in inputs} == expected and len(expected) >= 30

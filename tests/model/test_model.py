@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from innosd.calibration.data import load_observations
-from innosd.experiments import config as cfgmod
 from innosd.experiments.results import to_dataset
 from innosd.model import MODEL_FILE, compile_model
 from innosd.model.abstract import parse
 from innosd.model.backends import run_model
 from innosd.model.info import model_info
 from innosd.model.results import value_at_year_end
+from innosd.scenarios import build, compose
 from innosd.model.validation import MASS_BALANCE_RELATIVE_TOLERANCE, mass_balance_errors, stock_flows
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
@@ -35,9 +35,9 @@ def info():
 @pytest.fixture(scope="module")
 def scenario_runs(info):
     runs = {}
-    for name in cfgmod.available_scenarios():
-        config = cfgmod.compose_run_config([f"scenario={name}"], info)
-        runs[name] = run_model(cfgmod.model_parameters(config), backend="numba")
+    for name in compose.options("scenario"):
+        config = build.compose_run_config([f"scenario={name}"], info)
+        runs[name] = run_model(build.model_parameters(config), backend="numba")
     return runs
 
 
@@ -54,7 +54,7 @@ def test_model_runs_2010_to_2035(scenario_runs):
     assert frame.index[0] == 2010 and frame.index[-1] == 2036
 
 
-@pytest.mark.parametrize("scenario", cfgmod.available_scenarios())
+@pytest.mark.parametrize("scenario", compose.options("scenario"))
 def test_no_nan_and_no_negative_stocks(scenario, scenario_runs, info):
     frame = scenario_runs[scenario]
     assert np.isfinite(frame.to_numpy(dtype=float)).all()

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from innosd.calibration import data as datamod
-from innosd.experiments import config as cfgmod
+from innosd.scenarios import CONFIG_DIR, build, compose
 from innosd.experiments.cli import main as cli_main
 from innosd.model import MODEL_FILE
 from innosd.model.info import lever_names, model_info
@@ -31,7 +31,7 @@ FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 INFO = model_info(MODEL_FILE)
 CONSTANTS = sorted(INFO.constants)
 LEVERS = lever_names(INFO)
-SCENARIOS = cfgmod.available_scenarios()
+SCENARIOS = compose.options("scenario")
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 SMALL_MODEL = Path(__file__).parents[1] / "validation" / "models" / "reality" / "incubation.mdl"
 
@@ -326,7 +326,7 @@ scenario_documents = st.one_of(yaml_values, st.fixed_dictionaries({
 def scenarios_copy(tmp_path_factory):
     import shutil
     root = tmp_path_factory.mktemp("config") / "scenarios"
-    shutil.copytree(cfgmod.SCENARIOS_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(CONFIG_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return root
 
 
@@ -338,6 +338,6 @@ def test_any_scenario_file_composes_or_fails_in_one_line(scenarios_copy, documen
     from innosd.errors import ConfigError
     (scenarios_copy / "scenario" / "fuzz.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
     try:
-        cfgmod.compose_run_config(["scenario=fuzz"], INFO, config_dir=scenarios_copy)
+        build.compose_run_config(["scenario=fuzz"], INFO, config_dir=scenarios_copy)
     except ConfigError as err:
         assert "\n" not in str(err)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-from innosd.experiments import config as cfgmod
 from innosd.experiments import run as runmod
 from innosd.experiments.cli import main as cli_main
 from innosd.model import MODEL_FILE
 from innosd.model.info import model_info
+from innosd.scenarios import CONFIG_DIR, build, compose
 
 from innosd.errors import ConfigError
 
@@ -25,23 +25,23 @@ def info():
     return model_info(MODEL_FILE)
 
 
-@pytest.mark.parametrize("name", cfgmod.available_scenarios())
+@pytest.mark.parametrize("name", compose.options("scenario"))
 def test_every_scenario_composes_and_moves_levers(name, info):
-    config = cfgmod.compose_run_config([f"scenario={name}"], info)
+    config = build.compose_run_config([f"scenario={name}"], info)
     assert config.scenario.name == name and config.scenario.description
-    params = cfgmod.model_parameters(config)
+    params = build.model_parameters(config)
     assert all(p in info.constants for p in params)
     assert (name == "baseline") == (not config.scenario.levers)
 
 
 def test_at_least_four_policy_scenarios_besides_baseline():
-    assert len(set(cfgmod.available_scenarios()) - {"baseline"}) >= 4
+    assert len(set(compose.options("scenario")) - {"baseline"}) >= 4
 
 
 def test_overrides_reach_the_model_parameters(info):
-    config = cfgmod.compose_run_config(
+    config = build.compose_run_config(
         ["scenario=talent_programmes", "params.hte_exit_rate=0.04", "scenario.levers.talent.start=2020"], info)
-    params = cfgmod.model_parameters(config)
+    params = build.model_parameters(config)
     assert params["hte exit rate"] == 0.04
     assert params["talent scenario start year"] == 2020
     assert params["talent scenario change"] == 2.0
@@ -62,25 +62,31 @@ def test_overrides_reach_the_model_parameters(info):
 ])
 def test_bad_overrides_give_one_line_errors(overrides, fragment, info):
     with pytest.raises(ConfigError) as err:
-        cfgmod.compose_run_config(overrides, info)
+        build.compose_run_config(overrides, info)
     message = str(err.value)
     assert fragment in message and "\n" not in message
 
 
 def test_malformed_yaml_names_the_file_and_line(tmp_path, info):
     config_dir = tmp_path / "scenarios"
-    shutil.copytree(cfgmod.SCENARIOS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(CONFIG_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     (config_dir / "scenario" / "broken.yaml").write_text("name: broken\ndescription: [unclosed\nlevers: {}\n")
     with pytest.raises(ConfigError) as err:
-        cfgmod.compose_run_config(["scenario=broken"], info, config_dir=config_dir)
+        build.compose_run_config(["scenario=broken"], info, config_dir=config_dir)
     assert "broken.yaml" in str(err.value) and "line" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_sweep_needs_multirun_and_values():
-    with pytest.raises(ConfigError, match="add -m"):
-        runmod.expand_sweep(["scenario=baseline,talent_programmes"], multirun=False)
-    assert len(runmod.expand_sweep(["scenario=baseline,talent_programmes", "params.hte_exit_rate=0.03,0.04"],
-                                   multirun=True)) == 4
+    with compose.hydra_app() as app:
+        with pytest.raises(ConfigError, match="add -m"):
+            compose.sweep_jobs(app, ["scenario=baseline,talent_programmes"], multirun=False)
+        jobs = compose.sweep_jobs(app, ["scenario=baseline,talent_programmes", "params.hte_exit_rate=0.03,0.04"],
+                                  multirun=True)
+        assert len(jobs) == 4
+        # Hydra's own sweep syntax: glob over the scenario files, range() over a lever
+        assert len(compose.sweep_jobs(app, ["scenario=glob(*)"], multirun=True)) == len(compose.options("scenario"))
+        assert [j[0] for j in compose.sweep_jobs(app, ["++scenario.levers.talent.change=range(0,3)"], True)] == \
+            [f"++scenario.levers.talent.change={v}" for v in (0, 1, 2)]
 
 
 def _cli(capsys, *args):
@@ -121,8 +127,8 @@ def test_run_writes_results_targets_and_figures(tmp_path, capsys):
 
 
 def test_language_setting_reaches_the_run_config(info):
-    assert cfgmod.compose_run_config([], info).figures.language == "en"
-    assert cfgmod.compose_run_config(["figures.language=zh"], info).figures.language == "zh"
+    assert build.compose_run_config([], info).figures.language == "en"
+    assert build.compose_run_config(["figures.language=zh"], info).figures.language == "zh"
 
 
 def test_sweep_writes_comparison(tmp_path, capsys):
@@ -144,32 +150,88 @@ def test_sweep_writes_comparison(tmp_path, capsys):
 def test_failed_run_leaves_no_folder(tmp_path, capsys, monkeypatch):
     def explode(config):
         raise KeyboardInterrupt
-
+    # the basic launcher runs the job in this process, so the patched function is the one called
     monkeypatch.setattr(runmod, "simulate", explode)
     code, out = _cli(capsys, f"run.output_dir={tmp_path}")
     assert code == 130 and "no partial output" in out.err
     assert not [p for p in tmp_path.rglob("*") if p.is_dir() and "baseline" in p.name]
 
 
-def test_lever_sweep_labels_name_only_the_swept_override(tmp_path, capsys):
+def test_lever_sweep_names_runs_by_what_differs_and_records_the_levers_used(tmp_path, capsys):
+    # issue 11: these were four runs named "baseline" with the baseline's (empty) lever table
     code, _ = _cli(capsys, "-m", "scenario.levers.fiscal_st.change=0,0.5", f"run.output_dir={tmp_path}",
                    "run.figures=false", "uncertainty.mode=none")
     assert code == 0
     (sweep,) = list((tmp_path / "multirun").glob("*/*"))
     runs = set(pd.read_csv(sweep / "comparison.csv")["run"])
-    assert runs == {"baseline [scenario.levers.fiscal_st.change=0]", "baseline [scenario.levers.fiscal_st.change=0.5]"}
+    assert runs == {"baseline+fiscal_st.change=0", "baseline+fiscal_st.change=0.5"}
+    levers = pd.read_csv(sweep / "levers.csv").set_index("run")
+    assert levers.loc["baseline+fiscal_st.change=0.5", "change"] == 0.5
+    assert levers.loc["baseline+fiscal_st.change=0.5", "start"] == 2017  # the model file's value, as used
+    meta = json.loads((sweep / "1_baseline" / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["run_name"] == "baseline+fiscal_st.change=0.5"
+    assert meta["levers"]["fiscal_st"]["change"] == 0.5
 
 
-def test_finished_output_folders_follow_the_umask_not_mkdtemp(tmp_path):
+def test_a_run_with_overridden_levers_is_not_named_baseline(info):
+    config = build.compose_run_config(["scenario.levers.fiscal_st.change=0.5", "params.hte_exit_rate=0.04"], info)
+    assert config.name == "baseline+fiscal_st.change=0.5+hte_exit_rate=0.04"
+    assert build.compose_run_config([], info).name == "baseline"
+
+
+def test_scenario_whose_inner_name_differs_from_its_file_is_one_line(tmp_path, info):
+    config_dir = tmp_path / "scenarios"
+    shutil.copytree(CONFIG_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (config_dir / "scenario" / "mine.yaml").write_text("name: baseline\ndescription: copied\nlevers: {}\n")
+    with pytest.raises(ConfigError) as err:
+        build.compose_run_config(["scenario=mine"], info, config_dir=config_dir)
+    assert "scenario/mine.yaml" in str(err.value) and "differs from the file name" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_hydra_run_dir_is_where_the_run_folder_goes(tmp_path, capsys):
+    code, out = _cli(capsys, f"hydra.run.dir={tmp_path / 'here'}", "run.figures=false", "uncertainty.mode=none")
+    assert code == 0, out.err
+    assert {"results.nc", "config.yaml", "metadata.json", "levers.csv"} <= {p.name for p in (tmp_path / "here").iterdir()}
+
+
+def test_cfg_job_prints_the_composed_config(capsys):
+    code, out = _cli(capsys, "--cfg", "job", "scenario=talent_programmes", "params.hte_exit_rate=0.04")
+    assert code == 0, out.err
+    printed = yaml.safe_load(out.out)
+    assert printed["scenario"]["name"] == "talent_programmes" and printed["params"]["hte_exit_rate"] == 0.04
+    assert "hydra" not in printed and printed["run"]["backend"] == "numba"
+    code, out = _cli(capsys, "--info", "searchpath")
+    assert code == 0 and "innosd-params://" in out.out
+
+
+def test_joblib_launcher_writes_the_same_results_as_the_basic_launcher(tmp_path, capsys):
+    common = ["-m", "scenario=baseline,talent_programmes", "run.figures=false", "uncertainty.mode=none"]
+    code, out = _cli(capsys, *common, f"hydra.sweep.dir={tmp_path / 'basic'}")
+    assert code == 0, out.err
+    code, out = _cli(capsys, *common, f"hydra.sweep.dir={tmp_path / 'joblib'}", "hydra/launcher=joblib",
+                     "hydra.launcher.n_jobs=2")
+    assert code == 0, out.err
+    basic, joblib = (pd.read_csv(tmp_path / kind / "comparison.csv") for kind in ("basic", "joblib"))
+    pd.testing.assert_frame_equal(basic, joblib)
+    assert "joblib" in (tmp_path / "joblib" / "multirun.yaml").read_text(encoding="utf-8")
+    for job in ("0_baseline", "1_talent_programmes"):
+        a, b = (xr.load_dataset(tmp_path / kind / job / "results.nc") for kind in ("basic", "joblib"))
+        xr.testing.assert_equal(a, b)
+
+
+def test_list_params_into_a_closed_pipe_exits_quietly():
+    """`innosd run --list-params | head -1`: the reader goes away; no BrokenPipeError traceback."""
     import os
-    import stat
+    import subprocess
+    import sys
 
-    from innosd.rundir import atomic_directory
-
-    umask = os.umask(0o022)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `head` after its first line: every write now fails with EPIPE
     try:
-        with atomic_directory(tmp_path / "run") as tmp:
-            (tmp / "x.txt").write_text("x")
+        done = subprocess.run([sys.executable, "-m", "innosd.experiments.cli", "run", "--list-params"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
     finally:
-        os.umask(umask)
-    assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755  # mkdtemp alone gives 0o700
+        os.close(write_end)
+    assert done.stderr == "", done.stderr
+    assert done.returncode == 141

@@ -1,0 +1,125 @@
+"""A composed config -> a checked `RunConfig` -> the model constants a run sets.
+
+The checks that need the model live here (the schema's `typed()` checks structure and
+types): lever names, constant names (spaces or underscores), values inside each
+constant's declared range, the scenario file's name. `model_parameters` turns a config
+into the constants of one run (overrides, then the levers' time profiles); `lever_table`
+is what a run records and reports as the levers it actually used.
+
+`info` is the model's metadata (`innosd.model.info.model_info`); the lever naming rule is
+`innosd.model.info`'s (lever_constant, lever_names, resolve_constant).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from innosd.errors import ConfigError, closest
+from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
+from innosd.scenarios import CONFIG_DIR, compose
+from innosd.scenarios.schema import (
+    LEVER_FIELDS,
+    LeverSetting,
+    ParameterSetInfo,
+    RunConfig,
+    RunSchema,
+    ScenarioConfig,
+    typed,
+)
+
+def check_range(value: Any, constant_name: str, info: ModelInfo, key: str) -> float:
+    const = info.constants[constant_name]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not a number") from None
+    if number != number or not const.lower <= number <= const.upper:
+        raise ConfigError(f"{key}: {number:g} is outside the declared range of {constant_name!r} "
+                          f"[{const.lower:g}, {const.upper:g}] ({const.units})")
+    return number
+
+
+def scenario_config(raw: Any, info: ModelInfo, file_name: str | None = None) -> ScenarioConfig:
+    """A scenario mapping (a scenario file's content) typed and checked against the model.
+
+    `file_name`: the scenario file's stem; its inner `name:` must be the same (a scenario
+    is chosen by file name, so a different inner name would silently relabel the run)."""
+    scenario = typed(ScenarioConfig, raw, "scenario")
+    if file_name is not None and scenario.name != file_name:
+        raise ConfigError(f"scenario/{file_name}.yaml: name {scenario.name!r} differs from the file name; "
+                          f"set `name: {file_name}` (a scenario is named by its file)")
+    valid = lever_names(info)
+    levers = {}
+    for lever, setting in scenario.levers.items():
+        key = f"scenario.levers.{lever}"
+        if lever not in valid:
+            raise ConfigError(f"{key}: unknown lever{closest(str(lever), valid)}; valid levers: {', '.join(valid)}")
+        levers[lever] = LeverSetting(**{f: None if getattr(setting, f) is None else
+                                        check_range(getattr(setting, f), lever_constant(lever, f), info, f"{key}.{f}")
+                                        for f in LEVER_FIELDS})
+    return ScenarioConfig(scenario.name, scenario.description.strip(), levers)
+
+
+def run_name(scenario: str, overrides: tuple[str, ...] | list[str]) -> str:
+    """A run is named by its scenario plus what its overrides change: levers and constants
+    (`baseline+fiscal_st.change=0.5+hte_exit_rate=0.04`)."""
+    changes = []
+    for override in compose.parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if override.is_delete() or override.is_sweep_override():
+            continue
+        for prefix in ("scenario.levers.", "params."):
+            if key.startswith(prefix):
+                changes.append(f"{key[len(prefix):]}={override.get_value_element_as_str()}")
+    return "+".join([scenario, *changes])
+
+
+def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[str, ...], info: ModelInfo,
+               config_dir: Path = CONFIG_DIR) -> RunConfig:
+    """Check a composed `innosd run` config against the schema and the model's declared ranges."""
+    schema = typed(RunSchema, raw, "")
+    scenario = scenario_config(raw["scenario"], info, choices.get("scenario"))
+    params = {}
+    for name, value in schema.params.items():
+        constant = resolve_constant(str(name), info, f"params.{name}")
+        params[constant] = check_range(value, constant, info, f"params.{name}")
+    option = str(choices.get("params") or schema.parameter_set.get("name"))
+    parameter_set = typed(ParameterSetInfo, {**schema.parameter_set,
+                                             "params_dir": str(compose.find_parameter_set(option, config_dir))},
+                          "parameter_set")
+    fixed = []
+    for override in compose.parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if key.startswith("params.") and not override.is_delete():
+            fixed.append(resolve_constant(key[len("params."):], info, key))
+    from innosd.figures.labels import check_language  # the language names live with the labels
+
+    check_language(schema.figures.language)
+    return RunConfig(scenario, params, schema.run, tuple(overrides), parameter_set, schema.uncertainty, tuple(fixed),
+                     schema.experiment, schema.figures, run_name(scenario.name, overrides))
+
+
+def compose_run_config(overrides: list[str], info: ModelInfo, config_dir: Path = CONFIG_DIR) -> RunConfig:
+    """Command-line overrides (no sweep) -> a checked RunConfig."""
+    prepared = compose.prepare_overrides(list(overrides), "config")
+    raw, choices, _ = compose.compose("config", prepared, config_dir)
+    return run_config(raw, choices, tuple(prepared), info, config_dir)
+
+
+def model_parameters(config: RunConfig) -> dict[str, float]:
+    """The constants a run sets: parameter overrides, then the scenario's lever profiles
+    (a lever field left out keeps the model file's value)."""
+    values = dict(config.params)
+    for lever, setting in config.scenario.levers.items():
+        for field_name in LEVER_FIELDS:
+            if getattr(setting, field_name) is not None:
+                values[lever_constant(lever, field_name)] = float(getattr(setting, field_name))
+    return values
+
+
+def lever_table(config: RunConfig, info: ModelInfo) -> dict[str, dict[str, float]]:
+    """Every lever the run moves with the values it actually used (model defaults filled in)."""
+    values = {**{n: c.default for n, c in info.constants.items()}, **model_parameters(config)}
+    return {lever: {f: float(values[lever_constant(lever, f)]) for f in LEVER_FIELDS}
+            for lever in config.scenario.levers}

@@ -1,0 +1,383 @@
+"""The schema of every innosd config: types and required fields here, values in YAML.
+
+Each settings dataclass below declares what a section of `scenarios/*.yaml` holds (run,
+scenario and levers, uncertainty, figures, the parameter set, each experiment, the
+calibration). None carries a default value: the values live in the YAML files only, so
+code and YAML cannot drift apart. The dataclasses are registered in Hydra's ConfigStore
+(group `schema`) so Hydra tools can list and compose them.
+
+One check, `typed(schema, raw, key)`, turns a composed mapping into its dataclass:
+unknown keys, missing keys and values of the wrong type become one-line `ConfigError`s
+naming the key and the valid choices; a dataclass's own `check(key)` then tests its
+values (e.g. `run.seed` non-negative). Checks that need the model (lever and constant
+names, declared ranges) are in `innosd.scenarios.build`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Union
+
+from hydra.core.config_store import ConfigStore
+
+from innosd.errors import ConfigError, closest
+from innosd.model.backends import BACKENDS  # run.backend: the PySD reference or the compiled core
+from innosd.model.info import LEVER_SUFFIXES
+UNCERTAINTY_MODES = ("auto", "none", "posterior")
+SCHEDULERS = ("local", "cluster")    # or a Dask scheduler address tcp://HOST:PORT
+EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
+LEVER_FIELDS = tuple(LEVER_SUFFIXES)  # a lever's settings: change, start, ramp_years
+
+
+# ----------------------------------------------------------------------------- the one check
+
+def _type_name(kind: Any) -> str:
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(kind, str(kind))
+
+
+def _optional(kind: Any) -> tuple[bool, Any]:
+    """(allows None, the inner type) of `X | None` / `Optional[X]`."""
+    if typing.get_origin(kind) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if len(args) < len(typing.get_args(kind)):
+            return True, args[0] if len(args) == 1 else Union[tuple(args)]
+    return False, kind
+
+
+def _value(kind: Any, value: Any, key: str) -> Any:
+    """`value` as `kind`, or a one-line ConfigError naming `key`."""
+    nullable, kind = _optional(kind)
+    if value is None:
+        if nullable or kind is Any:
+            return None
+        raise ConfigError(f"{key}: null is not allowed here; expected {_type_name(kind)}")
+    if kind is Any:
+        return value
+    if dataclasses.is_dataclass(kind):
+        return typed(kind, value, key)
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        choices = typing.get_args(kind)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}"
+                              f"{closest(str(value), map(str, choices))}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        _, item = typing.get_args(kind)
+        return {str(k): _value(item, v, f"{key}.{k}") for k, v in value.items()}
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        item = typing.get_args(kind)[0]
+        return origin(_value(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: {value!r} is not true or false")
+        return value
+    if kind in (int, float):
+        try:
+            if isinstance(value, bool) or (kind is int and float(value) != int(value)):
+                raise ValueError
+            return kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{key}: {value!r} is not {_type_name(kind)}") from None
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__}")
+        return str(value)
+    raise TypeError(f"schema type {kind!r} of {key} is not supported by typed()")  # a bug, not user input
+
+
+def typed(schema: type, raw: Any, key: str):
+    """Build the dataclass `schema` from a mapping (a composed config section).
+
+    Unknown keys, missing keys and values of the wrong type give a one-line ConfigError
+    naming `key.field` and the valid keys; then `schema.check(instance, key)` (if defined)
+    tests the values."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key or 'config'}: expected a mapping, got {type(raw).__name__}")
+    prefix = f"{key}." if key else ""  # key "": the root of a config file
+    hints = typing.get_type_hints(schema)
+    fields = [f for f in dataclasses.fields(schema) if f.init]
+    names = [f.name for f in fields]
+    for name in raw:
+        if name not in names:
+            raise ConfigError(f"{prefix}{name}: unknown key{closest(str(name), names)}; valid keys: "
+                              + ", ".join(f"{prefix}{n}" for n in names))
+    values = {}
+    for f in fields:
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        if f.name not in raw:
+            if has_default:
+                continue
+            raise ConfigError(f"{prefix}{f.name}: missing; every {key or 'config'} needs it (see scenarios/*.yaml)")
+        values[f.name] = _value(hints[f.name], raw[f.name], f"{prefix}{f.name}")
+    instance = schema(**values)
+    check = getattr(instance, "check", None)
+    if check is not None:
+        check(key)
+    return instance
+
+
+def _positive_int(value: int, key: str) -> None:
+    if value < 1:
+        raise ConfigError(f"{key}: {value!r} is not a positive integer")
+
+
+# ----------------------------------------------------------------------------- innosd run
+
+@dataclass(frozen=True)
+class LeverSetting:
+    """A policy lever's time profile: relative `change` from `start`, reached after
+    `ramp_years`; a field left out keeps the model file's value (no change, 2017, 1 year)."""
+
+    change: Optional[float] = None
+    start: Optional[float] = None
+    ramp_years: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    name: str
+    description: str
+    levers: dict[str, LeverSetting]
+
+    def check(self, key: str) -> None:
+        if not self.name.strip() or not self.description.strip():
+            raise ConfigError(f"{key}: every scenario needs a `name` and a `description`")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    backend: str
+    output_dir: str
+    seed: int
+    figures: bool
+    scheduler: str            # local | cluster | tcp://HOST:PORT (see experiments.dask_exec)
+    workers: int              # worker processes of `scheduler=cluster`
+    chunk_size: int           # parameter sets per chunk (one task, one resumable file)
+    progress: bool            # tqdm progress bars on stderr
+
+    def check(self, key: str) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"{key}.backend: unknown backend {self.backend!r}{closest(self.backend, BACKENDS)}; "
+                              f"valid backends: {', '.join(BACKENDS)}")
+        if self.seed < 0:  # numpy's generators take non-negative seeds only
+            raise ConfigError(f"{key}.seed: {self.seed!r} is not a non-negative integer")
+        _positive_int(self.workers, f"{key}.workers")
+        _positive_int(self.chunk_size, f"{key}.chunk_size")
+        if self.scheduler not in SCHEDULERS and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", self.scheduler):
+            raise ConfigError(f"{key}.scheduler: {self.scheduler!r} is neither {' nor '.join(SCHEDULERS)} "
+                              "nor a scheduler address like tcp://HOST:8786")
+
+
+@dataclass(frozen=True)
+class FigureSettings:
+    language: str             # en or zh, for every figure label and the report
+
+
+@dataclass(frozen=True)
+class UncertaintySettings:
+    """`mode`: none (point estimate), posterior (draws, error if none) or auto (posterior if
+    the parameter set has draws); `draws`: how many posterior draws (null: all of them)."""
+
+    mode: str
+    draws: Optional[int]
+
+    def check(self, key: str) -> None:
+        if self.mode not in UNCERTAINTY_MODES:
+            raise ConfigError(f"{key}.mode: unknown mode {self.mode!r}{closest(self.mode, UNCERTAINTY_MODES)}; "
+                              f"valid modes: {', '.join(UNCERTAINTY_MODES)}")
+        if self.draws is not None and self.draws < 1:
+            raise ConfigError(f"{key}.draws: {self.draws!r} is not a positive integer (or null for all)")
+
+
+@dataclass(frozen=True)
+class ParameterSetInfo:
+    """Which parameter set (`params/<name>.yaml`) a run used, where it came from and the
+    folder it was found in (the working directory's params/ or the shipped scenarios/params)."""
+
+    name: str
+    statistic: str
+    posterior_draws: Optional[str]
+    source: dict[str, Any]
+    params_dir: str = ""      # set by the composer (where the file was found), not by YAML
+
+
+@dataclass(frozen=True)
+class RunSchema:
+    """The composed `scenarios/config.yaml` of `innosd run` (what the YAML holds)."""
+
+    scenario: ScenarioConfig
+    params: dict[str, float]
+    run: RunSettings
+    parameter_set: dict[str, Any]
+    uncertainty: UncertaintySettings
+    figures: FigureSettings
+    experiment: Optional[dict[str, Any]] = None  # the optional `+experiment=NAME` group; typed by its schema
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A checked run: the YAML sections typed, plus what composition recorded."""
+
+    scenario: ScenarioConfig
+    params: dict[str, float]                # model constant name -> value (checked against the model)
+    run: RunSettings
+    overrides: tuple[str, ...]              # the command-line overrides this run came from
+    parameter_set: ParameterSetInfo
+    uncertainty: UncertaintySettings
+    fixed_params: tuple[str, ...]           # constants set on the command line: never drawn
+    experiment: Optional[dict[str, Any]]
+    figures: FigureSettings
+    name: str                               # the run's name: scenario plus what the overrides change
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ----------------------------------------------------------------------------- experiments
+
+@dataclass(frozen=True)
+class ProjectionSettings:
+    name: str
+    scenarios: Any            # all | [scenario names]
+    indicators: Any           # all | [indicator ids]
+    targets: Any              # all | [indicator@year, ...]
+    first_year: int
+    last_year: int
+
+
+@dataclass(frozen=True)
+class AttainmentSettings:
+    name: str
+    scenarios: Any            # all | [scenario names]
+    targets: Any              # all | [indicator@year or indicator, ...]
+    first_year: int
+    last_year: int
+
+
+@dataclass(frozen=True)
+class SensitivitySettings:
+    name: str
+    methods: Any              # [sobol, morris]
+    outputs: Any              # indicator ids or all
+    years: Any                # [year, ...]
+    parameters: Any           # priors | free | [names] | {name: [lower, upper]}
+    priors: str               # scenarios/calibration/<priors>.yaml
+    relative_width: float     # for `free` and listed names
+    levers: Any               # all | [] | [lever names]
+    lever_range: Any          # [lower, upper] relative change sampled for every lever
+    sobol_base_samples: int   # N (a power of 2): N * (D + 2) runs (no second order)
+    morris_trajectories: int  # r: r * (D + 1) runs
+    morris_levels: int
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    name: str
+    targets: Any              # [indicator@year, ...]
+    required_probability: float
+    levers: Any               # {lever: [min change, max change]}
+    samples: int              # initial Sobol points (power of 2)
+    refine_rounds: int
+    refine_samples: int       # per round (power of 2)
+    refine_shrink: float
+    cost_from: int
+    cost_to: int
+
+
+EXPERIMENT_SCHEMAS = {"projections": ProjectionSettings, "attainment": AttainmentSettings,
+                      "sensitivity": SensitivitySettings, "policy_search": PolicySettings}
+
+
+def experiment_settings(raw: Optional[dict[str, Any]]):
+    """The `experiment` section typed by the schema its `name` picks."""
+    raw = dict(raw or {})
+    name = str(raw.get("name", ""))
+    if name not in EXPERIMENT_SCHEMAS:
+        raise ConfigError(f"experiment.name: unknown experiment {name!r}{closest(name, EXPERIMENTS)}; "
+                          f"valid experiments: {', '.join(EXPERIMENTS)}")
+    return typed(EXPERIMENT_SCHEMAS[name], raw, "experiment")
+
+
+# ----------------------------------------------------------------------------- innosd calibrate
+
+@dataclass(frozen=True)
+class OptimiserSettings:
+    screen: int               # prior draws evaluated in one batch; the best `starts` seed L-BFGS-B
+    starts: int               # multi-start: best screened prior draws (plus the model file's values)
+    max_iterations: int
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    walkers: int
+    steps: int
+    burn: int                 # steps discarded as warm-up
+    thin: int                 # keep every `thin`-th step for the posterior sample
+    moves: str                # "de" (differential evolution + snooker) or "stretch"
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    parameters: Any           # one name or a list (config); a tuple of model names once resolved
+    points: int
+    max_iterations: int       # L-BFGS-B polish per grid point (starts from the best draw nearby)
+
+
+@dataclass(frozen=True)
+class CalibrationGroup:
+    """`scenarios/calibration/<name>.yaml`: priors, observations, optimiser, sampler, profiles."""
+
+    name: str
+    window: list[int]
+    parameters: dict[str, Any]      # name -> prior spec (checked by calibration.priors)
+    observations: dict[str, Any]    # indicator -> error model (checked by calibration.likelihood)
+    optimiser: OptimiserSettings
+    sampler: SamplerSettings
+    profile: ProfileSettings
+
+
+@dataclass(frozen=True)
+class CalibrateRunSettings:
+    output_dir: str
+    figures: bool
+    progress: bool
+    threads: int
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    write: bool
+    name: str
+    draws: int
+    params_dir: Optional[str]  # the parameter sets `innosd run params=NAME` finds first (relative: to the cwd)
+
+
+@dataclass(frozen=True)
+class CalibrateSchema:
+    """The composed `scenarios/calibrate.yaml` of `innosd calibrate`."""
+
+    calibration: CalibrationGroup
+    seed: int
+    run: CalibrateRunSettings
+    handoff: HandoffSettings
+
+
+def register_schemas() -> None:
+    """Every schema in Hydra's ConfigStore (group `schema`); compose e.g. `schema/run`."""
+    store = ConfigStore.instance()
+    for name, node in (("run", RunSettings), ("uncertainty", UncertaintySettings), ("figures", FigureSettings),
+                       ("scenario", ScenarioConfig), ("lever", LeverSetting), ("calibrate", CalibrateSchema),
+                       *EXPERIMENT_SCHEMAS.items()):
+        store.store(group="schema", name=name, node=node)
+
+
+register_schemas()

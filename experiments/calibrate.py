@@ -1,18 +1,7 @@
-"""`innosd calibrate`: Bayesian calibration to the 2013-2016 figures.
-
-    innosd calibrate                                    the default calibration
-    innosd calibrate calibration.sampler.steps=500      fewer MCMC steps
-    innosd calibrate seed=1 handoff.write=false         another seed, keep ./params as is
-    innosd calibrate '~calibration.parameters.rd_per_hte'   calibrate without one prior (Hydra's ~KEY)
-    innosd calibrate --bench                            time optimisation + MCMC only, write nothing
-
-Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
-observations with their errors, optimiser, sampler, profiles). Writes the run folder
-OUTPUT_DIR/calibration/YYYY-MM-DD/HH-MM-SS_<name> (posterior.nc, fit.csv, parameters.csv,
-correlations.csv, profiles.csv, summary.md, figures, config.yaml, metadata.json) and, with
-`handoff.write=true`, the hand-off `params/calibrated.yaml` + `calibrated_draws.csv` under the
-working directory (`handoff.params_dir`; `$INNOSD_PARAMS_DIR`), where `innosd run params=calibrated`
-finds it before the shipped parameter set; never into the installed package.
+"""Bayesian calibration to the 2013-2016 figures, from the composed `scenarios/calibrate.yaml`:
+`load_config` composes and checks it (one-line errors), `run` calibrates and writes the run
+folder OUTPUT_DIR/calibration/YYYY-MM-DD/HH-MM-SS_<name> and the hand-off, `bench` times
+optimisation + MCMC. The command line is `innosd.experiments.commands.calibrate`.
 """
 
 from __future__ import annotations
@@ -32,7 +21,7 @@ from innosd.calibration import handoff
 from innosd.calibration.data import load_observations
 from innosd.calibration.likelihood import ObservationSet, select_observations
 from innosd.calibration.priors import Prior, parse_prior
-from innosd.calibration.workflow import CalibrationSettings
+from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
@@ -40,7 +29,6 @@ from innosd.rundir import atomic_directory, provenance, write_metadata
 from innosd.scenarios import compose
 from innosd.scenarios.schema import CalibrateSchema, ProfileSettings, typed
 
-OPTIONS = ("--bench", "--help", "-h")
 
 
 @dataclass(frozen=True)
@@ -238,28 +226,15 @@ def bench(config: CalibrateConfig, model) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    from innosd.calibration.workflow import calibrate
-
-    flags = [a for a in argv if a.startswith("-")]
-    if "-h" in flags or "--help" in flags:
-        print(__doc__.strip())
-        return 0
-    unknown = [f for f in flags if f not in OPTIONS]
-    if unknown:
-        raise ConfigError(f"unknown option {unknown[0]!r}; valid options: {', '.join(OPTIONS)}")
-    overrides = [a for a in argv if not a.startswith("-")]
-    config, model = load_config(overrides)
-    use_threads(config.threads)
-    if "--bench" in flags:
-        return bench(config, model)
+def run(config: CalibrateConfig, model, command: str) -> Path:
+    """Calibrate, write the run folder atomically and (handoff.write) the parameter set."""
     stamp = dt.datetime.now()
     folder = (Path(config.output_dir) / "calibration" / stamp.strftime("%Y-%m-%d")
               / f"{stamp.strftime('%H-%M-%S')}_{config.name}")
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
     attrs = provenance(config.raw, MODEL_FILE)
-    attrs.update({"seed": str(config.settings.seed), "command": "innosd calibrate " + " ".join(argv)})
+    attrs.update({"seed": str(config.settings.seed), "command": command})
     write_run(folder, config, result, attrs)
     t = result.timings
     print(f"innosd calibrate: optimisation + MCMC {t.seconds['optimisation'] + t.seconds['mcmc']:.1f} s, "
@@ -274,4 +249,4 @@ def main(argv: list[str]) -> int:
             thinned_draws(result, config.handoff_draws, config.settings.seed), config.params_dir)
         print(f"innosd calibrate: parameter set -> {path}", file=sys.stderr)
     print(f"innosd calibrate: {config.name} -> {folder}")
-    return 0
+    return folder

@@ -21,11 +21,11 @@ from innosd.errors import InnosdError, closest
 # sub-command -> module with a `main(argv: list[str]) -> int`
 SUBCOMMANDS = {
     "run": "innosd.experiments.commands.run",
-    "simulate": "innosd.experiments.simulate",
-    "bench": "innosd.experiments.bench",
-    "calibrate": "innosd.experiments.calibrate",
-    "validate": "innosd.experiments.validate",
-    "report": "innosd.experiments.report",
+    "simulate": "innosd.experiments.commands.simulate",
+    "bench": "innosd.experiments.commands.bench",
+    "calibrate": "innosd.experiments.commands.calibrate",
+    "validate": "innosd.experiments.commands.validate",
+    "report": "innosd.experiments.commands.report",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

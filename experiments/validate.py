@@ -1,27 +1,15 @@
-"""`innosd validate [MODEL]`: the system-dynamics validation battery, as one table.
-
-    innosd validate                         the project model (model/guangzhou_innovation.mdl)
-    innosd validate other.mdl               any Vensim model (its reality_checks.yaml, if any)
-    innosd validate --out DIR               write the folder to DIR instead of
-                                            outputs/validation/YYYY-MM-DD/HH-MM-SS
-    innosd validate --params NAME           parameter set NAME (./params/NAME.yaml, else scenarios/params/)
-                                            (default: calibrated if it exists, else the
-                                            model file's defaults)
-    innosd validate --draws N --seed S      posterior draws for the conclusions test
-
-Tests: dimensional consistency, mass balance, extreme conditions, reality checks
-(`reality_checks.yaml` beside the model), integration error, behaviour reproduction
-(project model: observations.csv) and sensitivity of conclusions (project model:
-scenarios x posterior draws). Prints the table, writes `validation.md`,
-`validation.csv`, the detail tables, `config.yaml` and `metadata.json` atomically;
-exits 1 if any test fails.
+"""The system-dynamics validation battery on one model, as one table (`innosd validate`,
+and `innosd run`'s main sweep): dimensional consistency, mass balance, extreme conditions,
+reality checks (`reality_checks.yaml` beside the model), integration error, behaviour
+reproduction (project model: observations.csv) and sensitivity of conclusions (project
+model: scenarios x posterior draws). `run_battery` computes, `write_folder` writes
+`validation.md`, `validation.csv`, the detail tables, `config.yaml` and `metadata.json`
+atomically. The command line is `innosd.experiments.commands.validate`.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -52,26 +40,6 @@ ROBUST_SHARE = 0.9
 # Effects smaller than this (relative to baseline) are read as "no effect", not a direction.
 MATERIAL_EFFECT = 1e-3
 DEFAULT_DRAWS = 100
-
-
-class _ArgumentError(InnosdError):
-    """A bad command-line argument (one line, exit 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print usage and exit; the CLI wants one line
-        raise _ArgumentError(f"{message}; see `innosd validate --help`")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="innosd validate", description=__doc__.split("\n")[0], add_help=False)
-    p.add_argument("model", nargs="?", default=str(PROJECT_MODEL), help="Vensim .mdl (default: the project model)")
-    p.add_argument("--out", help="output folder (must not exist)")
-    p.add_argument("--params", help="parameter set in scenarios/params (default: calibrated if present)")
-    p.add_argument("--params-dir", help="folder of parameter sets (default: ./params, then scenarios/params)")
-    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="posterior draws for the conclusions test")
-    p.add_argument("--seed", type=int, default=0, help="seed for choosing posterior draws")
-    return p
 
 
 # ------------------------------------------------------------------ runs
@@ -314,27 +282,3 @@ def run_battery(model_path: Path, params_name: str | None, n_draws: int, seed: i
               "seed": seed, "integration_tolerance": INTEGRATION_TOLERANCE,
               "behaviour_warn_mape": BEHAVIOUR_WARN_MAPE, "robust_share": ROBUST_SHARE}
     return results, details, config
-
-
-def main(argv: list[str]) -> int:
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip())
-        return 0
-    args = _parser().parse_args(argv)
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path}")
-    if args.draws < 1:
-        raise _ArgumentError(f"--draws must be at least 1, got {args.draws}")
-    out = Path(args.out) if args.out else default_out(dt.datetime.now())
-    if out.exists():
-        raise _ArgumentError(f"--out {out}: folder already exists; choose a new one")
-    started = time.perf_counter()
-    results, details, config = run_battery(model_path, args.params, args.draws, args.seed, args.params_dir)
-    write_folder(out, results, details, config, model_path, args.seed, argv)
-    print(markdown_table(results))
-    overall = V.worst(r.result for r in results)
-    print(f"innosd validate: {overall} ({sum(r.result == V.FAIL for r in results)} fail, "
-          f"{sum(r.result == V.WARN for r in results)} warn) in {time.perf_counter() - started:.1f} s -> {out}",
-          file=sys.stderr)
-    return 1 if overall == V.FAIL else 0

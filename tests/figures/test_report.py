@@ -257,7 +257,7 @@ def test_markdown_subset():
 
 
 def test_cli_options_parse():
-    from innosd.experiments.report import parse
+    from innosd.experiments.commands.report import parse
 
     assert parse(["A", "B", "figures.language=zh", "--out=X", "--no-pdf"]) == ([Path("A"), Path("B")], Path("X"),
                                                                               "zh", False)

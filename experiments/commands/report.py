@@ -15,42 +15,52 @@ report replaces the previous one only once complete. The language defaults to
 
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
 
-from innosd.figures.labels import check_language
-
 from innosd.errors import ConfigError
+from innosd.figures.labels import check_language
+from innosd.figures.report import build_report
 
 OPTIONS = ("--out", "--language", "figures.language=", "--no-pdf", "--help")
+EXAMPLES = {"--out": "reports", "--language": "zh"}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's messages, said the way the other commands say them
+        missing = re.match(r"argument (--\w+).*expected one argument", message)
+        if missing:
+            flag = missing.group(1)
+            raise ConfigError(f"{flag} needs a value (e.g. {flag} {EXAMPLES.get(flag, 'VALUE')})")
+        raise ConfigError(f"{message}; valid options: {', '.join(OPTIONS)}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(prog="innosd report", add_help=False)
+    p.add_argument("-h", "--help", action="store_true")
+    p.add_argument("run_dirs", nargs="*", type=Path)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--language")
+    p.add_argument("--no-pdf", dest="pdf", action="store_false")
+    return p
 
 
 def parse(argv: list[str]) -> tuple[list[Path], Path | None, str | None, bool]:
-    """(run folders, out dir, language, pdf?) with one-line errors naming the bad option."""
-    run_dirs: list[Path] = []
-    out, language, pdf = None, None, True
-    args = iter(argv)
-    for arg in args:
-        name, eq, inline = arg.partition("=")
-        if name == "figures.language":  # the config key (scenarios/config.yaml) works here too
-            name = "--language"
-        if name in ("--out", "--language"):
-            value = inline if eq else next(args, None)
-            if not value:
-                raise ConfigError(f"{name} needs a value (e.g. {name} {'reports' if name == '--out' else 'zh'})")
-            if name == "--out":
-                out = Path(value)
-            else:
-                language = check_language(value, "--language")
-        elif arg == "--no-pdf":
-            pdf = False
-        elif arg.startswith("-"):
-            raise ConfigError(f"unknown option {arg!r}; valid options: {', '.join(OPTIONS)}")
-        else:
-            run_dirs.append(Path(arg))
-    if not run_dirs:
+    """(run folders, out dir, language, pdf?) with one-line errors naming the bad option.
+    `figures.language=X` (the config key of scenarios/config.yaml) means `--language X`."""
+    argv = [f"--language={a.partition('=')[2]}" if a.startswith("figures.language=") else a for a in argv]
+    args, unknown = parser().parse_known_args(argv)
+    if unknown:
+        raise ConfigError(f"unknown option {unknown[0]!r}; valid options: {', '.join(OPTIONS)}")
+    if args.help:
+        return [], None, None, True
+    if args.language is not None:
+        check_language(args.language, "--language")
+    if not args.run_dirs:
         raise ConfigError("give at least one run folder, e.g. `innosd report outputs/multirun/DATE/TIME` "
                           "(see `innosd report --help`)")
-    return run_dirs, out, language, pdf
+    return args.run_dirs, args.out, args.language, args.pdf
 
 
 def main(argv: list[str]) -> int:
@@ -58,8 +68,6 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0
     run_dirs, out, language, pdf = parse(argv)
-    from innosd.figures.report import build_report  # after parsing: --help stays instant
-
     folder = build_report(run_dirs, out, language=language, pdf=pdf)
     print(f"innosd report: {folder / 'report.html'}" + (f" and {folder / 'report.pdf'}" if pdf else ""))
     return 0

@@ -7,7 +7,6 @@ optimisation + MCMC. The command line is `innosd.experiments.commands.calibrate`
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import math
 import re
 import sys
@@ -37,7 +36,7 @@ class CalibrateConfig:
     priors: list[Prior]
     observations: ObservationSet
     settings: CalibrationSettings
-    output_dir: str
+    folder: Path               # the run folder to write: hydra.run.dir (default under run.output_dir)
     figures: bool
     progress: bool
     threads: int
@@ -50,8 +49,9 @@ class CalibrateConfig:
 
 # ----------------------------------------------------------------------------- compose and check
 
-def compose_raw(overrides: list[str], config_dir: Path | None = None) -> dict[str, Any]:
-    """Hydra compose of `calibrate.yaml` -> plain dict; one-line ConfigError on any problem.
+def compose_raw(overrides: list[str], config_dir: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """Hydra compose of `calibrate.yaml` -> (plain dict, the run folder `hydra.run.dir`);
+    one-line ConfigError on any problem.
 
     Nested keys may be added without '+' (a new prior or indicator); a misspelt key reaches
     `validate`, which names it with the valid choices. `~KEY` deletes a key (Hydra)."""
@@ -60,7 +60,8 @@ def compose_raw(overrides: list[str], config_dir: Path | None = None) -> dict[st
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. calibration.sampler.steps=500) "
                               "nor ~KEY (delete a key)")
     prepared = compose.prepare_overrides(list(overrides), "calibrate")
-    return compose.compose("calibrate", prepared, Path(config_dir or compose.CONFIG_DIR))[0]
+    raw, _, hydra = compose.compose("calibrate", prepared, Path(config_dir or compose.CONFIG_DIR))
+    return raw, Path(hydra.run.dir)
 
 
 def _minimum(value: int, key: str, minimum: int) -> int:
@@ -91,7 +92,7 @@ def _file_name(value: Any, key: str, names: str) -> str:
     return name
 
 
-def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
+def validate(raw: dict[str, Any], model, observations, folder: Path) -> CalibrateConfig:
     """Check a composed config against the schema, the model and the observations file."""
     schema = typed(CalibrateSchema, raw, "")
     cal = schema.calibration
@@ -138,7 +139,7 @@ def validate(raw: dict[str, Any], model, observations) -> CalibrateConfig:
     settings = CalibrationSettings(cal.optimiser, sampler, profile, _minimum(schema.seed, "seed", 0))
     params_dir = Path(hand.params_dir) if hand.params_dir else compose.user_params_dir()
     run = schema.run
-    return CalibrateConfig(name, priors, obs, settings, run.output_dir, run.figures, run.progress,
+    return CalibrateConfig(name, priors, obs, settings, Path(folder), run.figures, run.progress,
                            _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
                            _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw)
 
@@ -154,7 +155,8 @@ def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
     from innosd.model import compile_model
 
     model = compile_model(MODEL_FILE)
-    return validate(compose_raw(overrides), model, load_observations()), model
+    raw, folder = compose_raw(overrides)
+    return validate(raw, model, load_observations(), folder), model
 
 
 # ----------------------------------------------------------------------------- run
@@ -228,9 +230,7 @@ def bench(config: CalibrateConfig, model) -> int:
 
 def run(config: CalibrateConfig, model, command: str) -> Path:
     """Calibrate, write the run folder atomically and (handoff.write) the parameter set."""
-    stamp = dt.datetime.now()
-    folder = (Path(config.output_dir) / "calibration" / stamp.strftime("%Y-%m-%d")
-              / f"{stamp.strftime('%H-%M-%S')}_{config.name}")
+    folder = config.folder
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
     attrs = provenance(config.raw, MODEL_FILE)

@@ -5,6 +5,8 @@
     innosd calibrate seed=1 handoff.write=false         another seed, keep ./params as is
     innosd calibrate '~calibration.parameters.rd_per_hte'   calibrate without one prior (Hydra's ~KEY)
     innosd calibrate --bench                            time optimisation + MCMC only, write nothing
+    innosd calibrate hydra.run.dir=DIR                  write the run folder to DIR (Hydra's convention)
+    innosd calibrate --cfg job                          print the composed config
 
 Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
 observations with their errors, optimiser, sampler, profiles). Writes the run folder
@@ -21,6 +23,7 @@ import argparse
 
 from innosd.errors import ConfigError
 from innosd.experiments import calibrate
+from innosd.scenarios import compose
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="innosd calibrate", add_help=False)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("--bench", action="store_true", help="time optimisation + MCMC only, write nothing")
+    p.add_argument("--cfg", "-c", choices=("job", "hydra", "all"), help="print the composed config (Hydra's --cfg)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides KEY=VALUE, +KEY=VALUE, ~KEY")
     return p
 
@@ -40,6 +44,10 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.help:
         print(__doc__.strip())
+        return 0
+    if args.cfg:
+        with compose.hydra_app(compose.CONFIG_DIR) as app, compose.one_line_errors():
+            app.show_cfg("calibrate", compose.prepare_overrides(args.overrides, "calibrate"), args.cfg, None)
         return 0
     config, model = calibrate.load_config(args.overrides)
     calibrate.use_threads(config.threads)

@@ -4,6 +4,7 @@ line naming the key (exit 2, no traceback, no folder)."""
 from __future__ import annotations
 
 import numpy as np
+import yaml
 import pytest
 from innosd.calibration.priors import log_prior, parse_prior, sample_prior
 from innosd.experiments import calibrate as calmod
@@ -116,8 +117,19 @@ def test_handoff_goes_under_the_working_directory_not_the_package(tmp_path, monk
     from innosd.scenarios import CONFIG_DIR
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INNOSD_PARAMS_DIR")  # the suite points it at an empty folder (tests/conftest.py)
     config, _ = calmod.load_config([])
     assert config.params_dir == tmp_path / "params"
     assert CONFIG_DIR not in config.params_dir.parents
     config, _ = calmod.load_config([f"handoff.params_dir={tmp_path / 'elsewhere'}"])
     assert config.params_dir == tmp_path / "elsewhere"
+
+
+def test_hydra_run_dir_names_the_calibration_folder_and_cfg_prints_the_config(tmp_path, capsys):
+    config, _ = calmod.load_config([f"hydra.run.dir={tmp_path / 'cal'}"])
+    assert config.folder == tmp_path / "cal"
+    default, _ = calmod.load_config(["run.output_dir=elsewhere"])
+    assert default.folder.parts[:2] == ("elsewhere", "calibration") and default.folder.name.endswith("_default")
+    assert cli_main(["calibrate", "--cfg", "job", "seed=3"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["seed"] == 3 and "rd_per_hte" in printed["calibration"]["parameters"]

@@ -235,3 +235,21 @@ def test_list_params_into_a_closed_pipe_exits_quietly():
         os.close(write_end)
     assert done.stderr == "", done.stderr
     assert done.returncode == 141
+
+
+def test_user_parameter_sets_come_before_the_shipped_ones(tmp_path, monkeypatch, info):
+    """The hand-off of `innosd calibrate` (./params, here $INNOSD_PARAMS_DIR) shadows a shipped
+    set of the same name and adds new names; nothing is read from or written to the package."""
+    from innosd.calibration.handoff import ParameterSet, write_parameter_set
+
+    user = tmp_path / "params"
+    monkeypatch.setenv("INNOSD_PARAMS_DIR", str(user))
+    write_parameter_set(ParameterSet("calibrated", {"hte exit rate": 0.031}, "posterior median", None,
+                                     {"note": "user hand-off"}), None, user)
+    write_parameter_set(ParameterSet("mine", {"hte exit rate": 0.032}, "a test set", None, {}), None, user)
+    config = build.compose_run_config(["params=calibrated"], info)
+    assert config.params["hte exit rate"] == 0.031 and config.parameter_set.params_dir == str(user)
+    assert build.compose_run_config(["params=mine"], info).params["hte exit rate"] == 0.032
+    assert "mine" in compose.options("params")
+    shipped = build.compose_run_config(["params=model_defaults"], info).parameter_set.params_dir
+    assert shipped == str(CONFIG_DIR / "params")

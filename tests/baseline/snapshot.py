@@ -46,7 +46,7 @@ def run_every_scenario(output_dir: Path) -> dict[str, xr.Dataset]:
     """Run every scenario through the `innosd` command (a child process, as a user would)
     and return each run folder's results.nc by scenario name."""
     command = [str(Path(sysconfig.get_path("scripts")) / "innosd"), "run", "-m", "scenario=glob(*)",
-               "uncertainty.mode=none", "run.figures=false", "run.progress=false", f"run.output_dir={output_dir}"]
+               "uncertainty.mode=none", "run.figures=false", f"run.output_dir={output_dir}"]
     done = subprocess.run(command, cwd=output_dir, capture_output=True, text=True, env=dict(os.environ))
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from innosd.errors import ConfigError, closest
 from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
 from innosd.scenarios import CONFIG_DIR, compose
@@ -73,6 +75,12 @@ def run_name(scenario: str, overrides: tuple[str, ...] | list[str]) -> str:
             if key.startswith(prefix):
                 changes.append(f"{key[len(prefix):]}={override.get_value_element_as_str()}")
     return "+".join([scenario, *changes])
+
+
+
+# the sweep's job folders (scenarios/config.yaml hydra.sweep.subdir) carry the run's name
+OmegaConf.register_new_resolver("innosd_run_name", lambda scenario, overrides: run_name(scenario, list(overrides)),
+                                replace=True)
 
 
 def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[str, ...], info: ModelInfo,

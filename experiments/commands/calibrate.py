@@ -21,14 +21,9 @@ from __future__ import annotations
 
 import argparse
 
-from innosd.errors import ConfigError
+from innosd.experiments.commands import OneLineParser
 from innosd.experiments import calibrate
 from innosd.scenarios import compose
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise ConfigError(f"{message}; see `innosd calibrate --help`")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ import argparse
 import re
 from pathlib import Path
 
+from innosd.experiments.commands import OneLineParser
 from innosd.errors import ConfigError
 from innosd.figures.labels import check_language
 from innosd.figures.report import build_report
@@ -27,7 +28,7 @@ OPTIONS = ("--out", "--language", "figures.language=", "--no-pdf", "--help")
 EXAMPLES = {"--out": "reports", "--language": "zh"}
 
 
-class OneLineParser(argparse.ArgumentParser):
+class ReportParser(OneLineParser):
     def error(self, message):  # argparse's messages, said the way the other commands say them
         missing = re.match(r"argument (--\w+).*expected one argument", message)
         if missing:
@@ -37,7 +38,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = OneLineParser(prog="innosd report", add_help=False)
+    p = ReportParser(prog="innosd report", add_help=False)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("run_dirs", nargs="*", type=Path)
     p.add_argument("--out", type=Path)

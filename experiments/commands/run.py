@@ -41,6 +41,7 @@ from pathlib import Path
 
 from hydra._internal.utils import get_args_parser
 
+from innosd.experiments.commands import OneLineParser
 from innosd.errors import ConfigError
 from innosd.experiments import run as runs
 from innosd.model import MODEL_FILE
@@ -51,11 +52,6 @@ from innosd.scenarios import build, compose
 LISTINGS = ("--list-scenarios", "--list-levers", "--list-params")
 # Hydra options innosd does not support (its config root is fixed: scenarios/ plus ./params)
 REFUSED = ("config_path", "config_name", "config_dir", "experimental_rerun", "shell_completion")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str):
-        raise ConfigError(f"{message}; see `innosd run --help`")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -25,14 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+from innosd.experiments.commands import OneLineParser
 from innosd.errors import ConfigError, ModelError
 from innosd.experiments.validate import DEFAULT_DRAWS, PROJECT_MODEL, default_out, markdown_table, run_battery, write_folder
 from innosd.model import validation as V
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print usage and exit; the CLI wants one line
-        raise ConfigError(f"{message}; see `innosd validate --help`")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -130,7 +130,7 @@ def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_p
     assert code == 0, out.err
     sweep = _only_folder(tmp_path / "out", "multirun/*/*")
     runs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
-    assert runs == ["0_baseline", "1_baseline"]
+    assert runs == ["0_baseline+fiscal_st.change=0", "1_baseline+fiscal_st.change=1"]  # named by what differs
     projections = pd.read_csv(sweep / "projections.csv")
     assert projections["scenario"].nunique() == 2  # one comparison table across the sweep
     rd = projections[(projections["indicator"] == "rd_expenditure") & (projections["year"] == 2025)]

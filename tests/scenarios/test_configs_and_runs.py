@@ -168,7 +168,10 @@ def test_lever_sweep_names_runs_by_what_differs_and_records_the_levers_used(tmp_
     levers = pd.read_csv(sweep / "levers.csv").set_index("run")
     assert levers.loc["baseline+fiscal_st.change=0.5", "change"] == 0.5
     assert levers.loc["baseline+fiscal_st.change=0.5", "start"] == 2017  # the model file's value, as used
-    meta = json.loads((sweep / "1_baseline" / "metadata.json").read_text(encoding="utf-8"))
+    # the job folders are named by what differs too, not "0_baseline", "1_baseline"
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "0_baseline+fiscal_st.change=0", "1_baseline+fiscal_st.change=0.5"]
+    meta = json.loads((sweep / "1_baseline+fiscal_st.change=0.5" / "metadata.json").read_text(encoding="utf-8"))
     assert meta["run_name"] == "baseline+fiscal_st.change=0.5"
     assert meta["levers"]["fiscal_st"]["change"] == 0.5
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from innosd.errors import ConfigError, InnosdError, closest
+from innosd.errors import InnosdError
+# the language codes a config may name are part of the schema (scenarios sits below figures)
+from innosd.scenarios.languages import LANGUAGES, check_language, language_hint  # noqa: F401
 
 LABELS_FILE = Path(__file__).with_name("labels.yaml")
-LANGUAGES = ("en", "zh")
 CJK_FONT_PACKAGE = "fonts-noto-cjk"
 # Face names matplotlib reports for the CJK fonts we know; the Noto .ttc files expose
 # their first face (JP), which covers all simplified-Chinese characters we use.
@@ -32,30 +33,6 @@ class FontError(InnosdError):
 @functools.cache
 def _table() -> dict:
     return yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8"))
-
-
-# What people type for a language -> its code here. Spelling similarity would suggest 'en'
-# for 'cn' (one letter apart); these are offered as hints, never accepted silently.
-LANGUAGE_ALIASES = {
-    "cn": "zh", "chinese": "zh", "zh-cn": "zh", "zh_cn": "zh", "zh-hans": "zh", "zh-sg": "zh", "zhs": "zh",
-    "chs": "zh", "mandarin": "zh", "中文": "zh", "汉语": "zh", "简体中文": "zh",
-    "english": "en", "eng": "en", "en-us": "en", "en_us": "en", "en-gb": "en", "en_gb": "en", "uk": "en",
-    "us": "en",
-}
-
-
-def language_hint(language: str) -> str:
-    """' (did you mean ...?)' for a language code we do not use."""
-    alias = LANGUAGE_ALIASES.get(str(language).strip().lower())
-    return f" (did you mean {alias!r}?)" if alias else closest(str(language), LANGUAGES)
-
-
-def check_language(language: str, key: str = "figures.language") -> str:
-    """`language` if it is one of LANGUAGES; else a one-line error naming `key` and a hint."""
-    if language not in LANGUAGES:
-        raise ConfigError(f"{key}: unknown language {language!r}{language_hint(language)}; "
-                          f"valid languages: {', '.join(LANGUAGES)}")
-    return language
 
 
 def text(key: str, language: str = "en", **fields) -> str:

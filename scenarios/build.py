@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 from innosd.errors import ConfigError, closest
 from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
 from innosd.scenarios import CONFIG_DIR, compose
+from innosd.scenarios.languages import check_language
 from innosd.scenarios.schema import (
     LEVER_FIELDS,
     LeverSetting,
@@ -101,7 +102,6 @@ def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[st
         key = override.key_or_group
         if key.startswith("params.") and not override.is_delete():
             fixed.append(resolve_constant(key[len("params."):], info, key))
-    from innosd.figures.labels import check_language  # the language names live with the labels
 
     check_language(schema.figures.language)
     return RunConfig(scenario, params, schema.run, tuple(overrides), parameter_set, schema.uncertainty, tuple(fixed),

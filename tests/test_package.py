@@ -37,8 +37,14 @@ def test_ruff_rule_catches_a_bare_import(tmp_path):
 @pytest.mark.slow
 def test_wheel_installs_innosd_only(tmp_path):
     """The built wheel's top level is `innosd` alone, with the model, configs and data inside."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                    "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+    # setuptools builds in ROOT/build; remove it afterwards unless it was there already
+    had_build_dir = (ROOT / "build").exists()
+    try:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                        "-w", str(tmp_path), str(ROOT)], check=True, capture_output=True, cwd=tmp_path)
+    finally:
+        if not had_build_dir:
+            shutil.rmtree(ROOT / "build", ignore_errors=True)
     wheel = next(tmp_path.glob("innosd-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith((".dist-info", ".data"))}

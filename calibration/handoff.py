@@ -36,7 +36,7 @@ import pandas as pd
 import yaml
 from innosd.scenarios import CONFIG_DIR
 
-from innosd.errors import DataError
+from innosd.errors import DataError, expect_mapping
 
 PARAMS_DIR = CONFIG_DIR / "params"
 HEADER = "# @package _global_\n"
@@ -63,15 +63,6 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
-def _mapping(value: Any, where: str) -> dict:
-    """A YAML mapping (or nothing); a one-line error for anything else."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise DataError(f"{where}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
 def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet:
     """Read `params_dir/<name>.yaml`; a clear one-line error for a missing or malformed file."""
     path = Path(params_dir) / f"{name}.yaml"
@@ -82,13 +73,14 @@ def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
-    raw = _mapping(raw, f"{path}: (top level)")
-    meta = _mapping(raw.get("parameter_set"), f"{path}: parameter_set")
-    params = {str(k): _finite(v, f"{path}: params.{k}") for k, v in _mapping(raw.get("params"), f"{path}: params").items()}
+    raw = expect_mapping(raw, f"{path}: (top level)", DataError)
+    meta = expect_mapping(raw.get("parameter_set"), f"{path}: parameter_set", DataError)
+    params = {str(k): _finite(v, f"{path}: params.{k}")
+              for k, v in expect_mapping(raw.get("params"), f"{path}: params", DataError).items()}
     draws = meta.get("posterior_draws")
     if draws is not None and not isinstance(draws, str):
         raise DataError(f"{path}: parameter_set.posterior_draws: expected a file name, got {draws!r}")
-    source = _mapping(meta.get("source"), f"{path}: parameter_set.source")
+    source = expect_mapping(meta.get("source"), f"{path}: parameter_set.source", DataError)
     return ParameterSet(name=str(meta.get("name", name)), params=params,
                         statistic=str(meta.get("statistic", "model file defaults")),
                         posterior_draws=draws, source=dict(source))

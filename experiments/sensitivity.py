@@ -27,7 +27,7 @@ from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_co
 from innosd.experiments.context import Context, Written, draw_figure
 from innosd.model.results import year_end_time
 
-from innosd.errors import ConfigError, closest
+from innosd.errors import ConfigError, closest, expect_mapping
 from innosd.scenarios import build, compose
 from innosd.scenarios.schema import RunConfig, SensitivitySettings, experiment_settings
 
@@ -63,24 +63,16 @@ def _pair(value: Any, key: str) -> tuple[float, float]:
     return lower, upper
 
 
-def _mapping(value: Any, key: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-    return value
-
-
 def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
     """`parameters: {name: {lower, upper, ...}}` of a calibration config, read as plain YAML."""
     if not priors_file.is_file():
         choices = sorted(p.stem for p in priors_file.parent.glob("*.yaml"))
         raise ConfigError(f"experiment.priors: {priors_file} does not exist; valid choices: "
                           f"{', '.join(choices) or '(none)'}; or use experiment.parameters=free")
-    raw = _mapping(compose.check_yaml(priors_file), f"{priors_file}: (top level)")
+    raw = expect_mapping(compose.check_yaml(priors_file), f"{priors_file}: (top level)", ConfigError)
     boxes = {}
-    for name, spec in _mapping(raw.get("parameters"), f"{priors_file}: parameters").items():
-        spec = _mapping(spec, f"{priors_file}: parameters.{name}")
+    for name, spec in expect_mapping(raw.get("parameters"), f"{priors_file}: parameters", ConfigError).items():
+        spec = expect_mapping(spec, f"{priors_file}: parameters.{name}", ConfigError)
         try:
             boxes[str(name)] = (float(spec["lower"]), float(spec["upper"]))
         except (KeyError, TypeError, ValueError):

@@ -41,7 +41,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
-from innosd.errors import DataError, InnosdError
+from innosd.errors import DataError, InnosdError, expect_mapping
 
 # the source checkout (for the git commit of a run); not a checkout when installed from a wheel
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
@@ -304,19 +304,16 @@ def write_metadata(folder: Path, kind: str, *, seed: int | None, command: str | 
 
 # ----------------------------------------------------------------------------- reading a folder back
 
-def _mapping(path: Path, value: Any) -> dict:
-    """A file's top level must be a mapping (docs/outputs.md); anything else is one line."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: expected a mapping at the top level, got {type(value).__name__}")
-    return value
+# what a run folder's config.yaml and metadata.json must be (docs/outputs.md)
+TOP_LEVEL = "a mapping at the top level"
 
 
 def read_yaml_mapping(path: Path) -> dict:
     """A YAML file whose top level is a mapping ({} if absent); one-line DataError otherwise."""
     try:
-        return _mapping(path, yaml.safe_load(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        return expect_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), str(path), DataError, TOP_LEVEL)
     except yaml.YAMLError as err:
         raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
 
@@ -324,7 +321,9 @@ def read_yaml_mapping(path: Path) -> dict:
 def read_json_mapping(path: Path) -> dict:
     """A JSON file whose top level is a mapping ({} if absent); one-line DataError otherwise."""
     try:
-        return _mapping(path, json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        return expect_mapping(json.loads(path.read_text(encoding="utf-8")), str(path), DataError, TOP_LEVEL)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: malformed JSON: {err.msg} at line {err.lineno}") from None
 

@@ -80,6 +80,7 @@ def parse(path) -> object:
             parsed = VensimFile(path)
         elif suffix in XMILE_SUFFIXES:
             from pysd.translators.xmile.xmile_file import XmileFile
+            _refuse_legacy_xmile(path)
             parsed = XmileFile(path)
         else:
             raise ModelError(f"{path}: not a Vensim .mdl or XMILE file")
@@ -88,12 +89,68 @@ def parse(path) -> object:
     except ModelError:
         raise
     except Exception as err:  # the PySD parser's own error, reduced to one line
+        if suffix in XMILE_SUFFIXES:
+            failing = _failing_xmile_variable(path)
+            if failing:
+                raise ModelError(f"{path}: {failing}") from None
         where = _parse_error_location(path, err)
         if where:
             raise ModelError(f"{path}: {where}") from None
         msg = str(err).strip().splitlines()
         raise ModelError(f"{path}: cannot parse model: {msg[0] if msg else type(err).__name__}"
                          ) from None
+
+
+# the namespace of XMILE 1.0 (OASIS), the only one PySD's XMILE reader looks for
+XMILE_NAMESPACE = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
+
+
+def _refuse_legacy_xmile(path: Path) -> None:
+    """Pre-standard isee files (namespace http://www.systemdynamics.org/XMILE) parse to
+    a model with only the control variables: PySD's reader finds none of their stocks,
+    flows or auxiliaries.  Refuse them in one line instead of an empty run."""
+    from lxml import etree
+    try:  # forgiving, as some Stella files use undeclared prefixes: PySD's reader judges
+        root = etree.parse(str(path), etree.XMLParser(recover=True)).getroot()
+    except (OSError, etree.XMLSyntaxError):
+        return
+    namespace = etree.QName(root).namespace if root is not None else None
+    if namespace != XMILE_NAMESPACE:
+        raise ModelError(f"{path}: legacy XMILE namespace {namespace!r} is not supported "
+                         f"(only XMILE 1.0, {XMILE_NAMESPACE!r}); re-save the model from "
+                         "Stella/iThink as XMILE 1.0")
+
+
+def _failing_xmile_variable(path: Path) -> str:
+    """'line N: cannot read XMILE <tag> 'name' (...)': the first variable PySD's XMILE
+    reader fails on, found by parsing the variables one at a time; '' if none fails alone."""
+    from pysd.translators.xmile.xmile_file import XmileFile
+    try:
+        f = XmileFile(path)
+        f.parse(parse_all=False)
+        for section in f.sections:
+            section.parse(parse_all=False)
+            for component in section.components:
+                try:
+                    component.parse(section.behaviors)
+                except Exception as err:  # noqa: BLE001 - any reader error marks this variable
+                    node = component.node
+                    per_element = node.xpath("ns:element", namespaces=component.ns)
+                    how = (f"defined element by element ({len(per_element)} <element> "
+                           "entries)" if per_element else "")
+                    what = type(err).__name__ + (f": {err}" if str(err) else "")
+                    detail = "; ".join(x for x in (how, f"PySD's reader: {what}") if x)
+                    tag = etree_local(node.tag)
+                    return (f"line {node.sourceline}: cannot read XMILE {tag} "
+                            f"{component.name!r} ({detail})")
+    except Exception:  # noqa: BLE001 - the file-level split itself failed
+        return ""
+    return ""
+
+
+def etree_local(tag: str) -> str:
+    """'{namespace}aux' -> 'aux'."""
+    return tag.rsplit("}", 1)[-1]
 
 
 def _failing_equation(path: Path) -> tuple[str, Exception] | None:

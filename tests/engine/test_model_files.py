@@ -1,0 +1,43 @@
+"""Model files the compiled core cannot read are refused in one line naming the file, the
+line and the construct; never an empty run that exits 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from innosd.errors import ModelError
+from innosd.model.abstract import parse
+
+SUITE = Path(__file__).resolve().parents[1] / "sd-test-models"
+
+
+@pytest.mark.parametrize("model", ["samples/teacup/teacup_legacy.stmx",
+                                   "samples/SIR/SIR_legacy.stmx",
+                                   "tests/comparisons/comparisons.stmx"])
+def test_legacy_xmile_is_refused_not_run_empty(model):
+    # these parse (in PySD too) to the four control variables only
+    with pytest.raises(ModelError) as err:
+        parse(SUITE / model)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert Path(model).name in msg and "legacy XMILE namespace" in msg
+    assert "http://www.systemdynamics.org/XMILE" in msg
+
+
+def test_xmile_reader_failure_names_line_and_variable():
+    # PySD's reader fails with a bare "list index out of range" on this file
+    f = SUITE / "samples/arrays/non-a2a/non-a2a-gf.stmx"
+    with pytest.raises(ModelError) as err:
+        parse(f)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{f}: line 26: cannot read XMILE aux 'Converter 1'")
+    assert "element by element" in msg
+
+
+def test_standard_xmile_still_parses():
+    am = parse(SUITE / "samples/teacup/teacup.xmile")
+    names = {el.name for el in am.sections[0].elements}
+    assert "Teacup Temperature" in names

@@ -79,11 +79,16 @@ def check_units(abstract_model):
 
 def check_mass_balance(model, abstract_model, base):
     params = model.parameters
-    if "TIME STEP" not in params.index or "SAVEPER" not in params.index:
+    control = model.control_values(base)
+    step = control["TIME STEP"]
+    if control["SAVEPER"] == step:  # e.g. SAVEPER = TIME STEP: every step is saved already
+        frame = model.run(base)
+    elif "SAVEPER" in params.index:
+        frame = model.run({**base, "SAVEPER": step})
+    else:
         return V.CheckResult("mass balance", "every stock = initial value + integrated net flow", V.WARN,
-                             "TIME STEP/SAVEPER are not constants; cannot save every step"), pd.DataFrame()
-    step = float(base.get("TIME STEP", params.loc["TIME STEP", "default"]))
-    frame = model.run({**base, "SAVEPER": step})
+                             f"SAVEPER ({control['SAVEPER']:g}) is computed, not a constant, and differs from "
+                             f"TIME STEP ({step:g}); cannot save every step"), pd.DataFrame()
     errors = V.mass_balance_errors(frame, V.stock_flows(abstract_model), step)
     return V.mass_balance_check(errors), errors
 

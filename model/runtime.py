@@ -148,6 +148,10 @@ class CompiledModel:
         rounded = np.round(times[save], -int(np.log10(prec)))
         return times, save, dt, rounded, ctl
 
+    def control_values(self, params=None) -> dict[str, float]:
+        """INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER for a run with `params`."""
+        return self._time_grid(self._param_vector(params))[4]
+
     def _kernel(self, method: str, ensemble: bool):
         if method not in ("euler", "rk4"):
             raise ModelError(f"unknown integration method {method!r}; use 'euler' or 'rk4'")

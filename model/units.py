@@ -41,6 +41,20 @@ SYNONYMS = {"dmnl": "", "dimensionless": "", "year": "Year", "years": "Year", "y
 TIME_UNITS_NAME = "Year"
 
 
+def unit_name(name: str) -> str:
+    """The one spelling of a base unit name ('' for Dmnl).  Vensim's units check treats
+    a unit and its plural as the same unit (Minute/Minutes, Ghectare/Ghectares,
+    Person/Persons: the plural formed by a final 's'); the singular is kept, so
+    both spellings compare equal.  Words ending in 'ss' (Mass) are not plurals."""
+    synonym = SYNONYMS.get(name.lower())
+    if synonym is not None:
+        return synonym
+    last = name.rsplit(" ", 1)[-1]
+    if len(last) > 2 and last.endswith("s") and not last.endswith("ss"):
+        return name[:-1]
+    return name
+
+
 class UnitsSyntaxError(ModelError):
     """A declared unit string cannot be parsed."""
 
@@ -160,7 +174,7 @@ def _atom(tokens, text):
     if kind == "num":
         return DMNL, tokens[1:]
     if kind == "name":
-        canonical = SYNONYMS.get(value.lower(), value)
+        canonical = unit_name(value)
         return (Units.base(canonical) if canonical else DMNL), tokens[1:]
     if value == "(":
         units, rest = _product(tokens[1:], text)
@@ -235,8 +249,10 @@ class _Walker:
     """Infers the units of expressions of one model; None means 'a bare number'."""
 
     def __init__(self, declared: dict[str, Units], names: dict[str, str], lookups: set[str],
-                 numbers_carry_units: bool = False):
+                 numbers_carry_units: bool = False, time: "Units | None" = None):
         self.declared, self.names, self.lookups = declared, names, lookups
+        # the model's time unit (the units of TIME STEP; Year in the project model)
+        self.time = YEAR if time is None else time
         # lenient reading: a number in a product may carry units (`x / 3` with 3 in Year)
         self.numbers_carry_units = numbers_carry_units
 
@@ -267,7 +283,7 @@ class _Walker:
             return None
         if isinstance(node, ae.ReferenceStructure):
             if node.reference == "time":
-                return YEAR
+                return self.time
             if node.reference not in self.declared:
                 raise ModelError(f"unknown variable {node.reference!r}")
             return self.declared[node.reference]
@@ -286,20 +302,20 @@ class _Walker:
         if isinstance(node, ae.IntegStructure):
             raise NoUnitsRule("no units rule for INTEG inside an expression")
         if isinstance(node, (ae.SmoothStructure, ae.SmoothNStructure)):
-            self.need(node.smooth_time, YEAR, "a smoothing time is in Year")
+            self.need(node.smooth_time, self.time, f"a smoothing time is in {self.time}")
             return self.same([node.input, node.initial], "the initial value has the input's units")
         if isinstance(node, (ae.DelayStructure, ae.DelayNStructure, ae.DelayFixedStructure)):
-            self.need(node.delay_time, YEAR, "a delay time is in Year")
+            self.need(node.delay_time, self.time, f"a delay time is in {self.time}")
             return self.same([node.input, node.initial], "the initial value has the input's units")
         if isinstance(node, ae.TrendStructure):
-            self.need(node.average_time, YEAR, "an averaging time is in Year")
+            self.need(node.average_time, self.time, f"an averaging time is in {self.time}")
             self.infer(node.input)
-            self.need(node.initial_trend, YEAR ** -1, "a trend is a fractional rate")
-            return YEAR ** -1
+            self.need(node.initial_trend, self.time ** -1, "a trend is a fractional rate")
+            return self.time ** -1
         if isinstance(node, ae.ForecastStructure):
-            self.need(node.average_time, YEAR, "an averaging time is in Year")
-            self.need(node.horizon, YEAR, "a horizon is in Year")
-            self.need(node.initial_trend, YEAR ** -1, "a trend is a fractional rate")
+            self.need(node.average_time, self.time, f"an averaging time is in {self.time}")
+            self.need(node.horizon, self.time, f"a horizon is in {self.time}")
+            self.need(node.initial_trend, self.time ** -1, "a trend is a fractional rate")
             return self.infer(node.input)
         if isinstance(node, ae.InitialStructure):
             return self.infer(node.initial)
@@ -372,9 +388,9 @@ class _Walker:
                 self.infer(ArithmeticStructure(["^"], tuple(args)))
         if fname in ("step", "pulse", "pulse_train", "ramp"):
             for a in args[1:]:
-                self.need(a, YEAR, f"{fname.upper()} times are in Year")
+                self.need(a, self.time, f"{fname.upper()} times are in {self.time}")
             height = self.infer(args[0])
-            return height * YEAR ** -1 if fname == "ramp" and height is not None else height
+            return height * self.time ** -1 if fname == "ramp" and height is not None else height
         if fname == "active_initial":
             return self.same(args, "both arguments of ACTIVE INITIAL must have equal units")
         if fname in ("sum", "prod", "vmin", "vmax"):
@@ -382,6 +398,18 @@ class _Walker:
         if fname == "pi":
             return DMNL
         raise NoUnitsRule(f"no units rule for function {fname.upper()}")
+
+
+def model_time_units(declared: dict[str, Units]) -> Units:
+    """The model's time unit: the declared units of TIME STEP (Vensim's "Units for
+    Time" are those of INITIAL TIME, FINAL TIME and TIME STEP), else Year.  SAVEPER and
+    TIME STEP are in time units; a Dmnl or missing declaration says nothing."""
+    for name in ("time_step", "initial_time", "final_time"):
+        units = declared.get(name)
+        if units is not None and not units.dimensionless and len(units.powers) == 1 \
+                and units.powers[0][1] == 1:
+            return units
+    return YEAR
 
 
 def _declared_units(elements) -> tuple[dict[str, Units], dict[str, str], set[str], dict[str, str]]:
@@ -408,7 +436,8 @@ def first_problem(walker: _Walker, declared: Units, components) -> str:
             if comp.type == "Lookup" or isinstance(ast, (ae.LookupsStructure, np.ndarray)):
                 continue
             if isinstance(ast, ae.IntegStructure):
-                walker.need(ast.flow, declared / YEAR, "a stock's net flow is in stock units per Year")
+                walker.need(ast.flow, declared / walker.time,
+                            f"a stock's net flow is in stock units per {walker.time}")
                 walker.need(ast.initial, declared, "a stock's initial value is in stock units")
                 continue
             units = walker.infer(ast)
@@ -445,8 +474,9 @@ def check_abstract_model(abstract_model) -> list[EquationUnits]:
     """Every equation of a parsed model (PySD abstract model), in file order."""
     elements = model_elements(abstract_model)
     declared, names, lookups, raw = _declared_units(elements)
-    strict = _Walker(declared, names, lookups)
-    lenient = _Walker(declared, names, lookups, numbers_carry_units=True)
+    time = model_time_units(declared)
+    strict = _Walker(declared, names, lookups, time=time)
+    lenient = _Walker(declared, names, lookups, numbers_carry_units=True, time=time)
     return [check_equation(strict, lenient, el.name, raw[norm(el.name)], declared[norm(el.name)], el.components)
             for el in elements]
 

@@ -24,6 +24,8 @@ from innosd.model.info import lever_of
 from innosd.model.results import TIME_MATCH_TOLERANCE, year_end_time
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+# a check with nothing to check (no runs, no expectations): neither passed nor failed
+NOT_RUN = "not run"
 
 # Stocks are counts and money in the thousands; Euler round-off on the cohort pipelines is
 # ~1e-12 of the flows, so anything below this is arithmetic noise, not a negative stock.
@@ -43,13 +45,15 @@ class CheckResult:
 
     test: str
     checks: str
-    result: str        # pass | warn | fail
+    result: str        # pass | warn | fail | not run
     evidence: str
 
 
 def worst(results: Iterable[str]) -> str:
-    """fail beats warn beats pass."""
+    """fail beats warn beats pass; 'not run' counts as nothing (all not run: not run)."""
     results = set(results)
+    if results and results <= {NOT_RUN}:
+        return NOT_RUN
     return FAIL if FAIL in results else WARN if WARN in results else PASS
 
 
@@ -207,6 +211,9 @@ def extreme_conditions_check(cases: pd.DataFrame, violations: list[dict[str, str
             (inside if case.within_range else outside).append(text)
     broken = [f"{name}: {ev}" for name, held, ev in directional if not held]
     result = FAIL if inside or broken else WARN if outside else PASS
+    if len(cases) == 0 and not directional:
+        # no lever or free parameter to move and no expectation: nothing was checked
+        result = NOT_RUN
     evidence = (f"{len(cases)} one-at-a-time runs over {cases['constant'].nunique()} levers and free "
                 f"parameters (bounds, 0, 10x default); {len(inside)} with non-finite or negative stocks "
                 f"within the declared ranges, {len(outside)} outside them; "

@@ -36,6 +36,20 @@ KINDS = frozenset({"stock", "flow", "ratio"})
 
 DIRECTIONS = frozenset({"at_least", "at_most"})
 
+# What kind of target a row is; every table and figure that shows a target shows this too.
+OFFICIAL, DERIVED, BENCHMARK = "official", "derived", "benchmark (user)"
+BENCHMARK_PLAN = "benchmark (user)"  # the `plan` of a target a user states in config, never a plan's
+# The model starts in 2010; 2010-2012 are its spin-up (cohorts, ages, pending patents settle), so a
+# target dated before the first calibration year is not scored (calibration window 2013-2016).
+FIRST_SCORED_YEAR = 2013
+
+
+def target_status(plan: str, note: str) -> str:
+    """official (a plan's own number), derived (our arithmetic: the note says `derived:`) or benchmark (user)."""
+    if str(plan) == BENCHMARK_PLAN:
+        return BENCHMARK
+    return DERIVED if "derived:" in str(note) else OFFICIAL
+
 UNITS: dict[str, tuple[str, frozenset[str]]] = {
     # unit: (meaning, kinds it may carry). Flows carry "/Year", so a stock/flow mix-up
     # (brief sec.7) is caught here rather than in a fit.

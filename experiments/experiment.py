@@ -11,6 +11,7 @@ tables of `docs/outputs.md`, `config.yaml`, `metadata.json` and figures.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ from innosd.experiments.sensitivity import run_sensitivity
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo
-from innosd.rundir import atomic_directory, write_metadata
+from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, write_metadata
 from innosd.scenarios.schema import RunConfig, experiment_settings
 
 # ----------------------------------------------------------------------------- projections / attainment
@@ -47,12 +48,22 @@ def scenario_projection_tables(configs: dict[str, RunConfig], indicators: list[I
     return ds, projections, attainment, folder
 
 
+def joint_attainment(ds, targets: pd.DataFrame) -> pd.DataFrame:
+    """Joint per plan-year table; says on stderr when the draws are too few to trust it."""
+    joint = proj.joint_attainment_table(ds, targets)
+    warning = proj.draws_warning(int(ds.sizes["draw"]))
+    if warning:
+        print(f"innosd run: warning: target attainment: {warning}", file=sys.stderr)
+    return joint
+
+
 def run_projections(ctx: Context, out: Path) -> Written:
     settings = experiment_settings(ctx.config.experiment)
     name = settings.name
     names = scenario_names(settings.scenarios, ctx.config_dir, "experiment.scenarios")
     available = model_indicators(ctx.observations, ctx.targets)
-    targets = proj.select_targets(settings.targets, ctx.targets, "experiment.targets")
+    targets = proj.select_targets(settings.targets, proj.with_benchmarks(ctx.targets, settings.benchmarks, available),
+                                  "experiment.targets")
     if name == "attainment":  # the indicators of the chosen targets
         indicators = [i for i in available if i.id in set(targets["indicator"])]
     else:
@@ -66,6 +77,7 @@ def run_projections(ctx: Context, out: Path) -> Written:
     ds.to_netcdf(out / "ensemble.nc")
     projections.to_csv(out / "projections.csv", index=False)
     attainment.to_csv(out / "attainment.csv", index=False)
+    joint_attainment(ds, targets).to_csv(out / JOINT_ATTAINMENT_FILE, index=False)
     if ctx.config.run.figures:
         if name == "projections":
             draw_figure("projection_fans", out / "projection_fans", projections, ctx.observations, ctx.targets,

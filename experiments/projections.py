@@ -10,16 +10,31 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from innosd.experiments.ensemble import KEY_YEARS
-from innosd.model.indicators import Indicator
+from typing import Any
+
+from innosd.calibration.data import (
+    BENCHMARK_PLAN,
+    DIRECTIONS,
+    FIRST_SCORED_YEAR,
+    OFFICIAL,
+    TARGET_COLUMNS,
+    target_status,
+)
+from innosd.experiments.ensemble import KEY_YEARS, LAST_YEAR
+from innosd.model.indicators import MODELLED_REGION, Indicator
 
 from innosd.errors import ConfigError, closest
 
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 PROJECTION_COLUMNS = ["scenario", "indicator", "model_variable", "unit", "year", "median", "p05", "p25", "p75",
                       "p95", "key_year"]
-ATTAINMENT_COLUMNS = ["scenario", "indicator", "model_variable", "year", "target", "direction", "unit",
-                      "probability", "median", "p05", "p95", "plan", "source"]
+ATTAINMENT_COLUMNS = ["scenario", "indicator", "model_variable", "year", "target", "direction", "unit", "status",
+                      "probability", "mc_se", "ci_low", "ci_high", "draws", "median", "p05", "p95", "plan", "source"]
+JOINT_COLUMNS = ["scenario", "year", "targets", "requirements", "probability", "mc_se", "ci_low", "ci_high", "draws",
+                 "binding_target", "binding_probability", "warning"]
+# Below 100 draws a share has an MC error up to 0.05 (0.5/sqrt(n)): too coarse to tell 0.8 from 0.9.
+MIN_DRAWS_FOR_PROBABILITY = 100
+WILSON_Z_95 = 1.959964  # two-sided 95% normal quantile
 
 
 def projections_table(ensemble: xr.Dataset, indicators: list[Indicator]) -> pd.DataFrame:
@@ -39,9 +54,11 @@ def projections_table(ensemble: xr.Dataset, indicators: list[Indicator]) -> pd.D
 
 
 def modelled_targets(targets: pd.DataFrame) -> pd.DataFrame:
-    """Plan targets the model can answer: Guangzhou rows with a model variable."""
+    """Plan targets the model can answer: Guangzhou rows with a model variable, dated after the
+    spin-up (a 2010 target is scored inside the model's settling years, so it is left out)."""
     has_var = targets["model_variable"].fillna("").astype(str).str.strip().ne("")
-    return targets[has_var & (targets["region"] == "Guangzhou")].reset_index(drop=True)
+    scored = targets["year"].astype(int) >= FIRST_SCORED_YEAR
+    return targets[has_var & scored & (targets["region"] == MODELLED_REGION)].reset_index(drop=True)
 
 
 def target_key(row) -> str:
@@ -51,6 +68,42 @@ def target_key(row) -> str:
 def describe_target(row) -> str:
     """'rd_personnel_fte@2020 >= 219200': the key with the requirement (plans may differ in value)."""
     return f"{target_key(row)} {'>=' if row.direction == 'at_least' else '<='} {float(row.value):g}"
+
+
+def benchmark_targets(benchmarks: Any, indicators: list[Indicator], key: str = "experiment.benchmarks") -> pd.DataFrame:
+    """Targets a user states in config, `[{indicator, year, value, direction}]`, as target rows
+    labelled "benchmark (user)" (never "official"); one-line errors for unknown indicators."""
+    by_id = {i.id: i for i in indicators}
+    rows = []
+    for n, spec in enumerate(benchmarks or []):
+        where = f"{key}[{n}]"
+        if not isinstance(spec, dict) or not {"indicator", "year", "value"} <= set(spec):
+            raise ConfigError(f"{where}: give indicator, year, value (and direction: at_least | at_most), "
+                              f"got {spec!r}")
+        indicator = str(spec["indicator"])
+        if indicator not in by_id:
+            raise ConfigError(f"{where}.indicator: unknown indicator {indicator!r}{closest(indicator, by_id)}; "
+                              f"valid indicators: {', '.join(sorted(by_id))}")
+        direction = str(spec.get("direction", "at_least"))
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"{where}.direction: {direction!r} is not at_least or at_most")
+        try:
+            year, value = int(spec["year"]), float(spec["value"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: year {spec['year']!r} / value {spec['value']!r} are not numbers") from None
+        if not FIRST_SCORED_YEAR <= year <= LAST_YEAR:
+            raise ConfigError(f"{where}.year: {year} is not within {FIRST_SCORED_YEAR}..{LAST_YEAR}")
+        ind = by_id[indicator]
+        rows.append({"indicator": indicator, "year": year, "value": value, "unit": ind.unit, "kind": "",
+                     "model_variable": ind.model_variable, "region": MODELLED_REGION, "direction": direction,
+                     "plan": BENCHMARK_PLAN, "source": f"config: {where}",
+                     "quote": str(spec.get("note", "")), "note": "benchmark stated by the user, not a plan target"})
+    return pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+
+
+def with_benchmarks(targets: pd.DataFrame, benchmarks: Any, indicators: list[Indicator]) -> pd.DataFrame:
+    extra = benchmark_targets(benchmarks, indicators)
+    return pd.concat([targets, extra], ignore_index=True) if len(extra) else targets
 
 
 def select_targets(names: list[str] | str, targets: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -85,26 +138,100 @@ def year_values(ensemble: xr.Dataset, variable: str, year: int) -> np.ndarray:
     return ensemble[variable].to_numpy()[:, :, hit[0]]
 
 
+def mc_standard_error(probability: np.ndarray | float, draws: int) -> np.ndarray | float:
+    """Monte Carlo standard error of a share of `draws` independent draws: sqrt(p (1 - p) / n).
+
+    At p = 0 or 1 this is 0, which understates what n draws can tell; `wilson_interval` gives
+    the honest range there."""
+    p = np.asarray(probability, dtype=float)
+    return np.sqrt(p * (1.0 - p) / max(int(draws), 1))
+
+
+def wilson_interval(probability: np.ndarray | float, draws: int, z: float = WILSON_Z_95):
+    """95% Wilson score interval of a share (stays inside [0, 1], non-degenerate at 0 and 1)."""
+    p, n = np.asarray(probability, dtype=float), max(int(draws), 1)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
+def draws_warning(draws: int) -> str:
+    """Empty, or why `draws` posterior draws are too few for a probability to mean much."""
+    if draws >= MIN_DRAWS_FOR_PROBABILITY:
+        return ""
+    return (f"only {draws} draws: a probability has a Monte Carlo error up to "
+            f"{0.5 / np.sqrt(max(draws, 1)):.2f}; use uncertainty.draws>={MIN_DRAWS_FOR_PROBABILITY}")
+
+
+def target_label(row) -> str:
+    """'rd_intensity@2025 >= 0.034 [derived]': one row per distinct requirement, its status shown."""
+    return f"{describe_target(row)} [{target_status(row.plan, row.note)}]"
+
+
 def attainment_table(ensemble: xr.Dataset, targets: pd.DataFrame) -> pd.DataFrame:
-    """Probability (share of draws) of meeting every modelled target, per scenario."""
+    """Per modelled target and scenario: the share of draws meeting it, its MC standard error,
+    the 95% Wilson interval, the number of draws, and whether the target is official, derived
+    or a user benchmark."""
     rows = []
+    n = int(ensemble.sizes["draw"])
     for t in modelled_targets(targets).itertuples(index=False):
         values = year_values(ensemble, t.model_variable, int(t.year))
         met = meets(values, float(t.value), t.direction)
         for s, scenario in enumerate(ensemble["scenario"].to_numpy()):
             v = values[s]
             known = np.isfinite(v).all()
+            p = float(met[s].mean()) if known else np.nan
+            low, high = wilson_interval(p, n)
             rows.append({"scenario": str(scenario), "indicator": t.indicator, "model_variable": t.model_variable,
                          "year": int(t.year), "target": float(t.value), "direction": t.direction, "unit": t.unit,
-                         "probability": float(met[s].mean()) if known else np.nan,
-                         "median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)),
+                         "status": target_status(t.plan, t.note), "probability": p,
+                         "mc_se": float(mc_standard_error(p, n)), "ci_low": float(low), "ci_high": float(high),
+                         "draws": n, "median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)),
                          "p95": float(np.quantile(v, 0.95)), "plan": t.plan, "source": t.source})
     return pd.DataFrame(rows, columns=ATTAINMENT_COLUMNS)
 
 
-def joint_probability(ensemble: xr.Dataset, targets: pd.DataFrame) -> np.ndarray:
-    """Per scenario: share of draws that meet every one of `targets` at once."""
+def distinct_requirements(targets: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct requirement (several plans may state the same target)."""
+    return targets.drop_duplicates(["model_variable", "year", "value", "direction"]).reset_index(drop=True)
+
+
+def joint_met(ensemble: xr.Dataset, targets: pd.DataFrame) -> np.ndarray:
+    """(scenario, draw): True where a draw meets every one of `targets` at once."""
     ok = np.ones((ensemble.sizes["scenario"], ensemble.sizes["draw"]), dtype=bool)
     for t in targets.itertuples(index=False):
         ok &= meets(year_values(ensemble, t.model_variable, int(t.year)), float(t.value), t.direction)
-    return ok.mean(axis=1)
+    return ok
+
+
+def joint_probability(ensemble: xr.Dataset, targets: pd.DataFrame) -> np.ndarray:
+    """Per scenario: share of draws that meet every one of `targets` at once."""
+    return joint_met(ensemble, targets).mean(axis=1)
+
+
+def joint_attainment_table(ensemble: xr.Dataset, targets: pd.DataFrame,
+                           statuses: tuple[str, ...] = (OFFICIAL,)) -> pd.DataFrame:
+    """Per scenario and plan-year: the probability that a draw meets ALL that year's modelled
+    targets at once (official ones by default: a derived or benchmark target is not the plan's),
+    with its MC standard error, Wilson interval, draws, the targets it covers and the binding
+    one (the target met least often)."""
+    modelled = modelled_targets(targets)
+    modelled = modelled[[target_status(p, n) in statuses for p, n in zip(modelled["plan"], modelled["note"])]]
+    n = int(ensemble.sizes["draw"])
+    rows = []
+    for year, group in modelled.groupby(modelled["year"].astype(int)):
+        group = distinct_requirements(group)
+        met = joint_met(ensemble, group)
+        singles = [meets(year_values(ensemble, t.model_variable, year), float(t.value), t.direction).mean(axis=1)
+                   for t in group.itertuples(index=False)]
+        for s, scenario in enumerate(ensemble["scenario"].to_numpy()):
+            p = float(met[s].mean())
+            low, high = wilson_interval(p, n)
+            binding = int(np.argmin([single[s] for single in singles]))
+            rows.append({"scenario": str(scenario), "year": int(year), "targets": len(group),
+                         "requirements": "; ".join(describe_target(t) for t in group.itertuples(index=False)),
+                         "probability": p, "mc_se": float(mc_standard_error(p, n)), "ci_low": float(low),
+                         "ci_high": float(high), "draws": n,
+                         "binding_target": describe_target(group.iloc[binding]),
+                         "binding_probability": float(singles[binding][s]), "warning": draws_warning(n)})
+    return pd.DataFrame(rows, columns=JOINT_COLUMNS)

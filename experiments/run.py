@@ -38,7 +38,7 @@ from innosd.model.indicators import KEY_INDICATORS, model_indicators
 from innosd.model.info import model_info
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures import plots
-from innosd.rundir import atomic_directory, provenance, write_metadata
+from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, provenance, write_metadata
 from innosd.scenarios import build
 from innosd.scenarios.schema import RunConfig
 
@@ -68,6 +68,7 @@ class Uncertain:
     ensemble: xr.Dataset  # (scenario, draw, time)
     projections: pd.DataFrame
     attainment: pd.DataFrame
+    joint: pd.DataFrame       # all of a plan-year's targets at once, per scenario
     chunk_folder: Path
 
 
@@ -79,7 +80,7 @@ def posterior_ensemble(config: RunConfig, observations, targets) -> Uncertain | 
     ds, projections, attainment, folder = expmod.scenario_projection_tables(
         {config.name: config}, indicators, expmod.proj.modelled_targets(targets), ens.FIRST_YEAR, ens.LAST_YEAR,
         "posterior")
-    return Uncertain(ds, projections, attainment, folder)
+    return Uncertain(ds, projections, attainment, expmod.joint_attainment(ds, targets), folder)
 
 
 def lever_frame(config: RunConfig) -> pd.DataFrame:
@@ -99,6 +100,7 @@ def write_run(folder: Path, config: RunConfig, ds, observations, targets, uncert
             uncertain.ensemble.to_netcdf(tmp / "ensemble.nc")
             uncertain.projections.to_csv(tmp / "projections.csv", index=False)
             uncertain.attainment.to_csv(tmp / "attainment.csv", index=False)
+            uncertain.joint.to_csv(tmp / JOINT_ATTAINMENT_FILE, index=False)
         write_metadata(tmp, "run", seed=int(config.run.seed), config=config.to_dict(), recorded=ds.attrs, extra={
             "scenario": ds.attrs["scenario"], "backend": ds.attrs["backend"], "run_name": config.name,
             "levers": build.lever_table(config, model_info(MODEL_FILE)),
@@ -209,9 +211,10 @@ def collect_sweep(folder: Path, jobs: list[list[str]], configs: list[RunConfig],
     uncertain = [(label, f) for label, f in zip(labels, job_folders) if (f / "projections.csv").is_file()]
     if uncertain:
         tables = {}
-        for table in ("projections", "attainment"):
+        for table in ("projections", "attainment", "joint_attainment"):
             tables[table] = pd.concat([pd.read_csv(f / f"{table}.csv").assign(scenario=label)
-                                       for label, f in uncertain], ignore_index=True)
+                                       for label, f in uncertain if (f / f"{table}.csv").is_file()],
+                                      ignore_index=True)
             tables[table].to_csv(folder / f"{table}.csv", index=False)
         ensembles = [xr.load_dataset(f / "ensemble.nc").assign_coords(scenario=[label]) for label, f in uncertain]
         xr.concat(ensembles, dim="scenario", combine_attrs="drop_conflicts").to_netcdf(folder / "ensemble.nc")

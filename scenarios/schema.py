@@ -250,6 +250,7 @@ class ProjectionSettings:
     scenarios: Any            # all | [scenario names]
     indicators: Any           # all | [indicator ids]
     targets: Any              # all | [indicator@year, ...]
+    benchmarks: Any           # [] | [{indicator, year, value, direction}]: user targets, "benchmark (user)"
     first_year: int
     last_year: int
 
@@ -259,6 +260,7 @@ class AttainmentSettings:
     name: str
     scenarios: Any            # all | [scenario names]
     targets: Any              # all | [indicator@year or indicator, ...]
+    benchmarks: Any           # [] | [{indicator, year, value, direction}]: user targets, "benchmark (user)"
     first_year: int
     last_year: int
 

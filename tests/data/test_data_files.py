@@ -25,6 +25,7 @@ from innosd.errors import DataError
 
 SOURCES = DATA_DIR / "sources"
 STATS_CSV = SOURCES / "guangzhou-public-statistics-2013-2016.csv"
+PLAN_TARGETS_CSV = SOURCES / "guangzhou-plan-targets-2021-2025.csv"  # 2021-2025 plans, quoted by news reports
 SEED_RE = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
 MODEL_FILE = Path(__file__).resolve().parents[2] / "model" / "guangzhou_innovation.mdl"
@@ -45,8 +46,11 @@ def tgt():
 
 @pytest.fixture(scope="module")
 def stats_rows():
-    with STATS_CSV.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    rows = []
+    for path in (STATS_CSV, PLAN_TARGETS_CSV):
+        with path.open(encoding="utf-8") as f:
+            rows += list(csv.DictReader(f))
+    return rows
 
 
 # ---------------------------------------------------------------- shipped files
@@ -81,7 +85,8 @@ def test_quotes_are_verbatim_from_the_cited_source(which, request, stats_rows):
             assert r["source"] in texts, f"row {i}: unknown seed {r['source']}"
             assert r["quote"] in texts[r["source"]], f"row {i}: quote not found in {r['source']}: {r['quote']}"
         else:
-            assert (r["source"], r["quote"]) in stat_quotes, f"row {i}: not a statistics-CSV (source, quote) pair"
+            assert (r["source"], r["quote"]) in stat_quotes, \
+                f"row {i}: not a (source, quote) pair of the statistics or plan-targets CSV"
 
 
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -174,6 +179,22 @@ def test_dongguan_targets_kept_unmapped(tgt):
     assert _target(tgt, "rd_intensity", 2020, "[004]", "Dongguan")["value"] == pytest.approx(0.028)
     assert _target(tgt, "invention_patents_per_10k", 2020, "[004]", "Dongguan")["value"] == 23
     assert len(dg) >= 8 and (dg["model_variable"] == "").all()
+
+
+def test_2025_targets_present_and_unrepresentable_ones_unmapped(tgt):
+    """The 2021-2025 plans' targets are rows; the ones the model cannot compute say so."""
+    r = _target(tgt, "rd_intensity", 2025, "[P14]")
+    assert r["value"] == pytest.approx(0.034) and r["model_variable"] == "rd intensity"
+    for indicator in ("high_value_invention_patents_per_10k", "basic_research_share_of_rd",
+                      "incubators_national_level", "overseas_talent_introduced"):
+        row = tgt[(tgt["indicator"] == indicator) & (tgt["year"] == 2025)].iloc[0]
+        assert row["model_variable"] == "" and "no model variable" in row["note"], indicator
+
+
+def test_maker_space_doubling_is_not_scored(tgt):
+    """2 x end-2015 = 70 lies below the 115 counted in 2016: not a target the plan can have meant."""
+    r = _target(tgt, "maker_spaces", 2020, "[003]")
+    assert r["model_variable"] == "" and "NOT SCORED" in r["note"]
 
 
 def test_targets_cover_every_plan_and_map_known_variables(tgt):

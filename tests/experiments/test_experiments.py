@@ -111,18 +111,34 @@ def test_projections_over_posterior_draws_equal_single_runs(cli, tmp_path, confi
 
 def test_attainment_is_the_share_of_draws_meeting_each_target(cli, tmp_path):
     code, out = cli("+experiment=attainment", "params=calibrated", f"uncertainty.draws={N_DRAWS}",
-                    "experiment.scenarios=[baseline]", "experiment.targets=[high_tech_enterprises@2020]")
+                    "experiment.scenarios=[baseline]",
+                    "experiment.targets=[high_tech_enterprises@2020,rd_intensity@2025,rd_personnel_fte@2025]",
+                    "+experiment.benchmarks=[{indicator: rd_personnel_fte, year: 2025, value: 250000}]")
     assert code == 0, out.err
+    assert f"only {N_DRAWS} draws" in out.err  # too few draws for a probability to mean much: said
     folder = _only_folder(tmp_path / "out", "experiments/*/*_attainment")
     table = pd.read_csv(folder / "attainment.csv")
     assert list(table.columns) == ["scenario", "indicator", "model_variable", "year", "target", "direction", "unit",
-                                   "probability", "median", "p05", "p95", "plan", "source"]
-    assert set(table["indicator"]) == {"high_tech_enterprises"} and set(table["year"]) == {2020}
-    values = xr.open_dataset(folder / "ensemble.nc")["high tech enterprises"].sel(scenario="baseline", time=2021.0)
+                                   "status", "probability", "mc_se", "ci_low", "ci_high", "draws", "median", "p05",
+                                   "p95", "plan", "source"]
+    assert set(zip(table["indicator"], table["year"])) == {("high_tech_enterprises", 2020), ("rd_intensity", 2025),
+                                                           ("rd_personnel_fte", 2025)}
+    assert set(table.loc[table["indicator"] == "rd_personnel_fte", "status"]) == {"benchmark (user)"}
+    ensemble = xr.open_dataset(folder / "ensemble.nc")
     for row in table.itertuples():
-        assert row.probability == pytest.approx(float((values >= row.target).mean()))
+        values = ensemble[row.model_variable].sel(scenario="baseline", time=row.year + 1.0)
+        share = float((values >= row.target).mean())
+        assert row.probability == pytest.approx(share)
         assert row.median == pytest.approx(float(values.median()))
+        assert row.mc_se == pytest.approx(np.sqrt(share * (1 - share) / N_DRAWS))
+        assert row.draws == N_DRAWS and row.ci_low <= share <= row.ci_high
     assert 0 < table["probability"].max()
+    joint = pd.read_csv(folder / "joint_attainment.csv")
+    # the joint 2025 row covers the official targets only (the benchmark is the user's)
+    row = joint[(joint["scenario"] == "baseline") & (joint["year"] == 2025)].iloc[0]
+    assert row["targets"] == 1 and row["requirements"] == "rd_intensity@2025 >= 0.034"
+    rd = ensemble["rd intensity"].sel(scenario="baseline", time=2026.0)
+    assert row["probability"] == pytest.approx(float((rd >= 0.034).mean())) and row["draws"] == N_DRAWS
 
 
 def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_path):

@@ -292,7 +292,7 @@ class PolicySettings:
     refine_samples: int       # per round (power of 2)
     refine_shrink: float
     cost_from: int
-    cost_to: int
+    cost_to: Optional[int]    # null: the last target year
 
 
 EXPERIMENT_SCHEMAS = {"projections": ProjectionSettings, "attainment": AttainmentSettings,

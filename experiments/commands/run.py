@@ -45,7 +45,9 @@ from innosd.experiments.commands import OneLineParser
 from innosd.errors import ConfigError
 from innosd.experiments import run as runs
 from innosd.model import MODEL_FILE
-from innosd.model.info import lever_names, model_info
+from innosd.model import compile_model
+from innosd.model.info import model_info
+from innosd.scenarios.levers import COST_UNIT, lever_docs
 from innosd.rundir import atomic_directory
 from innosd.scenarios import build, compose
 
@@ -81,9 +83,37 @@ def listing(flag: str) -> str:
     if flag == "--list-scenarios":
         return "\n".join(compose.options("scenario", compose.CONFIG_DIR))
     if flag == "--list-levers":
-        return "\n".join(lever_names(info))
+        return lever_listing(info)
     return "\n".join(f"{c.name.replace(' ', '_')}\t{c.default:g}\t[{c.lower:g}, {c.upper:g}]\t{c.units}"
                      for c in info.constants.values())
+
+
+LEVER_BASELINE_TIME = 2017.0  # levers start in 2017 by default: the value they scale on 1 January 2017
+
+
+def lever_listing(info) -> str:
+    """Every lever: meaning, what `change` does, its range, the value it scales (model file
+    values, 2017), that value's unit, and its cost model (unit costs, basis, source)."""
+    docs = lever_docs(info)
+    scaled = sorted({d.scales for d in docs.values() if d.scales})
+    baseline = compile_model(MODEL_FILE).run({}, return_columns=scaled) if scaled else None
+    blocks = []
+    for lever, doc in docs.items():
+        lines = [lever, f"  meaning: {doc.meaning}",
+                 f"  change:  relative; the scaled value x (1 + change), 0 = the 2016 policies continue; "
+                 f"declared range [{doc.lower:g}, {doc.upper:g}]; set start/ramp_years for its timing"]
+        if doc.scales:
+            value = float(baseline.loc[LEVER_BASELINE_TIME, doc.scales])
+            lines.append(f"  scales:  {doc.scales} = {value:,.4g} {info.units.get(doc.scales, '')} "
+                         f"in {LEVER_BASELINE_TIME:g} (model file values)")
+        if doc.cost:
+            terms = ", ".join(f"{unit_cost:g} x {variable} [{info.units.get(variable, '')} x Year]"
+                              for variable, unit_cost in doc.cost.items())
+            lines.append(f"  cost:    {terms}, in {COST_UNIT}; basis: {doc.basis}; {doc.source}")
+        else:
+            lines.append("  cost:    no cost model in scenarios/levers.yaml (a policy search counts it as free)")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def main(argv: list[str]) -> int:

@@ -23,12 +23,14 @@ from innosd.model import MODEL_FILE
 from innosd.model.info import model_info
 from innosd.model import compile_model
 from innosd.scenarios import CONFIG_DIR, build, compose
+from innosd.scenarios.levers import lever_docs
 from innosd.scenarios.schema import experiment_settings
 
 N_DRAWS = 12
 # Draws are plain floats written to CSV and read back: 17 significant digits round-trip
 # exactly, so an ensemble member and a single run of the same row agree to rounding only.
 SAME_RUN_RTOL = 1e-12
+COST_RTOL = 1e-9  # the same Euler sums in another order: round-off only
 
 
 @pytest.fixture(scope="module")
@@ -223,28 +225,38 @@ def test_malformed_prior_file_for_sensitivity_is_one_config_error(tmp_path, text
     assert fragment in str(err.value) and len(str(err.value).splitlines()) == 1
 
 
-def test_policy_search_cost_is_the_extra_fiscal_outlay(cli, tmp_path):
+def test_policy_search_cost_is_the_extra_outlay_to_the_target_year(cli, tmp_path):
     code, out = cli("+experiment=policy_search", "params=model_defaults", "experiment.targets=[rd_intensity@2020]",
                     "experiment.required_probability=1", "~experiment.levers",
-                    "+experiment.levers.fiscal_st=[0,1]", "experiment.samples=4", "experiment.refine_rounds=1",
-                    "experiment.refine_samples=2")
+                    "+experiment.levers.fiscal_st=[0,1]", "+experiment.levers.talent=[0,2]", "experiment.samples=4",
+                    "experiment.refine_rounds=1", "experiment.refine_samples=2")
     assert code == 0, out.err
     folder = _only_folder(tmp_path / "out", "experiments/*/*_policy_search")
     candidates = pd.read_csv(folder / "policy_candidates.csv")
-    assert list(candidates.columns) == ["fiscal_st.change", "cost_100m_yuan", "probability", "pareto", "feasible",
-                                        "stage"]
+    assert list(candidates.columns) == ["fiscal_st.change", "talent.change", "cost_100m_yuan", "probability", "mc_se",
+                                        "binding_target", "pareto", "feasible", "stage"]
     assert len(candidates) == 1 + 4 + 2
-    # independent check with model_defaults (one run per setting): the model's own
-    # cumulative counters of fiscal S&T and post-subsidy, 2017 to year-end 2035
+    # independent check with model_defaults (one run per setting): the model's own cumulative
+    # counters of fiscal S&T and post-subsidy from 2017 to year-end 2020 (the target's year, not
+    # 2035), plus the talent cost model: 0.01 亿元 per extra programme admission
+    talent_unit_cost = lever_docs(model_info(MODEL_FILE))["talent"].cost["talent programme admissions"]
     model = compile_model(MODEL_FILE)
     cols = ["fiscal st cumulative", "post subsidy cumulative"]
-    base = model.run({}, return_columns=cols)
+    step = model_info(MODEL_FILE).constants["TIME STEP"].default
+    fine = {"SAVEPER": step}  # every step: the Euler sum the model integrates
+    base = model.run(fine, return_columns=cols + ["talent programme admissions"])
     for row in candidates.itertuples():
-        run = model.run({"fiscal st scenario change": row._1}, return_columns=cols)
-        extra = sum((run.loc[2036.0, c] - run.loc[2017.0, c]) - (base.loc[2036.0, c] - base.loc[2017.0, c])
+        run = model.run({**fine, "fiscal st scenario change": row._1, "talent scenario change": row._2},
+                        return_columns=cols + ["talent programme admissions"])
+        extra = sum((run.loc[2021.0, c] - run.loc[2017.0, c]) - (base.loc[2021.0, c] - base.loc[2017.0, c])
                     for c in cols)
-        assert row.cost_100m_yuan == pytest.approx(extra, rel=1e-9, abs=1e-9)
-    assert candidates["cost_100m_yuan"].iloc[0] == 0
+        admissions = run["talent programme admissions"] - base["talent programme admissions"]
+        window = (admissions.index >= 2017.0 - 1e-9) & (admissions.index < 2021.0 - 1e-9)
+        expected = extra + talent_unit_cost * float(admissions[window].sum()) * step
+        assert row.cost_100m_yuan == pytest.approx(expected, rel=COST_RTOL, abs=1e-6)
+    assert candidates.loc[candidates["stage"] == "initial", "cost_100m_yuan"].abs().min() == 0
+    summary = json.loads((folder / "policy_summary.json").read_text())
+    assert summary["cost_years"] == [2017, 2020] and summary["binding_target"] == "rd_intensity@2020 >= 0.03"
     front = candidates[candidates["pareto"]]
     for row in front.itertuples():
         dominated = ((candidates["cost_100m_yuan"] <= row.cost_100m_yuan) & (candidates["probability"] >=

@@ -256,3 +256,28 @@ def test_user_parameter_sets_come_before_the_shipped_ones(tmp_path, monkeypatch,
     assert "mine" in compose.options("params")
     shipped = build.compose_run_config(["params=model_defaults"], info).parameter_set.params_dir
     assert shipped == str(CONFIG_DIR / "params")
+
+
+def test_every_lever_is_documented_with_a_cost_model():
+    """A planner must see what each lever means and costs; a lever added to the .mdl without a
+    cost model in scenarios/levers.yaml would be free in every policy search."""
+    from innosd.model.info import lever_names
+    from innosd.scenarios.levers import lever_docs
+
+    info = model_info(MODEL_FILE)
+    docs = lever_docs(info)
+    assert list(docs) == lever_names(info)
+    for lever, doc in docs.items():
+        assert doc.meaning and doc.scales in info.units, lever
+        assert doc.cost and doc.basis in ("model", "assumption", "sourced") and doc.source, lever
+        assert all(unit_cost > 0 for unit_cost in doc.cost.values()), lever
+
+
+def test_list_levers_explains_each_lever(capsys):
+    code, out = _cli(capsys, "--list-levers")
+    assert code == 0
+    blocks = out.out.strip().split("\ntalent\n")
+    talent = "talent\n" + blocks[1]
+    assert "meaning: relative change of talent-programme admissions" in talent
+    assert "talent programme admissions = 261 person/Year in 2017" in talent
+    assert "0.01 x talent programme admissions" in talent and "basis: assumption" in talent

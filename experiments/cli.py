@@ -6,6 +6,7 @@
     innosd calibrate [HYDRA OVERRIDES...]  Bayesian calibration to the 2013-2016 figures
     innosd validate [MODEL]             the SD validation battery (validation.md/.csv)
     innosd report RUN_DIR...            HTML + PDF report from saved run folders
+    innosd app [MODEL] [--port N]       the what-if page (local server; --bench: its latency)
 
 User errors (`innosd.errors.InnosdError`) are printed as one line and exit 2.
 """
@@ -26,6 +27,7 @@ SUBCOMMANDS = {
     "calibrate": "innosd.experiments.commands.calibrate",
     "validate": "innosd.experiments.commands.validate",
     "report": "innosd.experiments.commands.report",
+    "app": "innosd.experiments.commands.app",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

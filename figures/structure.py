@@ -23,7 +23,7 @@ from innosd.figures.labels import sector_label, stock_label, text
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from innosd.errors import ModelError
-from innosd.model.abstract import expressions, norm, parse, signed_terms, stocks
+from innosd.model.abstract import children, elements, expressions, norm, parse, signed_terms, stocks
 
 GROUP_HEADER = re.compile(r"\*{10,}\s*\n\s*\.([^\n]+?)\s*\n\s*\*{10,}~")
 MAX_STACK = 7          # stocks per column inside a sector before it wraps into a second column
@@ -164,6 +164,60 @@ def _sectors(rates: dict, owner: dict[str, str], display: dict[str, str]) -> dic
     for key in rates:
         sectors.setdefault(owner.get(key, "(no sector)"), []).append(display[key])
     return sectors
+
+
+# ----------------------------------------------------------------------------- influences
+
+def _references(node, found: set[str]) -> set[str]:
+    if isinstance(node, expressions().ReferenceStructure):
+        found.add(node.reference)
+    for child in children(node):
+        if child is not None and not isinstance(child, (str, int, float, bool)):
+            _references(child, found)
+    return found
+
+
+def dependencies(mdl_path: Path) -> dict[str, set[str]]:
+    """Every variable (name as written) -> the variables its equation uses (names as written)."""
+    mdl_path = Path(mdl_path)
+    if not mdl_path.is_file():
+        raise ModelError(f"{mdl_path}: no such model file")
+    stat = mdl_path.stat()
+    return _dependencies(mdl_path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _dependencies(mdl_path: Path, mtime_ns: int, size: int) -> dict[str, set[str]]:
+    model = parse(mdl_path)
+    display = {norm(e.name): e.name for e in elements(model)}
+    uses: dict[str, set[str]] = {}
+    for element in elements(model):
+        found: set[str] = set()
+        for component in element.components:
+            _references(component.ast, found)
+        uses[element.name] = {display[norm(r)] for r in found if norm(r) in display and norm(r) != norm(element.name)}
+    return uses
+
+
+def reached_stocks(constant: str, uses: dict[str, set[str]], stock_names: set[str]) -> list[str]:
+    """The stocks whose equations depend on `constant` without passing through another stock:
+    where a constant (a policy lever) first acts on the stock-and-flow structure."""
+    used_by: dict[str, set[str]] = {}
+    for name, refs in uses.items():
+        for ref in refs:
+            used_by.setdefault(ref, set()).add(name)
+    seen, frontier, reached = {constant}, [constant], set()
+    while frontier:
+        name = frontier.pop()
+        for user in used_by.get(name, ()):
+            if user in seen:
+                continue
+            seen.add(user)
+            if user in stock_names:
+                reached.add(user)  # its rate (or initial value) uses the constant: stop at the stock
+            else:
+                frontier.append(user)
+    return sorted(reached)
 
 
 # ----------------------------------------------------------------------------- layout

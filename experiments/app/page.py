@@ -24,7 +24,7 @@ from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.plotting import figure
 
 from innosd.errors import InnosdError
-from innosd.experiments.app.whatif import Outcome, WhatIf, mc_error, moved_levers
+from innosd.experiments.app.whatif import Outcome, WhatIf, moved_levers
 from innosd.figures.labels import indicator_label, indicator_scale, scenario_label, sector_label, stock_label, text
 from innosd.figures.plots import BAND_50_ALPHA, BAND_90_ALPHA, HIGHLIGHT_YEARS
 from innosd.figures.structure import dependencies, layout, reached_stocks, read_structure
@@ -285,26 +285,35 @@ class PlanPage:
         for r in shown.sort_values(["year", "indicator"]).itertuples(index=False):
             before = float(base.loc[(r.indicator, r.year, r.plan)])
             rows.append(_row([f"{indicator_label(r.indicator, lang)} {r.year}",
-                              f"{'≥' if r.direction == 'at_least' else '≤'} {r.target:,.4g}", html.escape(r.plan),
-                              _probability(r.probability, outcome.draws), _delta(r.probability - before)],
-                             f'data-target="{r.indicator}@{r.year}"'))
-        joint = [_row([f"<b>{text('app_joint', lang)} {year}</b>", "", "",
-                       _probability(p, outcome.draws), _delta(p - self.engine.baseline.joint[year])],
-                      f'data-joint="{year}"')
-                 for year, p in sorted(outcome.joint.items()) if year >= FIRST_SHOWN_PLAN_YEAR]
+                              f"{'≥' if r.direction == 'at_least' else '≤'} {r.target:,.4g} ({html.escape(r.status)})",
+                              html.escape(r.plan), _probability(r.probability, r.mc_se),
+                              _delta(r.probability - before)], f'data-target="{r.indicator}@{r.year}"'))
+        base_joint = self.engine.baseline.joint.set_index("year")["probability"]
+        joint = [_row([f"<b>{text('app_joint', lang)} {r.year}</b> ({r.targets})",
+                       html.escape(f"{text('app_binding', lang)}: {r.binding_target}"), "",
+                       _probability(r.probability, r.mc_se), _delta(r.probability - float(base_joint.loc[r.year]))],
+                      f'data-joint="{r.year}"')
+                 for r in outcome.joint.itertuples(index=False) if r.year >= FIRST_SHOWN_PLAN_YEAR]
         header = _row([text("app_target", lang), "", text("app_plan", lang), text("app_probability", lang),
                        text("app_change_vs_baseline", lang)], tag="th")
         return (f"<h3>{text('app_probabilities', lang)}</h3><table class='probabilities' "
                 f"style='font-size:12px;border-collapse:collapse'>{header}{''.join(joint)}{''.join(rows)}</table>")
 
     def _cost_text(self, outcome: Outcome) -> str:
+        lang = self.language
+        held = f"<p style='color:#555'>{text('app_held_fixed', lang)}</p>"
         cost = outcome.cost
-        held = f"<p style='color:#555'>{text('app_held_fixed', self.language)}</p>"
         if cost is None:
-            return f"<p class='cost'>{text('app_no_cost', self.language)}</p>{held}"
+            return f"<p class='cost'>{text('app_no_cost', lang)}</p>{held}"
         start, stop = self.engine.cost_years
-        return (f"<p class='cost'>{text('app_cost', self.language, start=start, stop=stop, mean=cost[0], error=cost[1])}"
-                f"</p>{held}")
+        parts = [text("app_cost", lang, start=start, stop=stop, mean=cost[0], error=cost[1])]
+        moved = moved_levers(outcome.levers, self.engine.info)
+        assumed = [lv for lv in moved if self.engine.lever_docs[lv].basis == "assumption"]
+        if assumed:
+            parts.append(text("app_cost_assumed", lang, levers=", ".join(assumed)))
+        if outcome.uncosted:
+            parts.append(text("app_uncosted", lang, levers=", ".join(outcome.uncosted)))
+        return f"<p class='cost'>{html.escape(' '.join(parts))}</p>{held}"
 
     def _diagram_figure(self):
         structure = read_structure(MODEL_FILE)
@@ -415,10 +424,10 @@ def _row(cells: list[str], attributes: str = "", tag: str = "td") -> str:
     return f"<tr {attributes}>{inner}</tr>"
 
 
-def _probability(p: float, draws: int) -> str:
+def _probability(p: float, mc_se: float) -> str:
     if not np.isfinite(p):
         return "–"
-    return f"<span class='p'>{p:.3f}</span> ± {mc_error(p, draws):.3f}"
+    return f"<span class='p'>{p:.3f}</span> ± {mc_se:.3f}"
 
 
 def _delta(d: float) -> str:

@@ -12,7 +12,8 @@ by `build.scenario_config` (declared ranges: a value outside them is refused her
 the browser sent), the parameter table is `ensemble.run_table` over the posterior draws
 `ensemble.posterior_draws` chose (same seed, same draws), the runs are
 `ensemble.YearEndTask` (the compiled ensemble) and the tables `experiments.projections`'.
-Cost is `experiments.policy`'s fiscal outlay, against the baseline with the same draws.
+Cost is `experiments.policy`'s cost model (the fiscal flows plus each moved lever's unit
+costs, scenarios/levers.yaml), against the baseline with the same draws.
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ from innosd.calibration.data import load_observations, load_targets
 from innosd.errors import ConfigError, ModelError
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
-from innosd.experiments.policy import COSTED_LEVERS, OutlayTask, dedupe_targets
+from innosd.experiments.policy import OutlayTask, base_time_step, cost_terms, lever_cost, uncosted_levers
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators
 from innosd.model.info import LEVER_SUFFIXES, Constant, ModelInfo, lever_constant, lever_names, model_info
 from innosd.model.results import year_end_time
 from innosd.scenarios import CONFIG_DIR, build
+from innosd.scenarios.levers import LeverDoc, lever_docs
 from innosd.scenarios.schema import LEVER_FIELDS, RunConfig
 
 # A scenario is chosen by its file name on the command line (`scenario=NAME`): letters,
@@ -81,8 +83,9 @@ class Outcome:
     ensemble: xr.Dataset          # (scenario=[whatif], draw, time), year-end values
     projections: pd.DataFrame     # projections.csv's columns
     attainment: pd.DataFrame      # attainment.csv's columns
-    joint: dict[int, float]       # plan year -> share of draws meeting every modelled target of that year
-    cost_draws: np.ndarray | None  # extra fiscal outlay per draw against the baseline (100 million yuan)
+    joint: pd.DataFrame           # joint_attainment.csv's: per plan year, all its official targets at once
+    cost_draws: np.ndarray | None  # extra cost per draw against the baseline (100 million yuan); None: nothing moved
+    uncosted: list[str]           # moved levers without a cost model (they count nothing)
 
     @property
     def draws(self) -> int:
@@ -95,11 +98,6 @@ class Outcome:
             return None
         return float(self.cost_draws.mean()), float(self.cost_draws.std(ddof=1) / math.sqrt(len(self.cost_draws))
                                                     if len(self.cost_draws) > 1 else 0.0)
-
-
-def mc_error(probability: float, draws: int) -> float:
-    """Monte Carlo standard error of a share of `draws` independent draws."""
-    return math.sqrt(max(probability * (1 - probability), 0.0) / draws) if draws else math.nan
 
 
 class WhatIf:
@@ -121,11 +119,12 @@ class WhatIf:
         first = min([ens.FIRST_YEAR, *self.targets["year"].astype(int)])
         self.times = ens.year_end_times(first, ens.LAST_YEAR)
         policy = yaml.safe_load((self.config_dir / "experiment" / "policy_search.yaml").read_text(encoding="utf-8"))
-        self.cost_years = (int(policy["cost_from"]), int(policy["cost_to"]))  # policy_search's window
-        # per plan year, each distinct requirement once (several plans may state the same target)
-        self.plan_years = {int(year): dedupe_targets(group) for year, group in self.targets.groupby("year")}
+        # policy_search's window: from its cost_from to its cost_to (null: the last plan year)
+        self.cost_years = (int(policy["cost_from"]), int(policy.get("cost_to") or self.targets["year"].max()))
+        self.lever_docs: dict[str, LeverDoc] = lever_docs(self.info)
+        self.cost_columns = tuple(cost_terms(lever_names(self.info), self.lever_docs))  # every term any mix uses
         self._base_table = ens.fill_defaults(ens.run_table(self.base, self.posterior))
-        self._baseline_outlay = self._outlay(self._base_table)  # the cost's reference
+        self._baseline_integrals = self._integrals(self._base_table)  # the cost's reference
         self.baseline = self.evaluate({})
 
     # ------------------------------------------------------------------ settings
@@ -172,21 +171,25 @@ class WhatIf:
         wanted = self.indicators if indicators is None else [i for i in self.indicators if i.id in set(indicators)]
         projections = proj.projections_table(ds, wanted) if wanted else pd.DataFrame(columns=proj.PROJECTION_COLUMNS)
         attainment = proj.attainment_table(ds, self.targets)
-        joint = {year: float(proj.joint_probability(ds, group)[0]) for year, group in self.plan_years.items()}
-        return Outcome(levers, ds, projections, attainment, joint, self._extra_cost(config, table))
+        joint = proj.joint_attainment_table(ds, self.targets)
+        moved = list(moved_levers({lv: dataclasses.asdict(s) for lv, s in config.scenario.levers.items()}, self.info))
+        return Outcome(levers, ds, projections, attainment, joint, self._extra_cost(moved, table),
+                       uncosted_levers(moved, self.lever_docs))
 
-    def _outlay(self, table: pd.DataFrame) -> np.ndarray:
+    def _integrals(self, table: pd.DataFrame) -> np.ndarray:
+        """(draw, cost column) time integrals over the cost window (policy.OutlayTask)."""
         start, stop = self.cost_years
-        step = float(self.base.params.get("TIME STEP", self.info.constants["TIME STEP"].default))
-        task = OutlayTask(str(MODEL_FILE), (), (), float(start), float(year_end_time(stop)), step)
-        return task(table)[:, -1]
+        task = OutlayTask(str(MODEL_FILE), (), (), self.cost_columns, float(start), float(year_end_time(stop)),
+                          base_time_step(self.base, self.info))
+        return task(table)
 
-    def _extra_cost(self, config: RunConfig, table: pd.DataFrame) -> np.ndarray | None:
-        """Extra fiscal outlay per draw against the baseline, when a lever with a fiscal cost moved."""
-        moved = moved_levers({lv: dataclasses.asdict(s) for lv, s in config.scenario.levers.items()}, self.info)
-        if not set(moved) & set(COSTED_LEVERS):
+    def _extra_cost(self, moved: list[str], table: pd.DataFrame) -> np.ndarray | None:
+        """Cost per draw against the baseline (policy.lever_cost of the extra integrals); None if nothing moved."""
+        if not moved:
             return None
-        return self._outlay(table) - self._baseline_outlay
+        terms = cost_terms(moved, self.lever_docs)
+        extra = self._integrals(table) - self._baseline_integrals
+        return np.array([lever_cost(dict(zip(self.cost_columns, row)), terms) for row in extra])
 
     # ------------------------------------------------------------------ saving
 
@@ -251,5 +254,4 @@ def _number(value: Any) -> float | int:
     return int(number) if number.is_integer() else number
 
 
-__all__ = ["LeverControl", "Outcome", "WhatIf", "check_scenario_name", "lever_controls", "mc_error",
-           "moved_levers"]
+__all__ = ["LeverControl", "Outcome", "WhatIf", "check_scenario_name", "lever_controls", "moved_levers"]

@@ -39,8 +39,8 @@ def test_saved_scenario_reproduces_the_page_numbers(engine, configs_here, tmp_pa
     assert (page["probability"].to_numpy() != baseline).any()  # the mix moves some odds
 
 
-def test_cost_is_the_extra_outlay_of_costed_levers_only(engine):
-    assert engine.evaluate({"talent": {"change": 2.0}}).cost is None  # no fiscal variable behind talent
+def test_cost_is_zero_at_the_baseline_and_positive_for_more_spending(engine):
+    assert engine.evaluate({"talent": {"change": 2.0}}).cost[0] > 0  # its unit cost (levers.yaml)
     mean, error = engine.evaluate({"fiscal_st": {"change": 1.0}}).cost
     assert mean > 0 and 0 <= error < mean
     assert engine.evaluate({"fiscal_st": {"change": 0.0}}).cost is None

@@ -21,6 +21,7 @@ from innosd.errors import ConfigError
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
 from innosd.experiments.context import Context, Written, draw_figure, run_attrs, scenario_configs, scenario_names
+from innosd.experiments.discovery import run_discovery
 from innosd.experiments.policy import run_policy_search
 from innosd.experiments.sensitivity import run_sensitivity
 from innosd.model import MODEL_FILE
@@ -91,7 +92,7 @@ def run_projections(ctx: Context, out: Path) -> Written:
 
 
 RUNNERS = {"projections": run_projections, "attainment": run_projections, "sensitivity": run_sensitivity,
-           "policy_search": run_policy_search}
+           "policy_search": run_policy_search, "discovery": run_discovery}
 
 
 def run_experiment(folder: Path, config: RunConfig, overrides: tuple[str, ...], info: ModelInfo,

@@ -292,6 +292,43 @@ def pareto_front(candidates: pd.DataFrame, language: str = "en"):
     return fig
 
 
+# ----------------------------------------------------------------------------- scenario discovery
+
+PRIM_COLUMNS = ("box", "input", "input_kind", "lower", "upper", "coverage", "density")
+
+
+def prim_box_limits(boxes: pd.DataFrame, ranges: pd.DataFrame, language: str = "en"):
+    """Each PRIM box's restricted inputs as bars within the input's sampled range (0 = min, 1 = max)."""
+    check_language(language)
+    _require(boxes, PRIM_COLUMNS, "prim_boxes.csv")
+    use_style(language)
+    colors = _colors()
+    numbers = list(dict.fromkeys(boxes["box"].astype(int)))
+    fig, axes = plt.subplots(len(numbers), 1, figsize=(6.5, 0.45 * len(boxes) + 1.2 * len(numbers) + 0.6),
+                             squeeze=False)
+    for ax, number in zip(axes[:, 0], numbers):
+        rows = boxes[boxes["box"].astype(int) == number].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        for yi, row in zip(y, rows.itertuples(index=False)):
+            low, high = (float(ranges.loc[row.input, "min"]), float(ranges.loc[row.input, "max"])) \
+                if row.input in ranges.index else (row.lower, row.upper)
+            span = (high - low) or 1.0
+            ax.barh(yi, 1.0, color="#e5e5e5", height=0.6)
+            ax.barh(yi, (row.upper - row.lower) / span, left=(row.lower - low) / span, height=0.6,
+                    color=colors[1] if row.input_kind == "lever" else colors[0])
+        ax.set_yticks(y, [str(i) for i in rows["input"]])
+        ax.set_xlim(0, 1)
+        first = rows.iloc[0]
+        ax.set_title(text("prim_box", language, n=number, coverage=f"{first.coverage:.0%}",
+                          density=f"{first.density:.0%}"))
+        ax.set_xlabel(text("position_in_range", language))
+    fig.legend([Patch(color=colors[0]), Patch(color=colors[1])],
+               [text("kind_parameter", language), text("kind_lever", language)], loc="lower center", ncol=2)
+    fig.suptitle(text("prim_title", language), fontweight="bold")
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    return fig
+
+
 # ----------------------------------------------------------------------------- calibration
 
 FIT_COLUMNS = ("indicator", "year", "unit", "observed", "median", "p05", "p95")

@@ -29,7 +29,7 @@ from innosd.model.backends import BACKENDS  # run.backend: the PySD reference or
 from innosd.model.info import LEVER_SUFFIXES
 UNCERTAINTY_MODES = ("auto", "none", "posterior")
 SCHEDULERS = ("local", "cluster")    # or a Dask scheduler address tcp://HOST:PORT
-EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search")
+EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search", "discovery")
 LEVER_FIELDS = tuple(LEVER_SUFFIXES)  # a lever's settings: change, start, ramp_years
 
 
@@ -295,8 +295,22 @@ class PolicySettings:
     cost_to: Optional[int]    # null: the last target year
 
 
+@dataclass(frozen=True)
+class DiscoverySettings:
+    name: str
+    year: int                 # the plan-year whose official targets are scored
+    scenarios: Any            # all | [scenario names]: robustness across these
+    base_scenario: str        # PRIM runs this scenario with the levers sampled
+    levers: Any               # {lever: [min change, max change]} sampled for PRIM
+    lever_samples: int        # Sobol lever settings per posterior draw (power of 2)
+    threshold: float          # PRIM: minimum density of a box
+    peel_alpha: float         # PRIM: share peeled per step
+    boxes: int                # PRIM: boxes to find
+
+
 EXPERIMENT_SCHEMAS = {"projections": ProjectionSettings, "attainment": AttainmentSettings,
-                      "sensitivity": SensitivitySettings, "policy_search": PolicySettings}
+                      "sensitivity": SensitivitySettings, "policy_search": PolicySettings,
+                      "discovery": DiscoverySettings}
 
 
 def experiment_settings(raw: Optional[dict[str, Any]]):

@@ -415,3 +415,33 @@ def test_sensitivity_free_parameters_are_the_validation_batterys():
     battery = levers_and_free_parameters(compile_model(MODEL_FILE).parameters)
     expected = set(battery.index[battery["kind"] == "parameter"])
     assert {i.constant for i in inputs} == expected and len(expected) >= 30
+
+
+def test_discovery_writes_prim_boxes_and_robustness(cli, tmp_path):
+    code, out = cli("+experiment=discovery", "params=calibrated", f"uncertainty.draws={N_DRAWS}",
+                    "experiment.scenarios=[baseline,fiscal_doubling]", "experiment.lever_samples=4",
+                    "experiment.threshold=0.2", "run.figures=false")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_discovery")
+    robustness = pd.read_csv(folder / "robustness.csv")
+    assert set(robustness["scenario"]) == {"baseline", "fiscal_doubling"}
+    # satisficing = the joint probability of the year's official targets, over the same draws
+    assert robustness["satisficing"].between(0, 1).all() and (robustness["mean_regret"] >= 0).all()
+    assert robustness["mean_regret"].min() == 0 or len(robustness) > 1
+    boxes = pd.read_csv(folder / "prim_boxes.csv")
+    assert list(boxes.columns) == ["box", "input", "input_kind", "lower", "upper", "coverage", "density", "mass",
+                                   "cases", "runs", "restricted"]
+    assert (boxes["coverage"].between(0, 1)).all() and (boxes["density"].between(0, 1)).all()
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["prim"]["package"] == "ema_workbench.analysis.prim" and meta["targets"] == ["rd_intensity@2025 >= 0.034"]
+
+
+def test_margin_and_regret_are_what_they_say():
+    from innosd.experiments.discovery import margin, robustness_table
+
+    targets = pd.DataFrame({"value": [2.0, 10.0], "direction": ["at_least", "at_most"]})
+    values = np.array([[3.0, 9.0], [1.0, 5.0]])  # run 0: margins 0.5 and 0.1; run 1: -0.5 and 0.5
+    assert margin(values, targets) == pytest.approx([0.1, -0.5])
+    table = robustness_table(np.array([[0.1, -0.5], [0.2, -0.1]]), ["a", "b"], 2025).set_index("scenario")
+    assert table.loc["a", "satisficing"] == 0.5 and table.loc["a", "mean_regret"] == pytest.approx(0.25)
+    assert table.loc["b", "mean_regret"] == 0 and table.loc["b", "max_regret"] == 0

@@ -114,7 +114,7 @@ class PlanPage:
                 options = {} if setting == "start" else {"step": STEPS[setting]}
                 sliders[lever][setting] = kind(label=self._slider_title(setting, c), start=_whole(c.lower, setting),
                                                end=_whole(c.upper, setting), value=_whole(c.default, setting),
-                                               width=280, **options)
+                                               width=280, css_classes=[f"lever-{lever}-{setting}"], **options)
         return sliders
 
     def _slider_title(self, setting: str, constant) -> str:
@@ -148,8 +148,9 @@ class PlanPage:
         started = time.perf_counter()
         try:
             outcome = self.engine.evaluate(self.levers(), self.indicator_select.value)
-        except InnosdError as err:
+        except InnosdError as err:  # e.g. a value outside a declared range sent by a browser
             self.fail(str(err))
+            self._restore(self.outcome.levers)
             return
         except Exception as err:  # a fault in the model or our code: the page says so and keeps serving
             self.fail(f"{type(err).__name__}: {err}")
@@ -164,6 +165,14 @@ class PlanPage:
             self.alert.visible = True
             self.runs += 1
             self.status.object = counter(self.runs) + " " + html.escape(message)
+
+    def _restore(self, levers: dict[str, dict[str, float]]) -> None:
+        """Put the widgets back on the last settings that ran (the refused value is not kept)."""
+        with pn.io.hold():
+            for lever, settings in self.sliders.items():
+                for setting, widget in settings.items():
+                    value = levers.get(lever, {}).get(setting, self.engine.controls[lever][setting].constant.default)
+                    widget.value = _whole(value, setting)
 
     def _engine_changed(self, *_events) -> None:
         try:

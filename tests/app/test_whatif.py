@@ -111,6 +111,7 @@ def test_a_failing_run_shows_a_message_and_the_page_keeps_serving(engine, app_co
     page.recompute()
     assert page.alert.visible and "outside the declared range" in page.alert.object
     assert page.outcome.levers["talent"]["change"] == 2.0  # the last good outcome stays on the page
+    assert page.sliders["talent"]["change"].value == 2.0   # and the refused value is not kept
 
 
 def test_the_language_switch_redraws_in_chinese(engine, app_config_dir):

@@ -7,6 +7,7 @@
     innosd validate [MODEL]             the SD validation battery (validation.md/.csv)
     innosd report RUN_DIR...            HTML + PDF report from saved run folders
     innosd app [MODEL] [--port N]       the what-if page (local server; --bench: its latency)
+    innosd sketch [MODEL] [--write]     the .mdl's Vensim diagram (sketch section) from its equations
 
 User errors (`innosd.errors.InnosdError`) are printed as one line and exit 2.
 """
@@ -28,6 +29,7 @@ SUBCOMMANDS = {
     "validate": "innosd.experiments.commands.validate",
     "report": "innosd.experiments.commands.report",
     "app": "innosd.experiments.commands.app",
+    "sketch": "innosd.experiments.commands.sketch",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

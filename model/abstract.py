@@ -101,24 +101,33 @@ def parse(path) -> object:
                          ) from None
 
 
-# the namespace of XMILE 1.0 (OASIS), the only one PySD's XMILE reader looks for
+# the namespace of XMILE 1.0 (OASIS)
 XMILE_NAMESPACE = "http://docs.oasis-open.org/xmile/ns/XMILE/v1.0"
 
 
 def _refuse_legacy_xmile(path: Path) -> None:
-    """Pre-standard isee files (namespace http://www.systemdynamics.org/XMILE) parse to
-    a model with only the control variables: PySD's reader finds none of their stocks,
-    flows or auxiliaries.  Refuse them in one line instead of an empty run."""
+    """Pre-standard isee files put their stocks, flows and auxiliaries directly under
+    <model>, without the <variables> element XMILE 1.0 has; PySD's reader finds none of
+    them and returns a model with only the control variables.  Refuse such a file in one
+    line instead of an empty run."""
     from lxml import etree
     try:  # forgiving, as some Stella files use undeclared prefixes: PySD's reader judges
         root = etree.parse(str(path), etree.XMLParser(recover=True)).getroot()
     except (OSError, etree.XMLSyntaxError):
         return
-    namespace = etree.QName(root).namespace if root is not None else None
-    if namespace != XMILE_NAMESPACE:
-        raise ModelError(f"{path}: legacy XMILE namespace {namespace!r} is not supported "
-                         f"(only XMILE 1.0, {XMILE_NAMESPACE!r}); re-save the model from "
-                         "Stella/iThink as XMILE 1.0")
+    if root is None:
+        return
+    for model in root:
+        if etree_local(str(model.tag)) != "model":
+            continue
+        tags = [etree_local(str(child.tag)) for child in model]
+        bare = [t for t in tags if t in ("stock", "flow", "aux", "gf", "module")]
+        if bare and "variables" not in tags:
+            raise ModelError(f"{path}: legacy XMILE layout (namespace "
+                             f"{etree.QName(root).namespace!r}): {len(bare)} variables sit "
+                             "directly under <model>, without the <variables> element of "
+                             f"XMILE 1.0 ({XMILE_NAMESPACE}); re-save the model from "
+                             "Stella/iThink as XMILE 1.0")
 
 
 def _failing_xmile_variable(path: Path) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,23 @@ class CompiledModel:
         name = {("euler", False): "_run_one", ("rk4", False): "_run_one_rk4",
                 ("euler", True): "run_chunks_euler",
                 ("rk4", True): "run_chunks_rk4"}[(method, ensemble)]
-        return getattr(self._mod, name)
+        kernel = getattr(self._mod, name)
+        if self._meta.get("long_compile") and not self.from_cache and not kernel.signatures:
+            return self._announced(kernel, name)
+        return kernel
+
+    def _announced(self, kernel, name):
+        """A kernel whose first call compiles machine code: say so on stderr (a long
+        compile otherwise looks like a hang)."""
+        def call(*args):
+            started = time.perf_counter()
+            print(f"innosd: compiling machine code for {self.path.name} ({name}, first run "
+                  "only; cached afterwards)", file=sys.stderr, flush=True)
+            result = kernel(*args)
+            print(f"innosd: {self.path.name}: first run done "
+                  f"({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+            return result
+        return call
 
     # ------------------------------------------------------------------ running
     def run(self, params=None, return_columns=None, method: str = "euler") -> pd.DataFrame:

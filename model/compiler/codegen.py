@@ -25,7 +25,9 @@ from __future__ import annotations
 import re
 
 from innosd.model.compiler.frontend import ModelGraph
-from innosd.model.compiler.ir import PLACEHOLDER
+from innosd.model.compiler.ir import PLACEHOLDER, dependencies, slot_index
+from innosd.model.compiler.rolling import (HOLE, TARGET, Statement, affine, roll_ordered,
+                                           roll_unordered)
 from innosd.model.compiler.schedule import Plan
 
 
@@ -34,7 +36,8 @@ import numpy as np
 from numba import njit, prange
 from innosd.model.compiler.rt import (_ite, _integer, _quantum, _modulo, _xidz, _zidz, _step, _ramp,
     _ramp_open, _pulse, _pulse_train, _delay_order, _delay_init, _delay_stage, _pick,
-    _delay_fixed_order, _lk_interp, _lk_extrap, _lk_hold, _lk_forward, _exp, _log, _pow)
+    _delay_fixed_order, _lk_interp, _lk_extrap, _lk_hold, _lk_forward, _lk_raw, _exp,
+    _log, _pow)
 
 '''
 
@@ -322,9 +325,187 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     return "\n".join(L) + "\n"
 
 
+class _IndexTables:
+    """Slot-index tables of rolled loops, concatenated into one module-level int array."""
+
+    def __init__(self):
+        self.values: list[int] = []
+
+    def expr(self, indices: list[int]) -> str:
+        """The index of iteration `i`: affine when evenly spaced, else a table read."""
+        a = affine(indices)
+        if a is not None:
+            start, step = a
+            scaled = "i" if step == 1 else f"{step} * i"
+            return str(start) if step == 0 else f"{start} + {scaled}" if start else scaled
+        off = len(self.values)
+        self.values += indices
+        return f"GIX[{off} + i]"
+
+
+_ARRAY_OF = {"P": "P", "A": "A", "S": "S", "K": "K", "R": "row"}
+
+
+def _array_ref(kind: str, index: str) -> str:
+    return f"P[{index}, j]" if kind == "P" else f"{_ARRAY_OF[kind]}[{index}]"
+
+
+def _array_code(code: str, g: ModelGraph) -> str:
+    """Placeholders -> array reads of the array-mode kernels."""
+    code = HOLE.sub(lambda m: m.group(0) if m.group(1) in ("LO", "LN")
+                    else _array_ref(m.group(1), m.group(2)), code)
+    code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap")
+    return _sub_lookups(code, g)
+
+
+def _render(items, g: ModelGraph, tables: _IndexTables, target: dict[str, str]) -> list[str]:
+    """Lines (no indentation) for statements and rolled loops; `target` maps a target
+    kind to the array written (derivatives go to D1, not S)."""
+    offs, pos = [], 0
+    for lk in g.lookups:
+        offs.append(pos)
+        pos += len(lk.x)
+    lines = []
+    for it in items:
+        if isinstance(it, Statement):
+            m = TARGET.fullmatch(it.target)
+            lines.append(f"{target.get(m.group(1), _ARRAY_OF[m.group(1)])}[{m.group(2)}] = "
+                         f"{_array_code(it.code, g)}")
+            continue
+        holes = []
+        for kind, idx in zip(it.hole_kinds, it.hole_indices):
+            if kind == "LO":
+                holes.append(tables.expr([offs[k] for k in idx]))
+            elif kind == "LN":
+                holes.append(tables.expr([len(g.lookups[k].x) for k in idx]))
+            else:
+                holes.append(_array_ref(kind, tables.expr(idx)))
+        body = it.template.format(*holes)
+        body = body.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap")
+        arr = target.get(it.target_kind, _ARRAY_OF[it.target_kind])
+        lines.append(f"for i in range({it.count}):")
+        lines.append(f"    {arr}[{tables.expr(it.target_index)}] = {body}")
+    return lines
+
+
+def _array_kernels(plan: Plan) -> str:
+    """Kernels for a model with subscripts: slots in arrays, element statements rolled
+    into loops (model.compiler.rolling).  One member per call; the ensemble drivers run
+    members in parallel (prange), each exactly as a single run."""
+    g = plan.g
+    tables = _IndexTables()
+
+    def ordered(nodes, codes):
+        return roll_ordered([Statement(n, codes[n]) for n in nodes], dependencies)
+
+    init = _render(ordered(plan.init_order, plan.init_nodes), g, tables, {})
+    hoisted = _render(ordered(plan.hoisted, plan.run_nodes), g, tables, {})
+    loop = _render(ordered(plan.loop_order, plan.run_nodes), g, tables, {})
+    outs = _render(roll_unordered([Statement(f"R{o}", code) for o, (_, code)
+                                   in enumerate(plan.outputs)]), g, tables, {})
+    cont = [(slot_index(sl), code, bool(st.extra.get("non_negative")))
+            for st in g.statefuls for sl, code in st.ddt]
+    disc = [(slot_index(sl), code) for st in g.statefuls for sl, code in st.discrete]
+
+    def derivs(arr):
+        return _render(roll_unordered([Statement(f"S{i}", c) for i, c, _ in cont]), g, tables,
+                       {"S": arr})
+    d_lines = {f"D{k}": derivs(f"D{k}") for k in (1, 2, 3, 4)}
+    n_lines = _render(roll_unordered([Statement(f"S{i}", c) for i, c in disc]), g, tables,
+                      {"S": "NS"})
+    cont_idx = [i for i, _, _ in cont]
+    nonneg = [int(nn) for _, _, nn in cont]
+    disc_idx = [i for i, _ in disc]
+    n_state, n_out = max(g.n_state, 1), max(len(plan.outputs), 1)
+    dfs = [(slot_index(df["state"]), slot_index(df["order"]), _array_code(df["input"], g))
+           for df in g.delay_fixed]
+
+    def kernel(name: str, rk4: bool) -> list[str]:
+        L = ["@njit(cache=True, error_model='numpy', nogil=True)",
+             f"def {name}(P, times, save, dt, cap, LX, LY, omap, out, j, jo):",
+             "    GIX = _GIX",
+             "    CONT = _CONT",
+             "    NONNEG = _NONNEG",
+             "    DISC = _DISC",
+             f"    A = np.zeros({max(g.n_aux, 1)})",
+             f"    S = np.zeros({n_state})",
+             f"    K = np.zeros({max(g.n_fixed, 1)})",
+             f"    NS = np.zeros({n_state})",
+             f"    row = np.empty({n_out})"]
+        L += [f"    D{k} = np.zeros({n_state})" for k in ((1, 2, 3, 4) if rk4 else (1,))]
+        if rk4:
+            L.append(f"    Y0 = np.zeros({n_state})")
+        L.append("    t = times[0]")
+        L += ["    " + x for x in init]
+        for n, (s, k, _) in enumerate(dfs):
+            L += [f"    df{n}_n = int(K[{k}])", f"    df{n}_buf = np.empty(df{n}_n)",
+                  f"    df{n}_buf[:] = S[{s}]", f"    df{n}_ptr = 0"]
+        L += ["    " + x for x in hoisted]
+        L += ["    isave = 0", "    nsteps = times.shape[0] - 1",
+              "    for step in range(nsteps + 1):", "        t = times[step]"]
+        L += ["        " + x for x in loop]
+        L += ["        if save[step]:"]
+        L += ["            " + x for x in outs]
+        L += ["            for o in range(row.shape[0]):",
+              "                if omap[o] >= 0:",
+              "                    out[omap[o], jo, isave] = row[o]",
+              "            isave += 1",
+              "        if step == nsteps:",
+              "            break"]
+        L += ["        " + x for x in d_lines["D1"]]
+        L += ["        " + x for x in n_lines]
+        L += [f"        dfin{n} = {inp}" for n, (_, _, inp) in enumerate(dfs)]
+        if rk4:
+            L += ["        for q in range(CONT.shape[0]):", "            Y0[CONT[q]] = S[CONT[q]]"]
+            for stage, (frac, prev) in enumerate([(0.5, "D1"), (0.5, "D2"), (1.0, "D3")], 2):
+                L += ["        for q in range(CONT.shape[0]):", "            c = CONT[q]",
+                      f"            S[c] = Y0[c] + {frac!r} * dt * {prev}[c]",
+                      f"        t = times[step] + {frac!r} * dt"]
+                L += ["        " + x for x in loop]
+                L += ["        " + x for x in d_lines[f"D{stage}"]]
+            update = "Y0[c] + dt / 6.0 * (D1[c] + 2.0 * D2[c] + 2.0 * D3[c] + D4[c])"
+        else:
+            update = "S[c] + D1[c] * dt"
+        L += ["        for q in range(CONT.shape[0]):", "            c = CONT[q]",
+              f"            v = {update}", "            if NONNEG[q]:",
+              "                v = np.maximum(v, 0.0)", "            S[c] = v",
+              "        for q in range(DISC.shape[0]):", "            S[DISC[q]] = NS[DISC[q]]"]
+        for n, (s, _, _) in enumerate(dfs):
+            L += [f"        df{n}_buf[df{n}_ptr] = dfin{n}",
+                  f"        df{n}_ptr = (df{n}_ptr + 1) % df{n}_n",
+                  f"        S[{s}] = df{n}_buf[df{n}_ptr]"]
+        L += ["    return isave", "", ""]
+        return L
+
+    def drivers(at: str, one: str, many: str, chunks: str) -> list[str]:
+        args = "P, times, save, dt, cap, LX, LY, omap, out"
+        return ["@njit(cache=True, error_model='numpy', nogil=True)",
+                f"def {one}({args}, j):", f"    return {at}({args}, j, j)", "", "",
+                "@njit(cache=True, error_model='numpy', parallel=True)",
+                f"def {many}({args}):", "    for j in prange(P.shape[1]):",
+                f"        {at}({args}, j, j)", "", "",
+                "@njit(cache=True, error_model='numpy', parallel=True)",
+                f"def {chunks}({args}, jout):", "    for j in prange(P.shape[1]):",
+                f"        {at}({args}, j, jout + j)", "", ""]
+
+    body = kernel("_run_at", False) + drivers("_run_at", "_run_one", "run_euler",
+                                              "run_chunks_euler")
+    body += kernel("_run_at_rk4", True) + drivers("_run_at_rk4", "_run_one_rk4", "run_rk4",
+                                                  "run_chunks_rk4")
+
+    def array(name, values):
+        return f"{name} = np.array([{', '.join(map(str, values))}], dtype=np.int64)"
+    head = [array("_GIX", tables.values or [0]), array("_CONT", cont_idx),
+            array("_NONNEG", nonneg), array("_DISC", disc_idx), "", ""]
+    return "\n".join(head + body) + "\n"
+
+
 def generate(g: ModelGraph, outputs, version: str) -> str:
     plan = Plan(g, outputs)
     src = HEADER.format(version=version, source=g.source.name)
+    if any(var.dims for var in g.variables.values()):
+        # subscripted: arrays and loops (compile time grows with equations, not elements)
+        return src + _array_kernels(plan)
     src += _scalar_kernel(plan, "_run_one", rk4=False) + "\n\n"
     src += _scalar_kernel(plan, "_run_one_rk4", rk4=True) + "\n\n"
     src += _chunk_kernel(plan, "_run_chunk", rk4=False) + "\n\n"

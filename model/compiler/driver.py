@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
+import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -31,9 +33,17 @@ from innosd.model.runtime import CompiledModel
 
 COMPILER_DIR = Path(__file__).resolve().parent
 ABSTRACT_FILE = Path(abstract.__file__).resolve()
-COMPILER_VERSION = "0.4.0"  # bump whenever generated code would change
+COMPILER_VERSION = "0.5.0"  # bump whenever generated code would change
 
 _loaded: dict[str, "CompiledModel"] = {}
+
+# a model with more element slots than this is a long compile: progress goes to stderr
+LONG_COMPILE_SLOTS = 2000
+
+
+def _progress(path: Path, started: float, what: str) -> None:
+    print(f"innosd: compiling {path.name}: {what} ({time.perf_counter() - started:.1f} s)",
+          file=sys.stderr, flush=True)
 
 
 def cache_dir() -> Path:
@@ -100,11 +110,16 @@ def _ctl_expr(g, node) -> str:
 
 
 def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
+    started = time.perf_counter()
     am = parse(path)
     try:
         g = ModelGraph(am, path)
     except ModelError as err:
         raise located(err, path, source) from None
+    long_compile = g.n_aux + g.n_state > LONG_COMPILE_SLOTS
+    if long_compile:
+        _progress(path, started, f"parsed, {len(g.variables)} variables expanded to "
+                                 f"{g.n_aux} auxiliary and {g.n_state} state slots")
     outputs, columns = [], []
     integ_slots = {s for st in g.statefuls if st.kind == "INTEG" for s in st.slots}
     for k, var in g.variables.items():
@@ -122,6 +137,9 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
         src = generate(g, outputs, COMPILER_VERSION)
     except ModelError as err:  # e.g. simultaneous equations: name the file
         raise located(err, path, source) from None
+    if long_compile:
+        _progress(path, started, f"kernel source written ({src.count(chr(10))} lines); "
+                                 "machine code is compiled at the first run")
     ReferenceStructure = expressions().ReferenceStructure
     control = {}
     for k, name in CONTROL_VARS.items():
@@ -138,7 +156,8 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
                    doc=p["doc"]) for p in g.params]
     meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
                 columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
-                n_delay_fixed=len(g.delay_fixed), variables=_variables(g))
+                n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
+                long_compile=long_compile)
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))

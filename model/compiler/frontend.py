@@ -19,6 +19,7 @@ import numpy as np
 
 from innosd.errors import ModelError
 from innosd.model.abstract import expressions, norm, subscripts_in
+from innosd.model.compiler import external
 from innosd.model.compiler.ir import (CONTROL_VARS, PLACEHOLDER, Lookup, Stateful, Variable, slot_index,
                                        unsupported)
 
@@ -62,8 +63,15 @@ class ModelGraph:
         self.mappings: dict[str, list[str]] = {}
         pending = []
         for r in self.section.subscripts:
-            if isinstance(r.subscripts, dict):
-                raise unsupported("GET XLS SUBSCRIPT", r.name)
+            if isinstance(r.subscripts, dict):  # GET XLS/DIRECT SUBSCRIPT: read now
+                try:
+                    elements = external.subscript(r.subscripts, self.source.parent)
+                except ModelError as err:
+                    err.variable = r.name
+                    raise
+                self.ranges[r.name] = elements
+                self.mappings[r.name] = [m for m in r.mapping if isinstance(m, str)]
+                continue
             if isinstance(r.subscripts, str):
                 pending.append(r)
                 continue
@@ -128,9 +136,13 @@ class ModelGraph:
             types = {c.type for c in el.components}
             if "Lookup" in types:
                 var.kind = "lookup"
+            ae = expressions()
             for c in el.components:
-                if c.type == "Data":
-                    raise unsupported("DATA/GET XLS DATA", el.name)
+                if c.type == "Data" and isinstance(c.ast, ae.GetDataStructure):
+                    var.kind = "data"
+                elif c.type == "Data" and not isinstance(c.ast, ae.GetConstantsStructure):
+                    raise unsupported("DATA from a data file given at run time (.tab/.vdf)",
+                                      el.name)
             ndim = {len(c.subscripts[0]) for c in el.components}
             if len(ndim) > 1:
                 raise unsupported("components with different numbers of subscripts", el.name)
@@ -166,15 +178,39 @@ class ModelGraph:
     def _expand(self):
         # pass 1: give every instance a slot, so forward references resolve
         self._work = []
+        ae = expressions()
         for key, var in self.variables.items():
             for ci, comp in enumerate(var.components):
                 ast = comp.ast
                 arr = isinstance(ast, np.ndarray)
+                ext = self._external(var, comp)
                 for idx, (tup, binding) in enumerate(self._component_tuples(comp)):
                     if tup in var.instances:
                         continue  # PySD: later duplicate definitions are ignored
                     label = var.name + (f"[{','.join(tup)}]" if tup else "")
-                    if var.kind == "lookup":
+                    if isinstance(ast, ae.GetConstantsStructure):
+                        # a parameter like any other constant: ensembles can vary it
+                        slot = f"@P{len(self.params)}@"
+                        self.params.append(dict(
+                            name=label, variable=var.name, element=tup, default=ext[tup],
+                            units=var.units, limits=var.limits, doc=var.doc))
+                    elif isinstance(ast, ae.GetDataStructure):
+                        x, y = ext[tup]
+                        mode = external.DATA_MODES[getattr(comp, "keyword", None)
+                                                   and comp.keyword.lower()]
+                        fn = {"interpolate": "_lk_interp", "look_forward": "_lk_forward",
+                              "hold_backward": "_lk_hold", "raw": "_lk_raw"}[mode]
+                        self.lookups.append(Lookup(x, y, "interpolate"))
+                        code = self._lookup_call(len(self.lookups) - 1, "@T@", fn)
+                        slot = f"@A{self.n_aux}@"
+                        self.aux_owner[self.n_aux] = label
+                        self.aux_code[self.n_aux] = (code, code)
+                        self.n_aux += 1
+                    elif var.kind == "lookup" and isinstance(ast, ae.GetLookupsStructure):
+                        x, y = ext[tup]
+                        self.lookups.append(Lookup(x, y, "interpolate"))
+                        slot = f"L{len(self.lookups) - 1}"
+                    elif var.kind == "lookup":
                         slot = self._make_lookup(ast, label, tup, comp)
                     elif arr or isinstance(ast, (int, float, np.integer, np.floating)) \
                             and not isinstance(ast, bool):
@@ -201,6 +237,25 @@ class ModelGraph:
                 if getattr(err, "variable", None) is None:
                     err.variable = var.name  # where to point the user in the file
                 raise
+
+    def _external(self, var, comp):
+        """Values of a GET XLS/DIRECT component, read once (None for other components)."""
+        ae = expressions()
+        ast = comp.ast
+        if not isinstance(ast, (ae.GetConstantsStructure, ae.GetDataStructure,
+                                ae.GetLookupsStructure)):
+            return None
+        lists = [self._elements_of(sub) for sub in comp.subscripts[0]]
+        if comp.subscripts[1]:
+            raise unsupported("GET XLS/DIRECT with EXCEPT", var.name)
+        try:
+            if isinstance(ast, ae.GetConstantsStructure):
+                return external.constants(ast, lists, var.dims, self.source.parent, var.name)
+            return external.series(ast, lists, var.dims, self.source.parent, var.name,
+                                   getattr(comp, "keyword", None))
+        except ModelError as err:
+            err.variable = var.name
+            raise
 
     def _make_lookup(self, ast, label, tup, comp):
         ae = expressions()

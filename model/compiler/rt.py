@@ -157,6 +157,15 @@ def _lk_extrap(x, LX, LY, off, n):
 
 
 @njit(**_opts)
+def _lk_raw(x, LX, LY, off, n):
+    # data.Data.__call__ 'raw': the value at a data time, NaN between them
+    for i in range(off, off + n):
+        if LX[i] == x:
+            return LY[i]
+    return np.nan
+
+
+@njit(**_opts)
 def _lk_forward(x, LX, LY, off, n):
     # Vensim LOOKUP FORWARD: the value at the smallest x point >= x (clamped at the ends)
     last = off + n - 1

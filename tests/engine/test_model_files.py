@@ -22,8 +22,8 @@ def test_legacy_xmile_is_refused_not_run_empty(model):
         parse(SUITE / model)
     msg = str(err.value)
     assert "\n" not in msg
-    assert Path(model).name in msg and "legacy XMILE namespace" in msg
-    assert "http://www.systemdynamics.org/XMILE" in msg
+    assert Path(model).name in msg and "legacy XMILE layout" in msg
+    assert "directly under <model>" in msg
 
 
 def test_xmile_reader_failure_names_line_and_variable():
@@ -37,7 +37,10 @@ def test_xmile_reader_failure_names_line_and_variable():
     assert "element by element" in msg
 
 
-def test_standard_xmile_still_parses():
-    am = parse(SUITE / "samples/teacup/teacup.xmile")
+@pytest.mark.parametrize("model, variable", [("samples/teacup/teacup.xmile", "Teacup Temperature"),
+                                             # the pre-standard namespace, 1.0 layout
+                                             ("tests/comparisons/comparisons.xmile", "lt")])
+def test_standard_xmile_still_parses(model, variable):
+    am = parse(SUITE / model)
     names = {el.name for el in am.sections[0].elements}
-    assert "Teacup Temperature" in names
+    assert variable in names

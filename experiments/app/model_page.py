@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import panel as pn
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, Legend
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -27,6 +27,7 @@ from innosd.experiments.app.page import counter
 from innosd.scenarios.build import check_range
 
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+TEACUP = Path(__file__).with_name("examples") / "teacup.mdl"  # the SD community's sample (MIT), see its README
 SLIDER_POSITIONS = 200  # steps across a declared range
 MAX_DEFAULT_LINES = 6
 
@@ -47,10 +48,11 @@ class ModelPage:
         self.info = model_info(self.path)
         self.constants = ranged_constants(self.path)
         self.runs = 0
+        self.last_good: dict[str, float] = {}
         self.sliders = {c.name: pn.widgets.FloatSlider(
             label=f"{c.name} ({c.units}); {text('app_baseline_value', language, value=f'{c.default:g}')}",
-            start=c.lower, end=c.upper, value=c.default, step=(c.upper - c.lower) / SLIDER_POSITIONS, width=300)
-            for c in self.constants}
+            start=c.lower, end=c.upper, value=c.default, step=(c.upper - c.lower) / SLIDER_POSITIONS, width=300,
+            css_classes=["constant-slider"]) for c in self.constants}
         for slider in self.sliders.values():
             slider.param.watch(lambda *_: self.recompute(), "value_throttled")
         variables = [c for c in self.model.columns if c not in CONTROL]
@@ -74,7 +76,8 @@ class ModelPage:
 
     def _draw_lines(self) -> None:
         self.fig.renderers = []
-        self.fig.legend.items = [] if self.fig.legend else []
+        for legend in self.fig.select(type=Legend):
+            legend.items = []
         for k, variable in enumerate(self.variable_select.value):
             color = Category10_10[k % 10]
             self.fig.line("time", f"base_{k}", source=self.source, color=color, line_dash="dashed", alpha=0.6)
@@ -84,8 +87,12 @@ class ModelPage:
         started = time.perf_counter()
         try:
             frame = self.model.run(self.values())
-        except InnosdError as err:
-            return self._fail(str(err))
+        except InnosdError as err:  # a value outside a declared range: refused, sliders put back
+            self._fail(str(err))
+            with pn.io.hold():
+                for name, slider in self.sliders.items():
+                    slider.value = self.last_good.get(name, slider.value)
+            return
         except Exception as err:  # the model failed for these values: say so, keep serving
             return self._fail(f"{type(err).__name__}: {err}")
         with pn.io.hold():
@@ -96,6 +103,7 @@ class ModelPage:
                 data[f"run_{k}"] = frame[variable].to_numpy()
                 data[f"base_{k}"] = self.baseline[variable].to_numpy()
             self.source.data = data
+            self.last_good = {name: slider.value for name, slider in self.sliders.items()}
             self.runs += 1
             self.alert.visible = False
             self.status.object = counter(self.runs) + " " + html.escape(text(

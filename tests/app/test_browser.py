@@ -83,3 +83,20 @@ def test_move_save_reproduce_independent_tabs_and_refused_input(served, chromium
     browser.press_and_time(other, "ArrowRight")  # still serving, from the last good settings
     assert not alert.is_visible()
     assert browser.probability(tab, WATCHED) == after  # the first tab never saw any of it
+
+
+def test_a_users_model_is_served_with_its_constants_as_sliders(chromium):
+    from innosd.experiments.app.model_page import TEACUP, ModelPage
+    from innosd.experiments.app.server import start_in_thread
+
+    server = start_in_thread(lambda: ModelPage(TEACUP).view())
+    try:
+        tab = browser.open_page(chromium, server.url)
+        handles = tab.locator(".constant-slider .noUi-handle")
+        assert handles.count() == 2
+        first = browser.run_counter(tab)
+        handles.first.focus()
+        browser.press_and_time(tab, "ArrowRight")
+        assert browser.run_counter(tab) == first + 1
+    finally:
+        server.stop()

@@ -121,3 +121,22 @@ def test_the_language_switch_redraws_in_chinese(engine, app_config_dir):
     page.view()
     page.language_select.value = "zh"
     assert "达成概率" in page.table.object and "基准值" in page.sliders["talent"]["change"].label
+
+
+def test_any_vensim_model_gets_a_slider_per_constant_with_a_declared_range():
+    from innosd.experiments.app.model_page import TEACUP, ModelPage
+
+    page = ModelPage(TEACUP)
+    page.view()
+    assert sorted(page.sliders) == ["Characteristic Time", "Room Temperature"]  # FINAL TIME etc. declare none
+    slider = page.sliders["Characteristic Time"]
+    assert (slider.start, slider.end, slider.value) == (1.0, 30.0, 10.0)
+    before = np.array(page.source.data["run_0"])
+    slider.value = 5.0
+    page.recompute()
+    after = np.array(page.source.data["run_0"])
+    assert not np.allclose(before, after) and after[-1] < before[-1]  # a faster cooling cup
+    slider.value = 500.0  # outside [1, 30]
+    page.recompute()
+    assert page.alert.visible and "outside the declared range" in page.alert.object
+    assert slider.value == 5.0

@@ -37,7 +37,7 @@ from numba import njit, prange
 from innosd.model.compiler.rt import (_ite, _integer, _quantum, _modulo, _xidz, _zidz, _step, _ramp,
     _ramp_open, _pulse, _pulse_train, _delay_order, _delay_init, _delay_stage, _pick,
     _delay_fixed_order, _lk_interp, _lk_extrap, _lk_hold, _lk_forward, _lk_raw, _exp,
-    _log, _pow)
+    _log, _pow, _rnd_uniform, _rnd_normal, _rnd_exponential)
 
 '''
 
@@ -46,7 +46,7 @@ def _sub_scalar(code: str, g: ModelGraph) -> str:
     def rep(m):
         return m.group(1).lower() + m.group(2)
     code = PLACEHOLDER.sub(rep, code)
-    code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap")
+    code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap").replace("@STEP@", "step")
     return _sub_lookups(code, g)
 
 
@@ -69,6 +69,7 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
     for i in plan.params_used:
         w(f"    p{i} = P[{i}, j]")
     w("    t = times[0]")
+    w("    step = -1  # random streams: the initialisation draw")
     for node in plan.init_order:
         w(f"    {node.lower()} = {sub(plan.init_nodes[node])}")
     for n, df in enumerate(g.delay_fixed):
@@ -240,6 +241,7 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w(f"        for m in range({B}):")
     w(f"            W[i * {B} + m] = P[i, j0 + min(m, n - 1)]  # pad with the last member")
     w("    t = times[0]")
+    w("    step = -1  # random streams: the initialisation draw")
     w(f"    for m in range({B}):")
     w("        t = times[0]  # (keeps the loop body non-empty for a model without slots)")
     for i in plan.params_used:
@@ -354,7 +356,7 @@ def _array_code(code: str, g: ModelGraph) -> str:
     """Placeholders -> array reads of the array-mode kernels."""
     code = HOLE.sub(lambda m: m.group(0) if m.group(1) in ("LO", "LN")
                     else _array_ref(m.group(1), m.group(2)), code)
-    code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap")
+    code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap").replace("@STEP@", "step")
     return _sub_lookups(code, g)
 
 
@@ -381,7 +383,7 @@ def _render(items, g: ModelGraph, tables: _IndexTables, target: dict[str, str]) 
             else:
                 holes.append(_array_ref(kind, tables.expr(idx)))
         body = it.template.format(*holes)
-        body = body.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap")
+        body = body.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap").replace("@STEP@", "step")
         arr = target.get(it.target_kind, _ARRAY_OF[it.target_kind])
         lines.append(f"for i in range({it.count}):")
         lines.append(f"    {arr}[{tables.expr(it.target_index)}] = {body}")
@@ -435,7 +437,7 @@ def _array_kernels(plan: Plan) -> str:
         L += [f"    D{k} = np.zeros({n_state})" for k in ((1, 2, 3, 4) if rk4 else (1,))]
         if rk4:
             L.append(f"    Y0 = np.zeros({n_state})")
-        L.append("    t = times[0]")
+        L += ["    t = times[0]", "    step = -1  # random streams: the initialisation draw"]
         L += ["    " + x for x in init]
         for n, (s, k, _) in enumerate(dfs):
             L += [f"    df{n}_n = int(K[{k}])", f"    df{n}_buf = np.empty(df{n}_n)",

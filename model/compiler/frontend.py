@@ -31,6 +31,10 @@ _UNARY = {"abs": "np.abs", "exp": "_exp", "sin": "np.sin", "cos": "np.cos", "tan
           "ln": "_log"}
 
 
+# Vensim's RANDOM functions -> the position (1-based) of their seed argument (0: none)
+_RANDOM = {"random_0_1": 0, "random_uniform": 3, "random_normal": 5, "random_exponential": 5}
+
+
 class ModelGraph:
     """The scalarised model: slots, statements and metadata for the code generator."""
 
@@ -53,6 +57,8 @@ class ModelGraph:
         self.lookups: list[Lookup] = []
         self.delay_fixed: list[dict] = []
         self._memo: dict = {}
+        self._n_random = 0           # RANDOM call sites (x elements) numbered so far
+        self._noise_slot = None      # NOISE SEED parameter, when the compiler adds it
         self._read_subscripts()
         self._read_variables()
         self._expand()
@@ -539,6 +545,8 @@ class ModelGraph:
             return repr(float(len(self._elements_of(rng))))
         a = [g(x) for x in args]
         t, dt = "@T@", "@DT@"
+        if fname in _RANDOM:
+            return self._random(fname, a)
         if fname == "power":
             return f"_pow({a[0]}, {a[1]})"
         if fname == "log":
@@ -574,6 +582,37 @@ class ModelGraph:
         if fname == "active_initial":
             return a[1] if phase == "init" else a[0]
         raise unsupported(fname.upper().replace("_", " "), self._label)
+
+    def _noise_seed(self) -> str:
+        """The slot of NOISE SEED (Vensim's name for the run's random seed): the model's
+        own constant if it defines one, else a parameter added with default 0, so every
+        run and ensemble member can be given its seed like any other constant."""
+        var = self.variables.get("noise_seed")
+        if var is not None and () in var.instances:
+            return var.instances[()]
+        if self._noise_slot is None:
+            self._noise_slot = f"@P{len(self.params)}@"
+            self.params.append(dict(
+                name="NOISE SEED", variable="NOISE SEED", element=(), default=0.0,
+                units="Dmnl", limits=(None, None),
+                doc="seed of every RANDOM function's stream (added by the compiler: the "
+                    "model does not define NOISE SEED)"))
+        return self._noise_slot
+
+    def _random(self, fname, a) -> str:
+        """RANDOM 0 1 / UNIFORM / NORMAL / EXPONENTIAL: one counter-based stream per call
+        site and element (rt._u01), a new draw every time step."""
+        occurrence = self._n_random
+        self._n_random += 1
+        seed = a[_RANDOM[fname] - 1] if _RANDOM[fname] else "0.0"
+        head = f"{self._noise_seed()}, {seed}, {occurrence}, @STEP@"
+        if fname == "random_0_1":
+            return f"_rnd_uniform({head}, 0.0, 1.0)"
+        if fname == "random_uniform":
+            return f"_rnd_uniform({head}, {a[0]}, {a[1]})"
+        if fname == "random_normal":
+            return f"_rnd_normal({head}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
+        return f"_rnd_exponential({head}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
 
     def _bang_ranges(self, node, found):
         """Subscripts marked with "!" in `node` (as written, "!" included)."""

@@ -358,3 +358,64 @@ def _log(typingctx, x):
 def _pow(typingctx, x, y):
     """x ** y, vectorisable (see above)."""
     return _typed(_emit_pow, x, y)
+
+
+# ------------------------------------------------------------------ random numbers
+# Counter-based streams: a draw is a pure function of (seed, occurrence, step, k), hashed
+# with SplitMix64's finaliser (Steele, Lea & Flood 2014), so the same seed gives the same
+# numbers in every kernel (single run, rolled, ensemble chunk: member k of an ensemble
+# equals a single run with member k's seed) and members draw independently of each other
+# and of the order they run in.  `occurrence` numbers each RANDOM call site and element;
+# `step` is the time-step counter (-1 at initialisation): a new value every TIME STEP.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_RANDOM_TRIES = 1000   # truncated normal: resamples before falling back to clipping
+
+
+@njit(**_opts)
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(**_opts)
+def _u01(noise_seed, seed, occurrence, step, k):
+    """A uniform draw in [0, 1) with 53 random bits."""
+    z = _mix64(np.uint64(np.int64(noise_seed)) + _GOLDEN)
+    z = _mix64(z ^ (np.uint64(np.int64(seed)) + _GOLDEN * np.uint64(2)))
+    z = _mix64(z ^ (np.uint64(occurrence) * _GOLDEN))
+    z = _mix64(z ^ (np.uint64(np.int64(step) + 2) * _M1))
+    z = _mix64(z ^ (np.uint64(k) * _M2))
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(**_opts)
+def _rnd_uniform(noise_seed, seed, occurrence, step, lo, hi):
+    # Vensim RANDOM UNIFORM(min, max, seed)
+    return lo + (hi - lo) * _u01(noise_seed, seed, occurrence, step, 0)
+
+
+@njit(**_opts)
+def _rnd_normal(noise_seed, seed, occurrence, step, lo, hi, mean, sd):
+    # Vensim RANDOM NORMAL(min, max, mean, sd, seed): a normal truncated to [min, max]
+    # (Box-Muller pairs, resampled while outside; clipped after _RANDOM_TRIES)
+    z = mean
+    for k in range(_RANDOM_TRIES):
+        u1 = _u01(noise_seed, seed, occurrence, step, 2 * k)
+        u2 = _u01(noise_seed, seed, occurrence, step, 2 * k + 1)
+        z = mean + sd * np.sqrt(-2.0 * np.log(1.0 - u1)) * np.cos(2.0 * np.pi * u2)
+        if lo <= z <= hi:
+            return z
+    return min(max(z, lo), hi)
+
+
+@njit(**_opts)
+def _rnd_exponential(noise_seed, seed, occurrence, step, lo, hi, shift, stretch):
+    # Vensim RANDOM EXPONENTIAL(min, max, shift, stretch, seed): shift + stretch * Exp(1),
+    # truncated to [min, max] by inverting the truncated distribution function
+    start = max(lo, shift)
+    u = _u01(noise_seed, seed, occurrence, step, 0)
+    mass = 1.0 - np.exp(-(hi - start) / stretch) if hi < np.inf else 1.0
+    return start - stretch * np.log(1.0 - u * mass)

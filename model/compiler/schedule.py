@@ -57,13 +57,14 @@ class Plan:
         self.run_order = toposort(run_nodes, sorted(run_nodes, key=lambda n: int(n[1:])),
                                    "definition (simultaneous equations)", owner)
         self.run_nodes = run_nodes
-        # auxiliaries that depend on neither time nor any state are constant for the
-        # whole run: computed once, after initialisation, with the same expression
+        # auxiliaries that depend on neither time (nor the step counter of the random
+        # streams) nor any state are constant for the whole run: computed once, after initialisation, with the same expression
         # (same values), instead of at every step
         varying = set()
         for n in self.run_order:
             code = run_nodes[n]
-            if "@T@" in code or any(d[0] == "S" or d in varying for d in dependencies(code)):
+            if "@T@" in code or "@STEP@" in code \
+                    or any(d[0] == "S" or d in varying for d in dependencies(code)):
                 varying.add(n)
         self.hoisted = [n for n in self.run_order if n not in varying]
         self.loop_order = [n for n in self.run_order if n in varying]

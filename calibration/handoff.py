@@ -11,9 +11,10 @@
         posterior_draws: calibrated_draws.csv  # thinned posterior sample, beside this file
         source:                              # which calibration run produced it
           run_dir: outputs/calibration/2026-11-22/10-00-00_default
-          git_commit: 3d2c405...
+          git_commit: 3d2c405...             # refused from a -dirty tree unless handoff.allow_dirty
           created: 2026-11-22T10:00:00+00:00
           seed: 0
+          convergence: {converged: true, rhat_max: 1.004, ess_bulk_min: 812, ...}
       params:
         hte exit rate: 0.05                  # model constant names as in the .mdl
         ...
@@ -36,7 +37,7 @@ import pandas as pd
 import yaml
 from innosd.scenarios import CONFIG_DIR
 
-from innosd.errors import DataError, expect_mapping
+from innosd.errors import ConfigError, DataError, expect_mapping
 
 PARAMS_DIR = CONFIG_DIR / "params"
 HEADER = "# @package _global_\n"
@@ -126,6 +127,16 @@ def choose_draws(draws: pd.DataFrame, n: int, seed: int, where: Path | str) -> p
         raise DataError(f"{where}: {n} draws asked for but the file holds {len(draws)}")
     rows = np.sort(np.random.default_rng(seed).choice(len(draws), size=n, replace=False))
     return draws.iloc[rows].reset_index(drop=True).rename_axis("draw")
+
+
+def refuse_dirty_tree(git_commit: str, allow_dirty: bool) -> None:
+    """A hand-off names the commit that produced it; from a modified checkout that commit does
+    not describe the code that ran, so refuse (one line, before any work) unless the user says
+    `handoff.allow_dirty=true`. Untracked files do not count (innosd.rundir.git_commit)."""
+    if git_commit.endswith("-dirty") and not allow_dirty:
+        raise ConfigError(f"handoff: the git checkout has uncommitted changes ({git_commit}), so the hand-off "
+                          "could not name the code that produced it; commit first, or set "
+                          "handoff.allow_dirty=true (recorded in the hand-off), or handoff.write=false")
 
 
 def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None, params_dir: Path) -> Path:

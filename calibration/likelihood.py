@@ -18,6 +18,7 @@ observed variables and stopping the run at the end of the last observed year.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -123,30 +124,37 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
     return ObservationSet(table)
 
 
-def simulate_observations(model, names: list[str], natural: np.ndarray, observations: ObservationSet,
-                          fixed: dict[str, float] | None = None) -> np.ndarray:
-    """Model values at every observation for each parameter row: shape (n_rows, n_obs).
+def observation_simulator(model, names: list[str], observations: ObservationSet,
+                          fixed: dict[str, float] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function: parameter rows (n, len(names)), natural units -> model values at every
+    observation, shape (n, n_obs).
 
-    One `run_ensemble` call; only the observed variables are returned and the run ends
-    at 1 January after the last observed year.
+    Names, outputs and the time grid are resolved once (`CompiledModel.ensemble_evaluator`);
+    each call is one compiled ensemble run that ends at 1 January after the last observed year.
     """
-    natural = np.atleast_2d(natural)
-    frame = pd.DataFrame(natural, columns=names)
-    for name, value in (fixed or {}).items():
-        frame[name] = float(value)
-    frame["FINAL TIME"] = year_end_time(observations.last_year)
-    ds = model.run_ensemble(frame, return_columns=observations.variables)
+    settings = dict(fixed or {})
+    settings["FINAL TIME"] = year_end_time(observations.last_year)
+    evaluator = model.ensemble_evaluator(list(names), observations.variables, settings)
     table = observations.table
-    # this runs at every likelihood call: one vectorised time match, one gather per variable
-    column = year_end_index(ds["time"].to_numpy(), table["year"].to_numpy(), missing="nan")
+    column = year_end_index(evaluator.times, table["year"].to_numpy(), missing="nan")
     if (column < 0).any():
         year = int(table["year"].to_numpy()[column < 0][0])
         raise ModelError(f"observation year {year}: its year end (t = {year_end_time(year):g}) is not a "
                          "saved time of the model run (check calibration.window against INITIAL TIME)")
-    out = np.empty((len(frame), len(table)))
-    for variable, rows in table.groupby("model_variable").indices.items():
-        out[:, rows] = ds[variable].to_numpy()[:, column[rows]]
-    return out
+    row_of = dict(zip(observations.variables, evaluator.positions))
+    rows = np.array([row_of[v] for v in table["model_variable"]])
+
+    def simulate(natural: np.ndarray) -> np.ndarray:
+        result = evaluator.evaluate(np.atleast_2d(natural))  # (columns, n, times)
+        return result[rows, :, column].T
+
+    return simulate
+
+
+def simulate_observations(model, names: list[str], natural: np.ndarray, observations: ObservationSet,
+                          fixed: dict[str, float] | None = None) -> np.ndarray:
+    """Model values at every observation for each parameter row: shape (n_rows, n_obs)."""
+    return observation_simulator(model, names, observations, fixed)(natural)
 
 
 def log_likelihood(predicted: np.ndarray, observations: ObservationSet) -> np.ndarray:
@@ -180,12 +188,12 @@ class LogPosterior:
         self.observations = observations
         self.fixed = dict(fixed or {})
         self.evaluations = 0
+        self._simulate = observation_simulator(model, self.names, observations, self.fixed)
 
     def predict(self, working: np.ndarray) -> np.ndarray:
         working = np.atleast_2d(working)
         self.evaluations += len(working)
-        return simulate_observations(self.model, self.names, to_natural(self.priors, working),
-                                     self.observations, self.fixed)
+        return self._simulate(to_natural(self.priors, working))
 
     def __call__(self, working: np.ndarray) -> np.ndarray:
         working = np.atleast_2d(np.asarray(working, dtype=float))

@@ -16,9 +16,11 @@ from innosd.calibration.workflow import CalibrationResult
 
 PARAMETER_COLUMNS = ["parameter", "units", "prior", "prior_lower", "prior_upper", "prior_mean", "prior_sd",
                      "posterior_mean", "posterior_sd", "p05", "p50", "p95", "shrinkage", "rhat", "ess_bulk",
-                     "identified"]
-# R-hat above this (Vehtari et al. 2021 recommend 1.01 for final results) is flagged in summary.md.
+                     "ess_tail", "identified", "at_bound", "sampled"]
+# The convergence rule of summary.md (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021): split
+# rank-normalised R-hat at most 1.01 and bulk and tail ESS at least 400 for every free constant.
 RHAT_OK = 1.01
+ESS_OK = 400
 # Profile threshold: a 95% profile-likelihood interval spans where -log posterior is within
 # chi2(1, 0.95) / 2 = 1.92 of its minimum (Raue et al. 2009).
 PROFILE_DELTA = 3.84 / 2
@@ -92,6 +94,54 @@ def _profile_verdict(profile: pd.DataFrame) -> str:
             + f"; rises by {rise:.1f}")
 
 
+def converged(parameters: pd.DataFrame) -> bool:
+    """The rule: every free constant has R-hat <= RHAT_OK and bulk and tail ESS >= ESS_OK."""
+    return bool((parameters["rhat"] <= RHAT_OK).all() and (parameters["ess_bulk"] >= ESS_OK).all()
+                and (parameters["ess_tail"] >= ESS_OK).all())
+
+
+def convergence_verdict(result: CalibrationResult) -> dict:
+    """The verdict as plain values (summary.md, the hand-off, posterior.nc attributes)."""
+    p = result.parameters
+    return {"converged": converged(p), "rule": f"split rank-normalised R-hat <= {RHAT_OK}, bulk and tail ESS >= {ESS_OK}",
+            "rhat_max": round(float(p["rhat"].max()), 4), "ess_bulk_min": round(float(p["ess_bulk"].min()), 1),
+            "ess_tail_min": round(float(p["ess_tail"].min()), 1),
+            "acceptance_mean": round(float(np.mean(result.acceptance)), 3),
+            "optimiser_converged": bool(result.starts["converged"].all())}
+
+
+def convergence_lines(result: CalibrationResult) -> list[str]:
+    p = result.parameters
+    verdict = convergence_verdict(result)
+    lines = [("**Converged**" if verdict["converged"] else "**Not converged**")
+             + f" by the rule ({verdict['rule']} for every free constant): R-hat max {verdict['rhat_max']:.3f}, "
+             f"bulk ESS min {verdict['ess_bulk_min']:.0f}, tail ESS min {verdict['ess_tail_min']:.0f}, "
+             f"acceptance {verdict['acceptance_mean']:.2f}."
+             + ("" if verdict["converged"] else " Posterior quantiles are indicative only; raise "
+                "`calibration.sampler.steps` (and `burn`) for a final analysis."), ""]
+    if result.inert:
+        lines += [f"Drawn from the prior, not sampled ({len(result.inert)}): "
+                  + ", ".join(f"`{n}`" for n in result.inert)
+                  + ". No observed value depends on them (moving each to either bound changes no simulated "
+                  "observation), so their posterior is exactly their prior.", ""]
+    starts = result.starts
+    lines += ["Optimiser (L-BFGS-B on the unit box; gradient by forward differences): "
+              + ("every start converged." if starts["converged"].all() else
+                 f"**{int((~starts['converged']).sum())} of {len(starts)} starts did not converge** "
+                 "(they stopped at the iteration limit or in a line search; the sampler starts from the best).")
+              , "", "| start | from | -log posterior | iterations | converged | projected gradient norm | message |",
+              "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.start} | {r['from']} | {r.neg_log_posterior:.4f} | {r.iterations} | {r.converged} | "
+              f"{r.gradient_norm:.2g} | {r.message} |" for _, r in starts.iterrows()]
+    piled = p[p["at_bound"].astype(str).str.len() > 0]
+    lines += ["", "**Posterior piled at a prior bound** (the bound, not the data, sets that end of the interval; "
+              "widen the prior if its source allows): "
+              + (", ".join(f"`{r.parameter}` at its {r.at_bound} bound "
+                           f"({r.prior_lower if r.at_bound == 'lower' else r.prior_upper:g}; p05-p95 "
+                           f"{r.p05:.4g}-{r.p95:.4g})" for r in piled.itertuples()) or "none") + "."]
+    return lines
+
+
 def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_commit: str) -> str:
     p = result.parameters
     fit = result.fit
@@ -109,6 +159,8 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
            f"Run folder `{run_dir}`, git commit `{git_commit}`, seed {result.seed}. "
            f"{len(result.names)} free constants, {int(lk.shape[0])} observations in the likelihood "
            f"({fit.shape[0] - lk.shape[0]} more compared as checks).", "",
+           "## Convergence", "",
+           *convergence_lines(result), "",
            "## What the data pin down", "",
            f"**Pinned down by the data alone** (posterior variance at most {1 - tables.IDENTIFIED_SHRINKAGE:.0%} "
            f"of the prior's, on the prior's working scale): "
@@ -134,10 +186,15 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
         out.append("")
     out += ["## Fit", "",
             f"`within_error` means the observation lies within {tables.WITHIN_ERROR_SIGMAS:g} stated sigmas "
-            "(log scale) of the posterior median.", "",
-            f"- 2014-2016 observations within their stated error: {int(window['within_error'].sum())} of "
-            f"{len(window)}; within one sigma: "
-            f"{int((np.abs(np.log1p(window['error_rel'])) <= window['sigma']).sum())}.",
+            "(log scale) of the posterior median. Only likelihood rows count as evidence; check rows "
+            "(derived, circular or exogenous figures, kept out of the likelihood) are reported separately.", ""]
+    checks = window[~window["in_likelihood"]]
+    lk_window = window[window["in_likelihood"]]
+    out += [f"- Likelihood rows 2014-2016 within their stated error: {int(lk_window['within_error'].sum())} of "
+            f"{len(lk_window)}; within one sigma: "
+            f"{int((np.abs(np.log1p(lk_window['error_rel'])) <= lk_window['sigma']).sum())}.",
+            f"- Check rows 2014-2016 (not in the likelihood) within their stated error: "
+            f"{int(checks['within_error'].sum())} of {len(checks)}.",
             f"- Mean absolute relative error (likelihood rows): {np.mean(np.abs(lk['error_rel'])):.1%}.", ""]
     if len(missed):
         out += ["Observations 2014-2016 the calibrated model does **not** reproduce within their stated error:", ""]
@@ -149,16 +206,14 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
     out += ["## Sampler diagnostics", "",
             f"- Acceptance fraction: mean {np.mean(result.acceptance):.2f} "
             f"(walkers {np.min(result.acceptance):.2f}-{np.max(result.acceptance):.2f}).",
-            f"- R-hat (walkers as chains): max {p['rhat'].max():.3f}; "
-            + (f"{len(bad_rhat)} of {len(p)} above {RHAT_OK} (worst: "
-               + ", ".join(f"`{r.parameter}` {r.rhat:.2f}" for r in bad_rhat.nlargest(5, 'rhat').itertuples())
-               + "). Not converged by that strict criterion: walkers of one ensemble are not independent "
-               "chains and each holds only a few autocorrelation times, so quantiles are indicative; "
-               "raise `calibration.sampler.steps` for a final analysis"
-               if len(bad_rhat) else f"all <= {RHAT_OK}") + ".",
-            f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}.",
-            f"- emcee integrated autocorrelation time: max {_max_or_nan(result.autocorr_steps):.0f} steps "
-            f"(retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} walkers).", "",
+            f"- Split rank-normalised R-hat (ArviZ, walkers as chains): max {p['rhat'].max():.3f}"
+            + (f"; {len(bad_rhat)} of {len(p)} above {RHAT_OK} (worst: "
+               + ", ".join(f"`{r.parameter}` {r.rhat:.3f}" for r in bad_rhat.nlargest(5, 'rhat').itertuples()) + ")"
+               if len(bad_rhat) else f", all <= {RHAT_OK}") + ".",
+            f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}; "
+            f"tail ESS: min {p['ess_tail'].min():.0f}, median {p['ess_tail'].median():.0f}.",
+            f"- emcee integrated autocorrelation time (sampled constants): max {_max_or_nan(result.autocorr_steps):.0f} "
+            f"steps (retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} walkers).", "",
             "## Timing (shared 2-core machine; other jobs were running)", ""]
     out += timing_lines(result) + [""]
     return "\n".join(out)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from innosd.calibration.likelihood import LogPosterior
-from innosd.calibration.priors import Prior, sample_prior, to_natural, to_working_rows
+from innosd.calibration.priors import (Prior, from_unconstrained, log_jacobian, sample_prior, to_natural,
+                                       to_unconstrained, to_working_rows)
 from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 from scipy import optimize
 
@@ -28,6 +29,9 @@ FAILED_OBJECTIVE = 1e12
 # Fallback walker ball around the point estimate, as a share of each working-scale range:
 # small enough to start in the mode, large enough that the ensemble is not degenerate.
 WALKER_BALL = 1e-3
+# Walkers start at least this share of the prior range inside the box (the unconstrained scale
+# maps a bound to infinity).
+WALKER_EDGE = 1e-6
 # Hessian step on the unit box: large enough that rounding noise (~1e-12) divided by
 # step^2 stays ~1e-6, small enough to resolve curvature over a few percent of a prior range.
 HESSIAN_STEP_UNIT = 1e-3
@@ -88,6 +92,14 @@ def _minimise(logpost: LogPosterior, start_unit: np.ndarray, free: np.ndarray, m
     return best, float(result.fun), result
 
 
+def projected_gradient_norm(x: np.ndarray, gradient: np.ndarray) -> float:
+    """Largest gradient component that could still lower the objective inside the unit box
+    (L-BFGS-B's own stopping measure, pgtol): components pushing against an active bound drop out."""
+    g = np.asarray(gradient, dtype=float)
+    blocked = ((x <= 0.0) & (g > 0)) | ((x >= 1.0) & (g < 0))
+    return float(np.max(np.abs(np.where(blocked, 0.0, g)), initial=0.0))
+
+
 def optimise(logpost: LogPosterior, settings: OptimiserSettings, rng: np.random.Generator,
              defaults: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
     """Multi-start L-BFGS-B; returns the best point (working scale) and one row per start.
@@ -108,7 +120,9 @@ def optimise(logpost: LogPosterior, settings: OptimiserSettings, rng: np.random.
         unit = np.clip((np.asarray(start) - low) / span, 0.0, 1.0)
         point, value, result = _minimise(logpost, unit, free, settings.max_iterations)
         rows.append({"start": number, "from": "model file" if defaults is not None and number == 0 else "screened prior draw",
-                     "neg_log_posterior": value, "iterations": int(result.nit), "converged": bool(result.success)})
+                     "neg_log_posterior": value, "iterations": int(result.nit), "converged": bool(result.success),
+                     "gradient_norm": projected_gradient_norm(result.x, result.jac),
+                     "message": " ".join(str(result.message).split())})
         if value < best_value:
             best, best_value = low + point * span, value
     return best, pd.DataFrame(rows)
@@ -178,30 +192,75 @@ def initial_walkers(logpost: LogPosterior, centre: np.ndarray, walkers: int,
     return low + np.vstack([placed, np.clip(ball, 0.0, 1.0)]) * span
 
 
+def unconstrained_density(logpost: LogPosterior):
+    """The log posterior as a density on the unconstrained scale (see calibration.priors)."""
+    priors = logpost.priors
+
+    def density(z: np.ndarray) -> np.ndarray:
+        z = np.atleast_2d(z)
+        return logpost(from_unconstrained(priors, z)) + log_jacobian(priors, z)
+
+    return density
+
+
 def sample(logpost: LogPosterior, centre: np.ndarray, settings: SamplerSettings, seed: int,
            progress: bool = True):
-    """emcee ensemble sampling seeded from `centre`; returns the sampler (chain on working scale)."""
+    """emcee ensemble sampling on the unconstrained scale, walkers from a Laplace approximation
+    at `centre`; returns the sampler (its chain is on the unconstrained scale: `retained_chain`
+    maps it back to the working scale)."""
     import emcee
 
     rng = np.random.default_rng(seed)
+    priors = logpost.priors
     start = initial_walkers(logpost, centre, settings.walkers, rng)
-    sampler = emcee.EnsembleSampler(settings.walkers, len(logpost.priors), logpost, vectorize=True,
-                                    moves=_moves(settings.moves))
+    low, span = _unit_map(priors)
+    # walkers on a bound would sit at infinity on the unconstrained scale: move them just inside
+    start = low + np.clip((start - low) / span, WALKER_EDGE, 1.0 - WALKER_EDGE) * span
+    sampler = emcee.EnsembleSampler(settings.walkers, len(priors), unconstrained_density(logpost),
+                                    vectorize=True, moves=_moves(settings.moves))
     # emcee draws proposals from its own RandomState: seed it, or reruns differ
     sampler.random_state = np.random.RandomState(seed).get_state()
-    sampler.run_mcmc(start, settings.steps, progress=progress,
+    sampler.run_mcmc(to_unconstrained(priors, start), settings.steps, progress=progress,
                      progress_kwargs={"desc": "innosd calibrate: MCMC", "unit": " steps"})
     return sampler
 
 
-def retained_chain(sampler, settings: SamplerSettings) -> np.ndarray:
+def retained_chain(sampler, settings: SamplerSettings, priors: list[Prior]) -> np.ndarray:
     """Posterior draws after warm-up and thinning, shape (walkers, draws, d), working scale."""
-    chain = sampler.get_chain()  # (steps, walkers, d)
-    return np.swapaxes(chain[settings.burn::settings.thin], 0, 1)
+    chain = sampler.get_chain()[settings.burn::settings.thin]  # (draws, walkers, d), unconstrained
+    working = from_unconstrained(priors, chain.reshape(-1, chain.shape[-1])).reshape(chain.shape)
+    return np.swapaxes(working, 0, 1)
 
 
-def retained_log_prob(sampler, settings: SamplerSettings) -> np.ndarray:
-    return np.swapaxes(sampler.get_log_prob()[settings.burn::settings.thin], 0, 1)
+def retained_log_prob(sampler, settings: SamplerSettings, priors: list[Prior]) -> np.ndarray:
+    """Log posterior on the working scale (the sampling scale's Jacobian taken off) of the kept draws."""
+    chain = sampler.get_chain()[settings.burn::settings.thin]
+    jacobian = log_jacobian(priors, chain.reshape(-1, chain.shape[-1])).reshape(chain.shape[:2])
+    return np.swapaxes(sampler.get_log_prob()[settings.burn::settings.thin] - jacobian, 0, 1)
+
+
+def inert_parameters(logpost: LogPosterior, points: np.ndarray) -> list[int]:
+    """Parameters that change no observed model value: at each row of `points` (working scale),
+    moving one parameter to its lower and to its upper bound leaves every simulated observation
+    bit-for-bit the same (e.g. a constant that acts only after the calibration window).
+
+    Their posterior is exactly their prior, independent of the rest, so they are drawn from
+    the prior instead of being sampled."""
+    priors = logpost.priors
+    points = np.atleast_2d(points)
+    inert = []
+    for j, prior in enumerate(priors):
+        rows = []
+        for point in points:
+            for bound in prior.working_bounds:
+                row = point.copy()
+                row[j] = bound
+                rows.append(row)
+        predicted = logpost.predict(np.vstack([points, np.array(rows)]))
+        base, moved = predicted[:len(points)], predicted[len(points):].reshape(len(points), 2, -1)
+        if np.array_equal(np.repeat(base[:, None, :], 2, axis=1), moved, equal_nan=True):
+            inert.append(j)
+    return inert
 
 
 # ----------------------------------------------------------------------------- profiles

@@ -18,6 +18,7 @@ Pure functions on plain dicts; no Hydra.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -52,9 +53,9 @@ class Prior:
     def log_scale(self) -> bool:
         return self.kind in ("loguniform", "lognormal")
 
-    @property
-    def working_bounds(self) -> tuple[float, float]:
-        return (to_working(self, self.lower), to_working(self, self.upper))
+    @functools.cached_property
+    def working_bounds(self) -> tuple[float, float]:  # cached: the sampler asks at every step
+        return (float(to_working(self, self.lower)), float(to_working(self, self.upper)))
 
     def describe(self) -> str:
         """The prior as one short string for tables: 'lognormal(median=62.8, sigma=0.3) [30, 130]'."""
@@ -137,21 +138,31 @@ def parse_prior(name: str, spec: dict, where: str, declared_range: tuple[float, 
     return Prior(name, kind, lower, upper, location, spread, str(spec["source"]).strip(), units)
 
 
+def _columns(priors: list[Prior]) -> dict[str, np.ndarray]:
+    return _columns_cached(tuple(priors))
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_cached(priors: tuple[Prior, ...]) -> dict[str, np.ndarray]:
+    """The priors as arrays (one entry per parameter): log_prior and to_natural run at every
+    sampler step, so they work on whole rows instead of looping over parameters."""
+    bounds = np.array([p.working_bounds for p in priors], dtype=float).reshape(-1, 2)
+    return {"low": bounds[:, 0], "high": bounds[:, 1], "location": np.array([p.location for p in priors], dtype=float),
+            "spread": np.array([p.spread for p in priors], dtype=float),
+            "normal": np.array([p.kind in ("normal", "lognormal") for p in priors], dtype=bool),
+            "log": np.array([p.log_scale for p in priors], dtype=bool)}
+
+
 def log_prior(priors: list[Prior], working: np.ndarray) -> np.ndarray:
     """Log density (up to a constant) of rows of working-scale values; -inf outside the box.
 
     `working` has shape (n, d); returns shape (n,).
     """
     working = np.atleast_2d(working)
-    total = np.zeros(len(working))
-    for j, prior in enumerate(priors):
-        lo, hi = prior.working_bounds
-        column = working[:, j]
-        inside = (column >= lo) & (column <= hi)
-        total = np.where(inside, total, -np.inf)
-        if prior.kind in ("normal", "lognormal"):
-            total = total - 0.5 * ((column - prior.location) / prior.spread) ** 2
-    return total
+    c = _columns(priors)
+    inside = np.all((working >= c["low"]) & (working <= c["high"]), axis=1)
+    quadratic = np.where(c["normal"], ((working - c["location"]) / c["spread"]) ** 2, 0.0)
+    return np.where(inside, -0.5 * quadratic.sum(axis=1), -np.inf)
 
 
 def sample_prior(priors: list[Prior], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -171,9 +182,66 @@ def sample_prior(priors: list[Prior], n: int, rng: np.random.Generator) -> np.nd
 def to_natural(priors: list[Prior], working: np.ndarray) -> np.ndarray:
     """Working-scale rows -> model-constant values, same shape."""
     working = np.atleast_2d(working)
-    return np.column_stack([from_working(p, working[:, j]) for j, p in enumerate(priors)])
+    if not priors:
+        return working.copy()
+    log = _columns(priors)["log"]
+    return np.where(log, np.exp(np.where(log, working, 0.0)), working)
 
 
 def to_working_rows(priors: list[Prior], natural: np.ndarray) -> np.ndarray:
     natural = np.atleast_2d(natural)
     return np.column_stack([to_working(p, natural[:, j]) for j, p in enumerate(priors)])
+
+
+# ----------------------------------------------------------------------------- the sampling scale
+# The sampler moves on an unconstrained scale: z = logit((v - lo) / (hi - lo)) where v is the
+# working value, or its logarithm for a positive constant with a linear prior (v in [lo, hi]).
+# Proposals never leave the box (none is wasted); a posterior that piles up at a bound becomes a
+# tail the ensemble can follow instead of a wall it bounces off; and products of positive
+# constants (a Bass market potential times its innovation coefficient, a level times a share)
+# become sums, so the ridges they leave in the posterior become straighter.
+# The density on z carries the Jacobian |dw/dz| = (hi - lo) s (1 - s) [times w on the log scale].
+
+def _box(priors: list[Prior]) -> tuple[np.ndarray, np.ndarray]:
+    c = _columns(priors)
+    return c["low"], c["high"] - c["low"]
+
+
+def _sampling_box(priors: list[Prior]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c = _columns(priors)
+    logged = ~c["log"] & (c["low"] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = np.where(logged, np.log(np.where(logged, c["low"], 1.0)), c["low"])
+        high = np.where(logged, np.log(np.where(logged, c["high"], 1.0)), c["high"])
+    return logged, low, high - low
+
+
+def to_unconstrained(priors: list[Prior], working: np.ndarray) -> np.ndarray:
+    """Working-scale rows -> the sampler's unconstrained scale (rows on a bound map to +-inf)."""
+    logged, low, span = _sampling_box(priors)
+    working = np.atleast_2d(working)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(logged, np.log(np.where(logged, working, 1.0)), working)
+        unit = (v - low) / span
+        return np.log(unit) - np.log1p(-unit)
+
+
+def from_unconstrained(priors: list[Prior], z: np.ndarray) -> np.ndarray:
+    """Unconstrained rows -> working scale, strictly inside the prior box for finite z."""
+    logged, low, span = _sampling_box(priors)
+    v = low + span * _sigmoid(np.atleast_2d(z))
+    return np.where(logged, np.exp(np.where(logged, v, 0.0)), v)
+
+
+def log_jacobian(priors: list[Prior], z: np.ndarray) -> np.ndarray:
+    """log |dw/dz| summed over parameters, shape (n,)."""
+    logged, low, span = _sampling_box(priors)
+    z = np.atleast_2d(z)
+    # log s + log(1 - s) = -softplus(-z) - softplus(z), stable for large |z|
+    log_unit = np.log(span) - np.logaddexp(0.0, -z) - np.logaddexp(0.0, z)
+    v = low + span * _sigmoid(z)
+    return np.sum(log_unit + np.where(logged, v, 0.0), axis=1)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -z))

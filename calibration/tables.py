@@ -25,6 +25,11 @@ LOADING_SHARE = 0.3
 # "Within the stated error": the observation lies within two of its log-normal sigmas of
 # the posterior median (the ~95% band of the error model).
 WITHIN_ERROR_SIGMAS = 2.0
+# Bound piling (see bound_piling): the outer 5% of a prior's working range holding at least
+# 10% of the posterior and twice the prior's share there.
+BOUND_EDGE = 0.05
+BOUND_MASS = 0.10
+BOUND_RATIO = 2.0
 
 
 def fit_table(observations: ObservationSet, predicted: np.ndarray) -> pd.DataFrame:
@@ -60,8 +65,29 @@ def parameter_table(priors: list[Prior], prior_working: np.ndarray, flat_working
         "p05": q[0], "p50": q[1], "p95": q[2], "shrinkage": shrinkage,
         "rhat": [diag.loc[p.name, "rhat"] for p in priors],
         "ess_bulk": [diag.loc[p.name, "ess_bulk"] for p in priors],
+        "ess_tail": [diag.loc[p.name, "ess_tail"] for p in priors],
         "identified": shrinkage >= IDENTIFIED_SHRINKAGE,
+        "at_bound": bound_piling(priors, prior_working, flat_working),
     })
+
+
+def bound_piling(priors: list[Prior], prior_working: np.ndarray, flat_working: np.ndarray) -> list[str]:
+    """'lower' / 'upper' where the posterior piles up at that prior bound, else ''.
+
+    Piling: at least BOUND_MASS of the posterior lies in the outer BOUND_EDGE of the prior's
+    working range on that side, and at least BOUND_RATIO times what the prior puts there: the
+    data push against the bound, so the bound, not the data, sets that end of the interval."""
+    flags = []
+    for j, prior in enumerate(priors):
+        lo, hi = prior.working_bounds
+        edge = BOUND_EDGE * (hi - lo)
+        found = ""
+        for side, post, pri in (("lower", flat_working[:, j] <= lo + edge, prior_working[:, j] <= lo + edge),
+                                ("upper", flat_working[:, j] >= hi - edge, prior_working[:, j] >= hi - edge)):
+            if post.mean() >= BOUND_MASS and post.mean() >= BOUND_RATIO * max(pri.mean(), 1e-12):
+                found = side
+        flags.append(found)
+    return flags
 
 
 def correlation_table(priors: list[Prior], flat_working: np.ndarray) -> pd.DataFrame:

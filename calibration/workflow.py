@@ -10,20 +10,26 @@ Pure with respect to files: takes a compiled model, priors and observations, ret
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from innosd.calibration import pipeline, tables
 from innosd.calibration.likelihood import LogPosterior, ObservationSet
-from innosd.calibration.priors import Prior, sample_prior, to_natural
+from innosd.calibration.priors import Prior, log_prior, sample_prior, to_natural, to_working_rows
 from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
+
+from innosd.errors import ConfigError
 
 # Prior summaries (mean, sd, shrinkage reference) come from this many seeded prior draws:
 # Monte Carlo error of a variance ~ sqrt(2/n) = 1.4%, negligible against the shrinkage cut.
 PRIOR_DRAWS = 10_000
 # At most this many posterior draws are simulated for the fit intervals (one ensemble call).
 PREDICTIVE_DRAWS = 4_000
+# Prior draws (plus the model file's values) at which each free constant is moved to both of
+# its bounds to find the inert ones: two points guard against a constant that happens to be
+# switched off at one of them.
+INERT_PROBES = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class CalibrationResult:
     profiles: pd.DataFrame
     timings: pipeline.Timings
     seed: int
+    inert: list[str] = field(default_factory=list)  # free constants no observation depends on (prior draws)
 
     @property
     def names(self) -> list[str]:
@@ -72,47 +79,86 @@ class CalibrationResult:
 
 def calibrate(model, priors: list[Prior], observations: ObservationSet, settings: CalibrationSettings,
               defaults: np.ndarray | None = None, progress: bool = True) -> CalibrationResult:
-    """Run the whole pipeline; every random choice derives from `settings.seed`."""
+    """Run the whole pipeline; every random choice derives from `settings.seed`.
+
+    Free constants that change no observed value (`pipeline.inert_parameters`) are not
+    sampled: their posterior is exactly their prior, so their columns of the chain are
+    independent prior draws. Everything else is optimised and sampled on the unconstrained scale."""
     seed = int(settings.seed)
     rng = np.random.default_rng(seed)
-    logpost = LogPosterior(model, priors, observations)
+    full = LogPosterior(model, priors, observations)
     timings = pipeline.Timings()
+    names = [p.name for p in priors]
+
+    started = time.perf_counter()
+    probes = sample_prior(priors, INERT_PROBES, np.random.default_rng([seed, 4]))
+    if defaults is not None:
+        probes = np.vstack([to_working_rows(priors, defaults), probes])
+    inert = pipeline.inert_parameters(full, probes)
+    active = [j for j in range(len(priors)) if j not in inert]
+    if not active:
+        raise ConfigError("calibration.parameters: no free constant changes any observed value "
+                          "(check the observations and the calibration window)")
+    prior_draws = sample_prior(priors, PRIOR_DRAWS, np.random.default_rng([seed, 1]))
+    # an inert constant's value does not matter for the likelihood: its prior median stands in
+    held = {names[j]: float(np.median(to_natural([priors[j]], prior_draws[:, [j]]))) for j in inert}
+    logpost = LogPosterior(model, [priors[j] for j in active], observations, held)
+    timings.record("screening", started, full.evaluations)
 
     started, before = time.perf_counter(), logpost.evaluations
-    best, starts = pipeline.optimise(logpost, settings.optimiser, rng, defaults)
+    best_active, starts = pipeline.optimise(logpost, settings.optimiser, rng,
+                                            None if defaults is None else np.atleast_2d(defaults)[:, active])
     timings.record("optimisation", started, logpost.evaluations - before)
 
     started, before = time.perf_counter(), logpost.evaluations
-    sampler = pipeline.sample(logpost, best, settings.sampler, seed, progress=progress)
+    sampler = pipeline.sample(logpost, best_active, settings.sampler, seed, progress=progress)
     timings.record("mcmc", started, logpost.evaluations - before)
-    chain = pipeline.retained_chain(sampler, settings.sampler)
-    log_prob = pipeline.retained_log_prob(sampler, settings.sampler)
+    chain_active = pipeline.retained_chain(sampler, settings.sampler, logpost.priors)
+    log_prob = pipeline.retained_log_prob(sampler, settings.sampler, logpost.priors)
     acceptance = np.asarray(sampler.acceptance_fraction)
     # tol=0: always return the estimate; summary.md compares it with the chain length itself
     with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a walker never moved
-        autocorr = np.asarray(sampler.get_autocorr_time(tol=0, discard=settings.sampler.burn))
-    flat = chain.reshape(-1, chain.shape[-1])
+        autocorr_active = np.asarray(sampler.get_autocorr_time(tol=0, discard=settings.sampler.burn))
+    flat_active = chain_active.reshape(-1, chain_active.shape[-1])
     # the sampler may find a better point than the optimiser: keep the best of both
     if log_prob.max() > -starts["neg_log_posterior"].min():
-        best = flat[int(np.argmax(log_prob.reshape(-1)))]
+        best_active = flat_active[int(np.argmax(log_prob.reshape(-1)))]
 
-    started, before = time.perf_counter(), logpost.evaluations
-    names = [p.name for p in priors]
+    # the full chain: sampled columns, and independent prior draws for the inert ones
+    walkers, draws = chain_active.shape[:2]
+    chain = np.empty((walkers, draws, len(priors)))
+    chain[:, :, active] = chain_active
+    autocorr = np.full(len(priors), np.nan)
+    autocorr[active] = autocorr_active
+    best = np.empty(len(priors))
+    best[active] = best_active
+    if inert:
+        inert_priors = [priors[j] for j in inert]
+        chain[:, :, inert] = sample_prior(inert_priors, walkers * draws,
+                                          np.random.default_rng([seed, 5])).reshape(walkers, draws, len(inert))
+        best[inert] = to_working_rows(inert_priors, np.array([[held[names[j]] for j in inert]]))[0]
+        log_prob = log_prob + log_prior(inert_priors, chain[:, :, inert].reshape(-1, len(inert))).reshape(
+            walkers, draws)
+    flat = chain.reshape(-1, chain.shape[-1])
+
+    started, before = time.perf_counter(), full.evaluations
     diag = pipeline.diagnostics(chain, names)
-    prior_draws = sample_prior(priors, PRIOR_DRAWS, np.random.default_rng([seed, 1]))
     pick = np.random.default_rng([seed, 2]).choice(len(flat), size=min(PREDICTIVE_DRAWS, len(flat)),
                                                    replace=False)
-    predicted = logpost.predict(flat[np.sort(pick)])
+    predicted = full.predict(flat[np.sort(pick)])
     fit = tables.fit_table(observations, predicted)
     parameters = tables.parameter_table(priors, prior_draws, flat, diag)
+    parameters["sampled"] = [j in active for j in range(len(priors))]
     correlations = tables.correlation_table(priors, flat)
-    timings.record("diagnostics", started, logpost.evaluations - before)
+    timings.record("diagnostics", started, full.evaluations - before)
 
     started, before = time.perf_counter(), logpost.evaluations
-    profiled = ProfileSettings(tuple(p for p in settings.profile.parameters if p in names),
-                                        settings.profile.points, settings.profile.max_iterations)
-    profile_table = pipeline.profiles(logpost, best, flat, log_prob.reshape(-1), profiled)
+    active_names = [names[j] for j in active]
+    profiled = ProfileSettings(tuple(p for p in settings.profile.parameters if p in active_names),
+                               settings.profile.points, settings.profile.max_iterations)
+    profile_table = pipeline.profiles(logpost, best_active, flat_active, log_prob.reshape(-1), profiled)
     timings.record("profiles", started, logpost.evaluations - before)
 
     return CalibrationResult(priors, observations, best, starts, chain, log_prob, prior_draws, acceptance,
-                             autocorr, fit, parameters, correlations, profile_table, timings, seed)
+                             autocorr, fit, parameters, correlations, profile_table, timings, seed,
+                             [names[j] for j in inert])

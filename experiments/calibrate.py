@@ -24,7 +24,7 @@ from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
-from innosd.rundir import atomic_directory, provenance, write_metadata
+from innosd.rundir import atomic_directory, git_commit, provenance, write_metadata
 from innosd.scenarios import compose
 from innosd.scenarios.schema import CalibrateSchema, ProfileSettings, typed
 
@@ -45,6 +45,7 @@ class CalibrateConfig:
     handoff_draws: int
     params_dir: Path
     raw: dict
+    allow_dirty: bool = False
 
 
 # ----------------------------------------------------------------------------- compose and check
@@ -141,7 +142,7 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
     run = schema.run
     return CalibrateConfig(name, priors, obs, settings, Path(folder), run.figures, run.progress,
                            _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
-                           _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw)
+                           _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw, hand.allow_dirty)
 
 
 def use_threads(threads: int) -> None:
@@ -230,7 +231,12 @@ def bench(config: CalibrateConfig, model) -> int:
 
 def run(config: CalibrateConfig, model, command: str) -> Path:
     """Calibrate, write the run folder atomically and (handoff.write) the parameter set."""
+    from innosd.calibration import outputs
+
     folder = config.folder
+    commit = git_commit()
+    if config.handoff_write:  # before any work: a refused hand-off should not cost a calibration
+        handoff.refuse_dirty_tree(commit, config.allow_dirty)
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
     attrs = provenance(config.raw, MODEL_FILE)
@@ -242,7 +248,10 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
           f"all stages {sum(t.seconds.values()):.1f} s")
     if config.handoff_write:
         source = {"run_dir": str(folder), "git_commit": attrs["git_commit"], "created": attrs["created"],
-                  "seed": config.settings.seed, "calibration": config.name}
+                  "seed": config.settings.seed, "calibration": config.name,
+                  "convergence": outputs.convergence_verdict(result)}
+        if attrs["git_commit"].endswith("-dirty"):
+            source["allow_dirty"] = True
         path = handoff.write_parameter_set(
             handoff.ParameterSet(config.handoff_name, result.posterior_median(), "posterior median",
                                  source=source),

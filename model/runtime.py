@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,15 @@ from innosd.model.abstract import norm
 
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
 ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the contiguous parameter copy
+
+
+class EnsembleEvaluator(NamedTuple):
+    """`evaluate(values (n, k)) -> array (columns, n, times)` for fixed varied constants and outputs."""
+
+    times: np.ndarray
+    columns: list[str]
+    positions: list[int]   # row of each requested return column in the result
+    evaluate: Callable[[np.ndarray], np.ndarray]
 
 
 class CompiledModel:
@@ -198,6 +208,41 @@ class CompiledModel:
             for i in self._param_indices(name):
                 P[i] = vals
         return P
+
+    def ensemble_evaluator(self, varied: list[str], return_columns, fixed: dict[str, float] | None = None,
+                           method: str = "euler") -> "EnsembleEvaluator":
+        """A repeated-ensemble evaluator: the same `varied` constants, outputs and time grid at
+        every call, so names, the output map and the time grid are resolved once. Calibration
+        calls it thousands of times on batches of 8-256 rows, where building the xarray result of
+        `run_ensemble` cost five times the kernel (measured: 11 ms vs 1.7 ms for 64 runs)."""
+        base = self._param_vector(fixed)
+        rows = [self._param_indices(name) for name in varied]
+        control = {i for i, p in enumerate(self._params)
+                   if p["name"] in self._control or p["variable"] in self._control}
+        for name, idx in zip(varied, rows):
+            if control.intersection(idx):
+                raise ModelError(f"{name} is a simulation control and cannot vary within an ensemble")
+        times, save, dt, index, _ = self._time_grid(base)
+        omap, cols = self._output_map(return_columns)
+        kernel = self._kernel(method, ensemble=True)
+        cap, nsave = float(len(times) + 1), int(save.sum())
+
+        def evaluate(values: np.ndarray) -> np.ndarray:
+            values = np.atleast_2d(np.asarray(values, dtype=float))
+            n = len(values)
+            P = np.repeat(base[:, None], n, axis=1)
+            for j, idx in enumerate(rows):
+                P[idx] = values[:, j]
+            result = np.empty((len(cols), n, nsave))
+            for start in range(0, n, ENSEMBLE_CHUNK):
+                stop = min(n, start + ENSEMBLE_CHUNK)
+                kernel(np.ascontiguousarray(P[:, start:stop]), times, save, dt, cap, self._lx, self._ly,
+                       omap, result, start)
+            return result
+
+        positions = [cols.index(self._columns[self._resolve(self._col_alias, name, "variable", self._columns)[0]])
+                     for name in ([return_columns] if isinstance(return_columns, str) else return_columns)]
+        return EnsembleEvaluator(np.asarray(index, dtype=float), cols, positions, evaluate)
 
     def run_ensemble(self, params: pd.DataFrame, return_columns=None, method: str = "euler",
                      chunk_size: int = ENSEMBLE_CHUNK):

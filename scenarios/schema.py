@@ -375,6 +375,7 @@ class HandoffSettings:
     name: str
     draws: int
     params_dir: Optional[str]  # the parameter sets `innosd run params=NAME` finds first (relative: to the cwd)
+    allow_dirty: bool          # write the hand-off even from a checkout with uncommitted changes
 
 
 @dataclass(frozen=True)

@@ -133,3 +133,26 @@ def test_hydra_run_dir_names_the_calibration_folder_and_cfg_prints_the_config(tm
     assert cli_main(["calibrate", "--cfg", "job", "seed=3"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["seed"] == 3 and "rd_per_hte" in printed["calibration"]["parameters"]
+
+
+def test_unconstrained_scale_round_trips_and_its_jacobian_is_the_derivative():
+    from innosd.calibration.priors import from_unconstrained, log_jacobian, to_unconstrained
+
+    priors = [parse_prior("a", {"prior": "loguniform", "lower": 2, "upper": 50, "source": "t"}, "k", (0, 100)),
+              parse_prior("b", {"prior": "normal", "mean": 0.5, "sd": 0.2, "lower": 0.1, "upper": 1, "source": "t"},
+                          "k", (0, 1)),  # positive with a linear prior: sampled on its log
+              parse_prior("c", {"prior": "uniform", "lower": -1, "upper": 1, "source": "t"}, "k", (-5, 5))]
+    z = np.random.default_rng(1).normal(size=(20, 3)) * 3
+    working = from_unconstrained(priors, z)
+    low, high = np.array([p.working_bounds for p in priors]).T
+    assert np.all((working > low) & (working < high))
+    np.testing.assert_allclose(to_unconstrained(priors, working), z, rtol=1e-9, atol=1e-9)
+    # d(working)/dz by central differences, parameter by parameter
+    h = 1e-6
+    numeric = np.zeros(len(z))
+    for j in range(3):
+        step = np.zeros(3)
+        step[j] = h
+        numeric += np.log((from_unconstrained(priors, z + step)[:, j] - from_unconstrained(priors, z - step)[:, j])
+                          / (2 * h))
+    np.testing.assert_allclose(log_jacobian(priors, z), numeric, rtol=1e-6, atol=1e-6)

@@ -86,7 +86,7 @@ def test_same_seed_same_posterior_other_seed_differs(default_config):
 def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
     params_dir = tmp_path / "params"
     code = cli_main(["calibrate", f"run.output_dir={tmp_path}", "run.figures=false", "run.progress=false",
-                     f"handoff.params_dir={params_dir}", "handoff.draws=50",
+                     f"handoff.params_dir={params_dir}", "handoff.draws=50", "handoff.allow_dirty=true",
                      "calibration.optimiser.screen=128", "calibration.optimiser.starts=1",
                      "calibration.optimiser.max_iterations=3", "calibration.sampler.walkers=80",
                      "calibration.sampler.steps=12", "calibration.sampler.burn=4", "calibration.sampler.thin=1",
@@ -112,6 +112,9 @@ def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
     assert (folder / "metadata.json").is_file() and (folder / "config.yaml").is_file()
     loaded = handoff.load_parameter_set("calibrated", params_dir)
     assert loaded.statistic == "posterior median" and loaded.source["run_dir"] == str(folder)
+    # the hand-off records the commit and the convergence verdict (a 12-step run is not converged)
+    assert loaded.source["git_commit"] and loaded.source["convergence"]["converged"] is False
+    assert "Not converged" in summary and "starts" in summary
     assert set(loaded.params) == set(parameters["parameter"])
     draws = handoff.load_posterior_draws(loaded, params_dir)
     assert len(draws) == 50 and set(draws.columns) == set(parameters["parameter"])
@@ -128,3 +131,25 @@ def test_bench_prints_measured_timings_and_writes_nothing(tmp_path, capsys):
     assert {"optimisation", "MCMC", "total"} <= set(lines)
     assert float(lines["MCMC"].split()[1]) > 0 and "model evaluations" in lines["total"]
     assert not any(tmp_path.iterdir())
+
+
+def test_dirty_tree_refuses_the_handoff_before_calibrating(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(calmod, "git_commit", lambda: "0123abc-dirty")
+    code = cli_main(["calibrate", f"run.output_dir={tmp_path}", f"handoff.params_dir={tmp_path / 'params'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "handoff.allow_dirty=true" in err
+    assert not any(tmp_path.iterdir())  # refused before any work: no run folder, no hand-off
+
+
+def test_constants_acting_after_the_window_are_drawn_from_their_prior(default_config):
+    from innosd.calibration.likelihood import LogPosterior
+    from innosd.calibration.pipeline import inert_parameters
+    from innosd.calibration.priors import sample_prior
+
+    config, model = default_config
+    logpost = LogPosterior(model, config.priors, config.observations)
+    inert = {config.priors[j].name for j in
+             inert_parameters(logpost, sample_prior(config.priors, 2, np.random.default_rng(0)))}
+    # both act only from 2017 on (the first campaign cohort expires at end-2019; the NEEQ reforms are 2017-18)
+    assert {"campaign cohort renewal factor", "neeq attractiveness after reforms"} <= inert
+    assert "hte application rate base" not in inert and "rd per hte" not in inert

@@ -66,8 +66,8 @@ def launch(playwright, explicit: str | None = None):
 
 def open_page(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(url)
-    page.locator("#run-counter").wait_for(timeout=LOAD_TIMEOUT_MS)
+    page.goto(url, timeout=LOAD_TIMEOUT_MS)
+    page.locator("#run-counter").wait_for(state="attached", timeout=LOAD_TIMEOUT_MS)
     return page
 
 

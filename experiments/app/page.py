@@ -59,7 +59,7 @@ def snap(value: float, setting: str) -> float:
 
 
 def counter(run: int) -> str:
-    return f'<span id="run-counter">{run}</span>'
+    return f'<span id="run-counter" style="display:none">{run}</span>'
 
 
 class PlanPage:

@@ -28,6 +28,7 @@ def served(app_config_dir):
     from innosd.experiments.app.page import PlanPage
     from innosd.experiments.app.server import start_in_thread
 
+    PlanPage("calibrated", APP_DRAWS, APP_SEED, "en", app_config_dir)  # compile and load here, not in a tab
     server = start_in_thread(lambda: PlanPage("calibrated", APP_DRAWS, APP_SEED, "en", app_config_dir).view())
     yield server
     server.stop()

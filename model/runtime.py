@@ -65,6 +65,10 @@ class CompiledModel:
             for name in {c["name"], c["variable"], norm(c["name"]), norm(c["variable"])}:
                 self._col_alias.setdefault(name, []).append(i)
         self._units = {c["name"]: c["units"] for c in meta["columns"]}
+        # constants whose default value is compiled into the kernel (a DELAY N or SMOOTH N
+        # order, a VECTOR SELECT action): refused when set to another value
+        self._fixed = {self._pindex[n] for n in meta.get("fixed_params", [])
+                       if n in self._pindex}
         self._control = meta["control"]
         self._lx = np.asarray(meta["lx"], dtype=float)
         self._ly = np.asarray(meta["ly"], dtype=float)
@@ -80,6 +84,12 @@ class CompiledModel:
                              units=p["units"], min=lim[0], max=lim[1], step=lim[2],
                              doc=p["doc"]))
         return pd.DataFrame(rows).set_index("name")
+
+    @property
+    def fixed_parameters(self) -> list[str]:
+        """Constants compiled into the kernel (delay orders, VECTOR SELECT actions): run()
+        and run_ensemble() refuse other values for them."""
+        return [self._params[i]["name"] for i in sorted(self._fixed)]
 
     @property
     def stocks(self) -> list[str]:
@@ -119,7 +129,15 @@ class CompiledModel:
                                  "by the compiled core (no time series)")
             for i in self._param_indices(name):
                 P[i] = float(value)
+                self._check_fixed(i, P[i:i + 1])
         return P
+
+    def _check_fixed(self, i: int, values: np.ndarray) -> None:
+        if i in self._fixed and np.any(values != self._defaults[i]):
+            p = self._params[i]
+            raise ModelError(f"constant {p['name']!r} of {self.path.name} is fixed at "
+                             f"{p['default']:g} when the model is compiled (it sets a delay "
+                             "order or a VECTOR SELECT action); edit the model file to change it")
 
     def _output_map(self, return_columns):
         if return_columns is None:
@@ -207,6 +225,7 @@ class CompiledModel:
             vals = params[name].to_numpy(dtype=float)
             for i in self._param_indices(name):
                 P[i] = vals
+                self._check_fixed(i, P[i])
         return P
 
     def ensemble_evaluator(self, varied: list[str], return_columns, fixed: dict[str, float] | None = None,

@@ -110,7 +110,7 @@ def main(argv: list[str]) -> int:
     t_kernel = _median(lambda: kern(P, times, save, dt, cap, m._lx, m._ly, omap, out, 0), 200)
 
     params = m.parameters
-    varied = [n for n in params.index if n not in CONTROL]
+    varied = [n for n in params.index if n not in CONTROL and n not in m.fixed_parameters]
     rng = np.random.default_rng(args.seed)
     defaults = params.loc[varied, "default"].to_numpy()
     table = pd.DataFrame(defaults * rng.uniform(0.8, 1.2, (args.n, len(varied))),

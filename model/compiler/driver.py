@@ -157,7 +157,7 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
                 columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
                 n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
-                long_compile=long_compile)
+                long_compile=long_compile, fixed_params=sorted(g.fixed_params))
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))

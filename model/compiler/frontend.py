@@ -57,6 +57,7 @@ class ModelGraph:
         self.lookups: list[Lookup] = []
         self.delay_fixed: list[dict] = []
         self._memo: dict = {}
+        self.fixed_params: set[str] = set()  # constants compiled in (delay orders, ...)
         self._n_random = 0           # RANDOM call sites (x elements) numbered so far
         self._noise_slot = None      # NOISE SEED parameter, when the compiler adds it
         self._read_subscripts()
@@ -865,6 +866,8 @@ class ModelGraph:
                 m = PLACEHOLDER.fullmatch(slot)
                 if m and m.group(1) == "P":
                     p = self.params[int(m.group(2))]
+                    if values is None:  # the default is compiled in: changing it later
+                        self.fixed_params.add(p["name"])  # would not change the model
                     return float(values[p["name"]]) if values and p["name"] in values \
                         else p["default"]
                 if m is None:

@@ -235,3 +235,19 @@ def test_ensemble_equals_runs_across_constructs(folder):
         for col in single.columns:
             assert np.array_equal(ds[col].values[i], single[col].to_numpy(), equal_nan=True), \
                 (i, col)
+
+
+def test_a_compiled_in_delay_order_cannot_be_changed_silently(tmp_path):
+    # the order of a DELAY N sets how many stages the kernel has: it is compiled in, so a
+    # run with another value would silently keep the old order
+    f = tmp_path / "order.mdl"
+    f.write_text("{UTF-8}\nout= DELAY N(1, 4, 0, stages)\n~ Dmnl\n~ |\nstages= 3\n~ Dmnl\n~ |\n"
+                 "INITIAL TIME= 0\n~ Year\n~ |\nFINAL TIME= 8\n~ Year\n~ |\n"
+                 "TIME STEP= 0.5\n~ Year\n~ |\nSAVEPER= 1\n~ Year\n~ |\n")
+    model = compile_model(f)
+    assert model.fixed_parameters == ["stages"]
+    model.run({"stages": 3})  # the compiled value is fine
+    with pytest.raises(ModelError, match="'stages' of order.mdl is fixed at 3"):
+        model.run({"stages": 5})
+    with pytest.raises(ModelError, match="fixed at 3"):
+        model.run_ensemble(pd.DataFrame({"stages": [3, 4]}))

@@ -61,3 +61,11 @@ def test_351_town_population_model_matches_pysd(tmp_path):
     reference = S.pysd_model_run(POPULATION, tmp_path)
     problems = S.compare(ours, reference, S.PYSD_RTOL, S.PYSD_ATOL)
     assert not problems, problems[:3]
+
+
+@pytest.mark.slow
+def test_benchmark_model_agrees_with_the_hand_written_kernel(tmp_path):
+    from innosd.experiments.bench_handwritten import compare
+    result = compare(tmp_path, n_members=24, seed=3, repeat=1)
+    assert result["variables"] >= 100 and result["constants"] == 49
+    assert result["agree"], result

@@ -17,18 +17,23 @@ observed variables and stopping the run at the end of the last observed year.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from innosd.calibration.priors import Prior, log_prior, to_natural
 from innosd.model.results import year_end_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
 
 USES = ("likelihood", "check")
-OBSERVATION_KEYS = ("sigma", "use", "years", "check_years", "reason")
+OBSERVATION_KEYS = ("sigma", "sigma_prior", "error", "nu", "use", "years", "check_years", "reason")
+ERROR_FAMILIES = ("lognormal", "student_t")
+LIKELIHOOD_KEYS = ("family", "nu", "nu_prior", "discrepancy")
+ESTIMATE = "estimate"  # `sigma: estimate` / `nu: estimate`: a free error term with its `*_prior`
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,36 @@ class ObservationSet:
         return self.table["in_likelihood"].to_numpy(dtype=bool)
 
 
+def likelihood_defaults(likelihood: dict | None) -> dict:
+    """The calibration-wide error model: family, Student-t nu (a number or `estimate`), discrepancy."""
+    settings = {"family": "lognormal", "nu": 5.0, "discrepancy": 0.0, **(likelihood or {})}
+    unknown = [k for k in settings if k not in LIKELIHOOD_KEYS]
+    if unknown:
+        raise ConfigError(f"calibration.likelihood.{unknown[0]}: unknown key{closest(str(unknown[0]), LIKELIHOOD_KEYS)}; "
+                          f"valid keys: {', '.join(LIKELIHOOD_KEYS)}")
+    if settings["family"] not in ERROR_FAMILIES:
+        raise ConfigError(f"calibration.likelihood.family: {settings['family']!r} is not one of "
+                          f"{', '.join(ERROR_FAMILIES)}{closest(str(settings['family']), ERROR_FAMILIES)}")
+    settings["nu"] = _error_number(settings["nu"], "calibration.likelihood.nu", 0.5, 1000)
+    settings["discrepancy"] = _error_number(settings["discrepancy"], "calibration.likelihood.discrepancy", 0, 5)
+    return settings
+
+
+def _error_number(value, key: str, low: float, high: float) -> float:
+    """A stated error number, or NaN for `estimate` (then a prior gives its distribution)."""
+    if value == ESTIMATE:
+        return float("nan")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key}: {value!r} is not a number nor `{ESTIMATE}`") from None
+    if not low <= number < high:
+        raise ConfigError(f"{key}: {number:g} is outside [{low:g}, {high:g})")
+    return number
+
+
 def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[int, int],
-                        model_columns: list[str]) -> ObservationSet:
+                        model_columns: list[str], likelihood: dict | None = None) -> ObservationSet:
     """The configured observation rows, one per (indicator, year), with their sigma.
 
     `spec` maps indicator id -> {sigma, use, years?, check_years?, reason}. Errors name the config key.
@@ -66,6 +99,7 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
     if first > last:
         raise ConfigError(f"calibration.window: first year {first} is after last year {last}")
     known = sorted(set(observations["indicator"]))
+    defaults = likelihood_defaults(likelihood)
     rows = []
     for indicator, setting in spec.items():
         where = f"calibration.observations.{indicator}"
@@ -89,15 +123,25 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
         use = setting.get("use", "likelihood")
         if use not in USES:
             raise ConfigError(f"{where}.use: {use!r} is not one of {', '.join(USES)}")
-        try:
-            sigma = float(setting.get("sigma"))
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}.sigma: {setting.get('sigma')!r} is not a number "
-                              "(the log-normal error of this indicator)") from None
-        if not 0 < sigma < 5:
-            raise ConfigError(f"{where}.sigma: {sigma:g} is not a plausible log-scale error (0 < sigma < 5)")
+        if setting.get("sigma") == ESTIMATE:
+            sigma = float("nan")
+            if not isinstance(setting.get("sigma_prior"), dict):
+                raise ConfigError(f"{where}.sigma_prior: `sigma: estimate` needs a prior (prior, lower, upper, source)")
+        else:
+            try:
+                sigma = float(setting.get("sigma"))
+            except (TypeError, ValueError):
+                raise ConfigError(f"{where}.sigma: {setting.get('sigma')!r} is not a number nor `{ESTIMATE}` "
+                                  "(the log-scale error of this indicator)") from None
+            if not 0 < sigma < 5:
+                raise ConfigError(f"{where}.sigma: {sigma:g} is not a plausible log-scale error (0 < sigma < 5)")
         if not str(setting.get("reason") or "").strip():
-            raise ConfigError(f"{where}.reason: state why sigma is {sigma:g}")
+            raise ConfigError(f"{where}.reason: state why the error is what it is")
+        family = setting.get("error", defaults["family"])
+        if family not in ERROR_FAMILIES:
+            raise ConfigError(f"{where}.error: {family!r} is not one of {', '.join(ERROR_FAMILIES)}"
+                              f"{closest(str(family), ERROR_FAMILIES)}")
+        nu = _error_number(setting["nu"], f"{where}.nu", 0.5, 1000) if "nu" in setting else defaults["nu"]
         years = setting.get("years")
         # years compared in fit.csv but kept out of the likelihood (e.g. a value derived from others)
         check_years = {int(y) for y in setting.get("check_years") or []}
@@ -111,10 +155,12 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
             values = group["value"].to_numpy(dtype=float)
             if np.any(values <= 0):
                 raise ConfigError(f"{where}: year {year} has a non-positive value; "
-                                  "the log-normal error model needs positive figures")
+                                  "the error model is on log y and needs positive figures")
             rows.append({"indicator": indicator, "model_variable": variable, "year": int(year),
                          "unit": group["unit"].iloc[0], "observed": float(np.median(values)),
-                         "sigma": sigma, "in_likelihood": use == "likelihood" and int(year) not in check_years,
+                         "sigma": sigma, "error": family, "nu": nu, "discrepancy": defaults["discrepancy"],
+                         "derived": any(str(n).strip().lower().startswith("derived") for n in group["note"]),
+                         "in_likelihood": use == "likelihood" and int(year) not in check_years,
                          "source": " || ".join(dict.fromkeys(group["source"])),
                          "reason": str(setting["reason"]).strip()})
     table = pd.DataFrame(rows).sort_values(["indicator", "year"], kind="stable").reset_index(drop=True)
@@ -122,6 +168,24 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
         raise ConfigError("calibration.observations: every indicator is `use: check`; "
                           "at least one must enter the likelihood")
     return ObservationSet(table)
+
+
+def error_priors(spec: dict, likelihood: dict | None, parse) -> list[Prior]:
+    """Priors of the estimated error terms: `sigma <indicator>` for each `sigma: estimate` and
+    `student_t nu` for `likelihood.nu: estimate`. `parse(name, spec, where, range)` is parse_prior."""
+    found = []
+    for indicator, setting in spec.items():
+        if isinstance(setting, dict) and setting.get("sigma") == ESTIMATE:
+            prior = parse(f"sigma {indicator}", setting["sigma_prior"],
+                          f"calibration.observations.{indicator}.sigma_prior", (0.0, 5.0))
+            found.append(dataclasses.replace(prior, role="sigma", target=str(indicator)))
+    settings = dict(likelihood or {})
+    if settings.get("nu") == ESTIMATE:
+        if not isinstance(settings.get("nu_prior"), dict):
+            raise ConfigError("calibration.likelihood.nu_prior: `nu: estimate` needs a prior (prior, lower, upper, source)")
+        prior = parse("student_t nu", settings["nu_prior"], "calibration.likelihood.nu_prior", (0.5, 1000.0))
+        found.append(dataclasses.replace(prior, role="nu"))
+    return found
 
 
 def observation_simulator(model, names: list[str], observations: ObservationSet,
@@ -157,27 +221,76 @@ def simulate_observations(model, names: list[str], natural: np.ndarray, observat
     return observation_simulator(model, names, observations, fixed)(natural)
 
 
-def log_likelihood(predicted: np.ndarray, observations: ObservationSet) -> np.ndarray:
-    """Gaussian log-likelihood of log observations (up to a constant), shape (n_rows,).
+def error_scales(observations: ObservationSet, n: int, estimated: dict[str, np.ndarray] | None = None,
+                 ) -> np.ndarray:
+    """Per-row log-scale error sd of every observation, shape (n, n_obs): the stated sigma (or the
+    draws of an estimated one, `estimated[indicator]` of shape (n,)) and the model discrepancy in
+    quadrature."""
+    table = observations.table
+    sigma = np.repeat(table["sigma"].to_numpy(dtype=float)[None, :], n, axis=0)
+    for indicator, values in (estimated or {}).items():
+        sigma[:, (table["indicator"] == indicator).to_numpy()] = np.asarray(values, dtype=float)[:, None]
+    return np.sqrt(sigma ** 2 + table["discrepancy"].to_numpy(dtype=float) ** 2)
 
-    A non-positive or non-finite model value has likelihood zero (-inf).
-    """
+
+def pointwise_log_likelihood(predicted: np.ndarray, observations: ObservationSet,
+                             scales: np.ndarray | None = None, nu: np.ndarray | None = None) -> np.ndarray:
+    """Log density of each likelihood observation given each row's model values, shape (n, n_lik).
+
+    The error model is on log y: `lognormal` (Normal on log y) or `student_t` (Student-t on log y
+    with `nu` degrees of freedom: heavier tails, one odd figure cannot dominate the fit). The
+    density is of y itself (the -log y Jacobian is included), so LOO and evidence are comparable
+    across model variants fitted to the same figures. A non-positive or non-finite model value
+    has likelihood zero (-inf)."""
+    predicted = np.atleast_2d(predicted)
     mask = observations.likelihood_mask
-    observed = observations.table["observed"].to_numpy()[mask]
-    sigma = observations.table["sigma"].to_numpy()[mask]
-    values = np.atleast_2d(predicted)[:, mask]
+    table = observations.table[mask]
+    observed = table["observed"].to_numpy(dtype=float)
+    scale = (error_scales(observations, len(predicted)) if scales is None else scales)[:, mask]
+    values = predicted[:, mask]
     with np.errstate(divide="ignore", invalid="ignore"):
-        residual = (np.log(values) - np.log(observed)) / sigma
-    total = -0.5 * np.sum(residual ** 2, axis=1)
-    bad = ~np.all(np.isfinite(values) & (values > 0), axis=1)
-    return np.where(bad | ~np.isfinite(total), -np.inf, total)
+        residual = (np.log(observed) - np.log(values)) / scale
+        normal = -0.5 * residual ** 2 - 0.5 * np.log(2 * np.pi)
+        student = table["error"].to_numpy() == "student_t"
+        if student.any():
+            dof = np.broadcast_to(table["nu"].to_numpy(dtype=float), values.shape) if nu is None \
+                else np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), values.shape)
+            t_density = stats.t.logpdf(np.where(np.isfinite(residual), residual, 0.0), dof)
+            normal = np.where(student, t_density, normal)
+        density = normal - np.log(scale) - np.log(observed)
+    bad = ~(np.isfinite(values) & (values > 0))
+    return np.where(bad | ~np.isfinite(density), -np.inf, density)
+
+
+def log_likelihood(predicted: np.ndarray, observations: ObservationSet,
+                   scales: np.ndarray | None = None, nu: np.ndarray | None = None) -> np.ndarray:
+    """Total log-likelihood per row, shape (n,)."""
+    return pointwise_log_likelihood(predicted, observations, scales, nu).sum(axis=1)
+
+
+def predictive_draws(predicted: np.ndarray, observations: ObservationSet, rng: np.random.Generator,
+                     scales: np.ndarray | None = None, nu: np.ndarray | None = None) -> np.ndarray:
+    """Replicated observations: model value times the observation error (and discrepancy) drawn from
+    the error model, shape of `predicted` (every observation, check rows too, with their stated sigma)."""
+    predicted = np.atleast_2d(predicted)
+    table = observations.table
+    scale = error_scales(observations, len(predicted)) if scales is None else scales
+    noise = rng.standard_normal(predicted.shape)
+    student = (table["error"] == "student_t").to_numpy()
+    if student.any():
+        dof = np.broadcast_to(table["nu"].to_numpy(dtype=float), predicted.shape) if nu is None \
+            else np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), predicted.shape)
+        noise = np.where(student, rng.standard_t(np.where(student, dof, 1.0)), noise)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return predicted * np.exp(scale * noise)
 
 
 class LogPosterior:
     """Vectorised log posterior on the working scale; counts model evaluations.
 
     Call with an (n, d) array (emcee `vectorize=True` passes a batch of walkers); rows
-    outside the prior box are not simulated.
+    outside the prior box are not simulated. Columns are model constants, and estimated
+    error terms (priors with role `sigma` or `nu`), which feed the error model only.
     """
 
     def __init__(self, model, priors: list[Prior], observations: ObservationSet,
@@ -188,17 +301,31 @@ class LogPosterior:
         self.observations = observations
         self.fixed = dict(fixed or {})
         self.evaluations = 0
-        self._simulate = observation_simulator(model, self.names, observations, self.fixed)
+        self.constants = [j for j, p in enumerate(priors) if p.role == "constant"]
+        self._sigmas = {p.target: j for j, p in enumerate(priors) if p.role == "sigma"}
+        self._nu = next((j for j, p in enumerate(priors) if p.role == "nu"), None)
+        self._simulate = observation_simulator(model, [self.names[j] for j in self.constants], observations,
+                                               self.fixed)
 
     def predict(self, working: np.ndarray) -> np.ndarray:
         working = np.atleast_2d(working)
         self.evaluations += len(working)
-        return self._simulate(to_natural(self.priors, working))
+        return self._simulate(to_natural(self.priors, working)[:, self.constants])
+
+    def error_terms(self, working: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(log-scale error sd per row and observation, Student-t dof per row or None)."""
+        natural = to_natural(self.priors, np.atleast_2d(working))
+        scales = error_scales(self.observations, len(natural), {k: natural[:, j] for k, j in self._sigmas.items()})
+        return scales, (natural[:, self._nu] if self._nu is not None else None)
+
+    def pointwise(self, working: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        return pointwise_log_likelihood(predicted, self.observations, *self.error_terms(working))
 
     def __call__(self, working: np.ndarray) -> np.ndarray:
         working = np.atleast_2d(np.asarray(working, dtype=float))
         lp = log_prior(self.priors, working)
         inside = np.isfinite(lp)
         if inside.any():
-            lp[inside] += log_likelihood(self.predict(working[inside]), self.observations)
+            rows = working[inside]
+            lp[inside] += log_likelihood(self.predict(rows), self.observations, *self.error_terms(rows))
         return lp

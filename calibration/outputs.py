@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from innosd.calibration import tables
 from innosd.calibration.priors import to_natural
 from innosd.calibration.workflow import CalibrationResult
@@ -32,8 +33,14 @@ def _max_or_nan(values: np.ndarray) -> float:
     return float(finite.max()) if finite.size else float("nan")
 
 
+def observation_labels(table: pd.DataFrame) -> list[str]:
+    return [f"{i}@{y}" for i, y in zip(table["indicator"], table["year"])]
+
+
 def inference_data(result: CalibrationResult, attrs: dict[str, str]):
-    """ArviZ InferenceData: posterior, prior, sample_stats and observed_data, attrs on every group."""
+    """ArviZ InferenceData: posterior, prior, posterior_predictive (every observation, with its
+    observation error), log_likelihood (likelihood rows only, for LOO), observed_data and
+    sample_stats; provenance attrs on every group. Walkers are the chains."""
     import warnings
 
     import arviz as az
@@ -42,15 +49,26 @@ def inference_data(result: CalibrationResult, attrs: dict[str, str]):
     natural = to_natural(result.priors, result.flat).reshape(result.chain.shape)
     prior_nat = to_natural(result.priors, result.prior_draws)
     table = result.observations.table
-    labels = [f"{i}@{y}" for i, y in zip(table["indicator"], table["year"])]
+    labels = observation_labels(table)
+    mask = result.observations.likelihood_mask
+    likelihood_labels = [label for label, m in zip(labels, mask) if m]
+    walkers, draws = result.chain.shape[:2]
+    chain_coords = {"chain": np.arange(walkers), "draw": np.arange(draws)}
     with warnings.catch_warnings():  # "more chains than draws" is expected: walkers are the chains
         warnings.simplefilter("ignore", UserWarning)
         idata = az.from_dict(
             posterior={n: natural[:, :, j] for j, n in enumerate(names)},
             prior={n: prior_nat[None, :, j] for j, n in enumerate(names)},
             sample_stats={"lp": result.log_prob},
-            observed_data={"observed": table["observed"].to_numpy()},
-            coords={"observation": labels}, dims={"observed": ["observation"]},
+        )
+        idata.add_groups(
+            posterior_predictive=xr.Dataset({"y": (("chain", "draw", "observation"), result.replicated)},
+                                            coords={**chain_coords, "observation": labels}),
+            log_likelihood=xr.Dataset({"y": (("chain", "draw", "likelihood_observation"),
+                                             result.pointwise_log_likelihood)},
+                                      coords={**chain_coords, "likelihood_observation": likelihood_labels}),
+            observed_data=xr.Dataset({"y": (("observation",), table["observed"].to_numpy(dtype=float))},
+                                     coords={"observation": labels}),
         )
     for group in idata.groups():
         dataset = getattr(idata, group)
@@ -58,12 +76,46 @@ def inference_data(result: CalibrationResult, attrs: dict[str, str]):
     idata.sample_stats.attrs["acceptance_fraction_mean"] = float(np.mean(result.acceptance))
     idata.sample_stats.attrs["acceptance_fraction_min"] = float(np.min(result.acceptance))
     idata.sample_stats.attrs["autocorr_steps_max"] = _max_or_nan(result.autocorr_steps)
-    idata.observed_data.attrs["sigma"] = ",".join(f"{s:g}" for s in table["sigma"])
+    idata.observed_data.attrs["sigma"] = ",".join(f"{s:g}" for s in result.fit["sigma"])
+    idata.observed_data.attrs["in_likelihood"] = ",".join(str(bool(m)).lower() for m in mask)
+    idata.posterior.attrs["converged"] = str(convergence_verdict(result)["converged"]).lower()
     return idata
+
+
+# Pareto-k thresholds of PSIS-LOO (Vehtari, Simpson, Gelman, Yao & Gabry 2024): above 0.7 the
+# importance-sampling estimate of that observation's elpd is unreliable; 0.5-0.7 is ok but worse.
+PARETO_K_BAD = 0.7
+PARETO_K_OK = 0.5
+
+
+def loo_table(result: CalibrationResult) -> tuple[pd.DataFrame, dict]:
+    """PSIS-LOO (ArviZ) per likelihood observation, and the totals (elpd_loo, its SE, p_loo,
+    Pareto-k counts). Walkers of one ensemble are not independent chains, but LOO only needs
+    posterior draws."""
+    import warnings
+
+    import arviz as az
+
+    table = result.observations.table[result.observations.likelihood_mask]
+    draws = result.pointwise_log_likelihood
+    with warnings.catch_warnings():  # a high Pareto k is reported in the table, not as a warning
+        warnings.simplefilter("ignore")
+        # ArviZ takes the chain layout from a posterior group (for the relative efficiency)
+        loo = az.loo(az.from_dict(posterior={"lp": result.log_prob}, log_likelihood={"y": draws}),
+                     pointwise=True)
+    k = np.asarray(loo.pareto_k).ravel()
+    pointwise = np.asarray(loo.loo_i).ravel()
+    frame = pd.DataFrame({"indicator": table["indicator"].to_numpy(), "year": table["year"].to_numpy(),
+                          "elpd_loo": pointwise, "pareto_k": k})
+    totals = {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),
+              "n": int(len(k)), "k_bad": int((k > PARETO_K_BAD).sum()),
+              "k_ok": int(((k > PARETO_K_OK) & (k <= PARETO_K_BAD)).sum()), "k_good": int((k <= PARETO_K_OK).sum())}
+    return frame, totals
 
 
 def write_tables(folder: Path, result: CalibrationResult) -> None:
     result.fit.to_csv(folder / "fit.csv", index=False)
+    loo_table(result)[0].to_csv(folder / "loo.csv", index=False)
     result.parameters[PARAMETER_COLUMNS].to_csv(folder / "parameters.csv", index=False)
     result.correlations.to_csv(folder / "correlations.csv")
     result.profiles.to_csv(folder / "profiles.csv", index=False)
@@ -195,7 +247,16 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
             f"{int((np.abs(np.log1p(lk_window['error_rel'])) <= lk_window['sigma']).sum())}.",
             f"- Check rows 2014-2016 (not in the likelihood) within their stated error: "
             f"{int(checks['within_error'].sum())} of {len(checks)}.",
+            f"- Likelihood rows inside their 90% posterior predictive band (model and observation error; "
+            f"`p05`-`p95` of fit.csv): {int(lk['in_band'].sum())} of {len(lk)}.",
             f"- Mean absolute relative error (likelihood rows): {np.mean(np.abs(lk['error_rel'])):.1%}.", ""]
+    _, loo = loo_table(result)
+    out += ["### Predictive accuracy (PSIS-LOO, ArviZ)", "",
+            f"elpd_loo {loo['elpd_loo']:.2f} (SE {loo['se']:.2f}), effective parameters p_loo {loo['p_loo']:.1f}, "
+            f"over {loo['n']} likelihood observations. Pareto k: {loo['k_good']} good (<= {PARETO_K_OK}), "
+            f"{loo['k_ok']} ok ({PARETO_K_OK}-{PARETO_K_BAD}), {loo['k_bad']} bad (> {PARETO_K_BAD}: that "
+            "observation's LOO estimate is unreliable; it is influential, often one figure per parameter). "
+            "Per observation: loo.csv. Compare two calibrations with `innosd calibrate --compare RUN_A RUN_B`.", ""]
     if len(missed):
         out += ["Observations 2014-2016 the calibrated model does **not** reproduce within their stated error:", ""]
         out += [f"- `{r.indicator}` {r.year}: observed {r.observed:.4g}, posterior median {r.median:.4g} "

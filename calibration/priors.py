@@ -48,6 +48,8 @@ class Prior:
     spread: float        # working scale: sd (normal kinds) or width (uniform kinds)
     source: str
     units: str = ""
+    role: str = "constant"   # "constant" (a model constant), "sigma" (an estimated error sd), "nu" (Student-t dof)
+    target: str = ""         # the indicator an estimated sigma belongs to
 
     @property
     def log_scale(self) -> bool:

@@ -32,20 +32,28 @@ BOUND_MASS = 0.10
 BOUND_RATIO = 2.0
 
 
-def fit_table(observations: ObservationSet, predicted: np.ndarray) -> pd.DataFrame:
-    """Every configured observation against the posterior (model values of the retained draws)."""
+def fit_table(observations: ObservationSet, predicted: np.ndarray, replicated: np.ndarray,
+              scale: np.ndarray) -> pd.DataFrame:
+    """Every configured observation against the posterior.
+
+    `median`: the model's posterior median; `p05`, `p95`: the posterior predictive band (model
+    value times observation error: where a new measurement would fall); `model_p05`, `model_p95`:
+    the model's own values without observation error. `sigma`: the log-scale error used (posterior median if estimated)."""
     table = observations.table
     median = np.median(predicted, axis=0)
-    p05, p95 = np.quantile(predicted, [0.05, 0.95], axis=0)
+    p05, p95 = np.quantile(replicated, [0.05, 0.95], axis=0)
+    m05, m95 = np.quantile(predicted, [0.05, 0.95], axis=0)
     observed = table["observed"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_error = np.abs(np.log(median / observed))
     return pd.DataFrame({
         "indicator": table["indicator"], "model_variable": table["model_variable"], "year": table["year"],
         "unit": table["unit"], "observed": observed, "median": median, "p05": p05, "p95": p95,
-        "sigma": table["sigma"], "error_rel": median / observed - 1.0,
-        "within_error": log_error <= WITHIN_ERROR_SIGMAS * table["sigma"].to_numpy(),
-        "source": table["source"], "in_likelihood": table["in_likelihood"],
+        "model_p05": m05, "model_p95": m95, "sigma": scale, "error": table["error"],
+        "error_rel": median / observed - 1.0,
+        "within_error": log_error <= WITHIN_ERROR_SIGMAS * scale,
+        "in_band": (observed >= p05) & (observed <= p95),
+        "source": table["source"], "in_likelihood": table["in_likelihood"], "derived": table["derived"],
     })
 
 

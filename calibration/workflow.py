@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from innosd.calibration import pipeline, tables
-from innosd.calibration.likelihood import LogPosterior, ObservationSet
+from innosd.calibration.likelihood import LogPosterior, ObservationSet, predictive_draws
 from innosd.calibration.priors import Prior, log_prior, sample_prior, to_natural, to_working_rows
 from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 
@@ -24,8 +24,6 @@ from innosd.errors import ConfigError
 # Prior summaries (mean, sd, shrinkage reference) come from this many seeded prior draws:
 # Monte Carlo error of a variance ~ sqrt(2/n) = 1.4%, negligible against the shrinkage cut.
 PRIOR_DRAWS = 10_000
-# At most this many posterior draws are simulated for the fit intervals (one ensemble call).
-PREDICTIVE_DRAWS = 4_000
 # Prior draws (plus the model file's values) at which each free constant is moved to both of
 # its bounds to find the inert ones: two points guard against a constant that happens to be
 # switched off at one of them.
@@ -58,6 +56,8 @@ class CalibrationResult:
     timings: pipeline.Timings
     seed: int
     inert: list[str] = field(default_factory=list)  # free constants no observation depends on (prior draws)
+    pointwise_log_likelihood: np.ndarray | None = None  # (walkers, draws, likelihood observations)
+    replicated: np.ndarray | None = None                # (walkers, draws, observations): posterior predictive
 
     @property
     def names(self) -> list[str]:
@@ -68,10 +68,12 @@ class CalibrationResult:
         return self.chain.reshape(-1, self.chain.shape[-1])
 
     def natural_draws(self) -> pd.DataFrame:
-        return pd.DataFrame(to_natural(self.priors, self.flat), columns=self.names)
+        """Posterior draws of the model constants (estimated error terms are not handed off)."""
+        draws = pd.DataFrame(to_natural(self.priors, self.flat), columns=self.names)
+        return draws[[p.name for p in self.priors if p.role == "constant"]]
 
     def posterior_median(self) -> dict[str, float]:
-        return {n: float(v) for n, v in zip(self.names, np.median(to_natural(self.priors, self.flat), axis=0))}
+        return {n: float(v) for n, v in self.natural_draws().median(axis=0).items()}
 
     def best_natural(self) -> dict[str, float]:
         return {n: float(v) for n, v in zip(self.names, to_natural(self.priors, self.best)[0])}
@@ -143,10 +145,12 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
 
     started, before = time.perf_counter(), full.evaluations
     diag = pipeline.diagnostics(chain, names)
-    pick = np.random.default_rng([seed, 2]).choice(len(flat), size=min(PREDICTIVE_DRAWS, len(flat)),
-                                                   replace=False)
-    predicted = full.predict(flat[np.sort(pick)])
-    fit = tables.fit_table(observations, predicted)
+    # every kept draw through the model once: pointwise log-likelihood (LOO) and replicated data
+    predicted = full.predict(flat)
+    pointwise = full.pointwise(flat, predicted)
+    scales, nu = full.error_terms(flat)
+    replicated = predictive_draws(predicted, observations, np.random.default_rng([seed, 2]), scales, nu)
+    fit = tables.fit_table(observations, predicted, replicated, np.median(scales, axis=0))
     parameters = tables.parameter_table(priors, prior_draws, flat, diag)
     parameters["sampled"] = [j in active for j in range(len(priors))]
     correlations = tables.correlation_table(priors, flat)
@@ -159,6 +163,8 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     profile_table = pipeline.profiles(logpost, best_active, flat_active, log_prob.reshape(-1), profiled)
     timings.record("profiles", started, logpost.evaluations - before)
 
+    shape = chain.shape[:2]
     return CalibrationResult(priors, observations, best, starts, chain, log_prob, prior_draws, acceptance,
                              autocorr, fit, parameters, correlations, profile_table, timings, seed,
-                             [names[j] for j in inert])
+                             [names[j] for j in inert], pointwise.reshape(*shape, -1),
+                             replicated.reshape(*shape, -1))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from innosd.calibration import handoff
 from innosd.calibration.data import load_observations
-from innosd.calibration.likelihood import ObservationSet, select_observations
+from innosd.calibration.likelihood import ObservationSet, error_priors, select_observations
 from innosd.calibration.priors import Prior, parse_prior
 from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
@@ -114,7 +114,9 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
         raise ConfigError(f"calibration.window: expected [first_year, last_year], got {cal.window!r}")
     obs = select_observations(observations, cal.observations,
                               (_minimum(cal.window[0], "calibration.window[0]", 1990),
-                               _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns)
+                               _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns,
+                              cal.likelihood)
+    priors += error_priors(cal.observations, cal.likelihood, parse_prior)
     for key, value in dataclasses.asdict(cal.optimiser).items():
         _minimum(value, f"calibration.optimiser.{key}", 0)
     sampler = cal.sampler
@@ -164,7 +166,9 @@ def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
 
 def model_defaults(model, priors: list[Prior]) -> np.ndarray | None:
     """The model file's values of the free constants, if all inside the prior box (an extra start)."""
-    values = np.array([float(model.parameters.loc[p.name, "default"]) for p in priors])
+    # an estimated error term has no model value: its prior's centre stands in
+    values = np.array([float(model.parameters.loc[p.name, "default"]) if p.role == "constant"
+                       else float(np.mean([p.lower, p.upper])) for p in priors])
     inside = all(p.lower <= v <= p.upper for p, v in zip(priors, values))
     return values[None, :] if inside else None
 

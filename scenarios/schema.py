@@ -356,6 +356,7 @@ class CalibrationGroup:
     window: list[int]
     parameters: dict[str, Any]      # name -> prior spec (checked by calibration.priors)
     observations: dict[str, Any]    # indicator -> error model (checked by calibration.likelihood)
+    likelihood: dict[str, Any]      # calibration-wide error model: family, nu, discrepancy (calibration.likelihood)
     optimiser: OptimiserSettings
     sampler: SamplerSettings
     profile: ProfileSettings

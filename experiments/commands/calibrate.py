@@ -7,6 +7,7 @@
     innosd calibrate --bench                            time optimisation + MCMC only, write nothing
     innosd calibrate hydra.run.dir=DIR                  write the run folder to DIR (Hydra's convention)
     innosd calibrate --cfg job                          print the composed config
+    innosd calibrate --compare RUN_A RUN_B              PSIS-LOO of two calibration runs and their difference (SE)
 
 Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
 observations with their errors, optimiser, sampler, profiles). Writes the run folder
@@ -20,6 +21,7 @@ finds it before the shipped parameter set; never into the installed package.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from innosd.experiments.commands import OneLineParser
 from innosd.experiments import calibrate
@@ -30,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="innosd calibrate", add_help=False)
     p.add_argument("-h", "--help", action="store_true")
     p.add_argument("--bench", action="store_true", help="time optimisation + MCMC only, write nothing")
+    p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                   help="compare two calibration run folders by PSIS-LOO (their posterior.nc)")
     p.add_argument("--cfg", "-c", choices=("job", "hydra", "all"), help="print the composed config (Hydra's --cfg)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides KEY=VALUE, +KEY=VALUE, ~KEY")
     return p
@@ -39,6 +43,11 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.help:
         print(__doc__.strip())
+        return 0
+    if args.compare:
+        from innosd.calibration.compare import compare_runs
+
+        print(compare_runs(*map(Path, args.compare)))
         return 0
     if args.cfg:
         with compose.hydra_app(compose.CONFIG_DIR) as app, compose.one_line_errors():

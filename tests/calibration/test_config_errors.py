@@ -156,3 +156,46 @@ def test_unconstrained_scale_round_trips_and_its_jacobian_is_the_derivative():
         numeric += np.log((from_unconstrained(priors, z + step)[:, j] - from_unconstrained(priors, z - step)[:, j])
                           / (2 * h))
     np.testing.assert_allclose(log_jacobian(priors, z), numeric, rtol=1e-6, atol=1e-6)
+
+
+def test_lognormal_density_is_the_normal_density_of_log_y():
+    from scipy import stats
+    from innosd.calibration.likelihood import pointwise_log_likelihood
+
+    config, _ = calmod.load_config([])
+    obs = config.observations
+    table = obs.table
+    predicted = table["observed"].to_numpy()[None, :] * 1.04
+    density = pointwise_log_likelihood(predicted, obs)[0]
+    rows = table[obs.likelihood_mask]
+    expected = (stats.norm.logpdf(np.log(rows["observed"]), np.log(rows["observed"] * 1.04), rows["sigma"])
+                - np.log(rows["observed"]))
+    np.testing.assert_allclose(density, expected.to_numpy(), rtol=1e-12)
+
+
+def test_student_t_and_an_estimated_sigma_from_config():
+    from innosd.calibration.likelihood import LogPosterior
+    from innosd.calibration.priors import sample_prior
+
+    config, model = calmod.load_config([
+        "calibration.likelihood.family=student_t", "calibration.likelihood.nu=4",
+        "calibration.observations.rd_expenditure.sigma=estimate",
+        "+calibration.observations.rd_expenditure.sigma_prior={prior: lognormal, median: 0.03, sigma: 0.5, "
+        "lower: 0.005, upper: 0.3, source: test}"])
+    roles = {p.name: p.role for p in config.priors}
+    assert roles["sigma rd_expenditure"] == "sigma" and set(config.observations.table["error"]) == {"student_t"}
+    logpost = LogPosterior(model, config.priors, config.observations)
+    draws = sample_prior(config.priors, 4, np.random.default_rng(0))
+    assert np.isfinite(logpost(draws)).all()
+    # a larger error sd makes a 10% miss more likely: the estimated sigma enters the likelihood
+    j = [p.name for p in config.priors].index("sigma rd_expenditure")
+    low, high = draws[:1].copy(), draws[:1].copy()
+    low[0, j], high[0, j] = np.log(0.006), np.log(0.2)
+    assert logpost(low)[0] != logpost(high)[0]
+
+
+def test_estimated_sigma_without_a_prior_is_one_line(capsys):
+    err = _one_line_error(capsys, ["calibration.observations.rd_expenditure.sigma=estimate"])
+    assert "calibration.observations.rd_expenditure.sigma_prior" in err
+    err = _one_line_error(capsys, ["calibration.likelihood.family=student"])
+    assert "student_t" in err

@@ -107,6 +107,20 @@ def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
     assert posterior.attrs["seed"] == "0" and "git_commit" in posterior.attrs and "config" in posterior.attrs
     assert set(parameters["parameter"]) <= set(posterior.data_vars)
     posterior.close()
+    import arviz as az
+
+    idata = az.from_netcdf(str(folder / "posterior.nc"))
+    assert {"posterior", "prior", "posterior_predictive", "log_likelihood", "observed_data"} <= set(idata.groups())
+    assert idata.log_likelihood["y"].shape[-1] == int(fit["in_likelihood"].sum())
+    assert idata.posterior_predictive["y"].shape[-1] == len(fit)
+    # the predictive band includes observation error, so it is wider than the model's own band
+    assert (fit["p95"] / fit["p05"] >= fit["model_p95"] / fit["model_p05"]).mean() > 0.9
+    loo = pd.read_csv(folder / "loo.csv")
+    assert len(loo) == int(fit["in_likelihood"].sum()) and loo["pareto_k"].notna().all()
+    text = (folder / "summary.md").read_text(encoding="utf-8")
+    assert "PSIS-LOO" in text and "Check rows" in text
+    assert cli_main(["calibrate", "--compare", str(folder), str(folder)]) == 0
+    assert "difference B - A: +0.00" in capsys.readouterr().out
     summary = (folder / "summary.md").read_text(encoding="utf-8")
     assert "pin down" in summary and "optimisation + MCMC" in summary
     assert (folder / "metadata.json").is_file() and (folder / "config.yaml").is_file()

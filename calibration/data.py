@@ -15,7 +15,9 @@ import csv
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from innosd.model.results import year_end_time
 
 from innosd.errors import DataError, closest
 
@@ -165,3 +167,47 @@ def _load(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     df["value"] = df["value"].astype("float64")
     df.attrs["path"] = str(path)
     return df
+
+
+# ----------------------------------------------------------------------------- a user's own observations
+# `innosd calibrate calibration=model_file calibration.model=M.mdl calibration.observations_file=F.csv`:
+# the CSV needs `variable` (a model variable, as in the .mdl), `value` (> 0), `sigma` (log-scale error
+# sd of that figure) and `year` (compared with the model at t = year + 1, the year-end rule of
+# innosd.model.results) or `time` (compared at that model time); `source` is optional but recommended.
+USER_COLUMNS = ("variable", "value", "sigma")
+USER_WHEN = ("year", "time")
+
+
+def load_user_observations(path: str | Path) -> pd.DataFrame:
+    """A user's observation file in the short format above; one-line DataError on any defect."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise DataError(f"{path}: not a readable CSV ({' '.join(str(err).split())[:120]})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in USER_COLUMNS if c not in frame.columns]
+    when = [c for c in USER_WHEN if c in frame.columns]
+    if missing or len(when) != 1:
+        what = f"column {missing[0]!r} missing" if missing else "exactly one of the columns year, time needed"
+        raise DataError(f"{path}: {what}; the file needs variable, value, sigma and year or time "
+                        f"(header has {', '.join(frame.columns)})")
+    if frame.empty:
+        raise DataError(f"{path}: no observation rows")
+    for column in ("value", "sigma", when[0]):
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float)))
+        if bad.size:
+            raise DataError(f"{path}: line {bad[0] + 2}, column '{column}': {frame[column].iloc[bad[0]]!r} is not a number")
+        frame[column] = values.astype(float)
+    if ((frame["sigma"] <= 0) | (frame["sigma"] >= 5)).any():
+        line = int(np.flatnonzero((frame["sigma"] <= 0) | (frame["sigma"] >= 5))[0]) + 2
+        raise DataError(f"{path}: line {line}, column 'sigma': a log-scale error must be in (0, 5)")
+    year = frame["year"] if when[0] == "year" else pd.Series(np.nan, index=frame.index)
+    time = pd.Series(year_end_time(year.to_numpy()), index=frame.index) if when[0] == "year" else frame["time"]
+    source = frame["source"].astype(str) if "source" in frame.columns else pd.Series(str(path), index=frame.index)
+    variable = frame["variable"].astype(str).str.strip()
+    return pd.DataFrame({"indicator": variable, "model_variable": variable, "year": year, "time": time,
+                         "value": frame["value"], "sigma": frame["sigma"], "unit": "", "source": source})

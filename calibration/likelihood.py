@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from innosd.calibration.priors import Prior, log_prior, to_natural
-from innosd.model.results import year_end_index, year_end_time
+from innosd.model.results import time_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
 
@@ -48,11 +48,12 @@ class ObservationSet:
 
     @property
     def pairs(self) -> list[tuple[str, int]]:
-        return list(zip(self.table["model_variable"], self.table["year"].astype(int)))
+        return list(zip(self.table["model_variable"], self.table["time"]))
 
     @property
-    def last_year(self) -> int:
-        return int(self.table["year"].max())
+    def last_time(self) -> float:
+        """The model time of the last observation (a year Y observation is at t = Y + 1)."""
+        return float(self.table["time"].max())
 
     @property
     def likelihood_mask(self) -> np.ndarray:
@@ -164,10 +165,30 @@ def select_observations(observations: pd.DataFrame, spec: dict, window: tuple[in
                          "source": " || ".join(dict.fromkeys(group["source"])),
                          "reason": str(setting["reason"]).strip()})
     table = pd.DataFrame(rows).sort_values(["indicator", "year"], kind="stable").reset_index(drop=True)
+    table["time"] = year_end_time(table["year"].to_numpy())  # the one year-end rule (innosd.model.results)
     if not table["in_likelihood"].any():
         raise ConfigError("calibration.observations: every indicator is `use: check`; "
                           "at least one must enter the likelihood")
     return ObservationSet(table)
+
+
+def observations_from_columns(frame: pd.DataFrame, model_columns: list[str], likelihood: dict | None,
+                              where: str) -> ObservationSet:
+    """Observations of a user's own file (calibration.data.load_user_observations): one row per
+    (variable, year or time) with its own sigma, all in the likelihood."""
+    defaults = likelihood_defaults(likelihood)
+    for variable in sorted(set(frame["model_variable"])):
+        if variable not in model_columns:
+            raise ConfigError(f"{where}: variable {variable!r} is not in the model{closest(variable, model_columns)}")
+    if (frame["value"] <= 0).any():
+        raise ConfigError(f"{where}: non-positive values; the error model is on log y and needs positive figures")
+    table = pd.DataFrame({
+        "indicator": frame["indicator"], "model_variable": frame["model_variable"], "year": frame["year"],
+        "unit": frame["unit"], "observed": frame["value"].astype(float), "sigma": frame["sigma"].astype(float),
+        "error": defaults["family"], "nu": defaults["nu"], "discrepancy": defaults["discrepancy"],
+        "derived": False, "in_likelihood": True, "source": frame["source"],
+        "reason": f"sigma column of {where}", "time": frame["time"].astype(float)})
+    return ObservationSet(table.sort_values(["indicator", "time"], kind="stable").reset_index(drop=True))
 
 
 def error_priors(spec: dict, likelihood: dict | None, parse) -> list[Prior]:
@@ -197,14 +218,16 @@ def observation_simulator(model, names: list[str], observations: ObservationSet,
     each call is one compiled ensemble run that ends at 1 January after the last observed year.
     """
     settings = dict(fixed or {})
-    settings["FINAL TIME"] = year_end_time(observations.last_year)
+    settings["FINAL TIME"] = observations.last_time
     evaluator = model.ensemble_evaluator(list(names), observations.variables, settings)
     table = observations.table
-    column = year_end_index(evaluator.times, table["year"].to_numpy(), missing="nan")
+    column = time_index(evaluator.times, table["time"].to_numpy(), missing="nan")
     if (column < 0).any():
-        year = int(table["year"].to_numpy()[column < 0][0])
-        raise ModelError(f"observation year {year}: its year end (t = {year_end_time(year):g}) is not a "
-                         "saved time of the model run (check calibration.window against INITIAL TIME)")
+        row = table[column < 0].iloc[0]
+        when = (f"observation year {int(row['year'])}: its year end (t = {row['time']:g})" if pd.notna(row["year"])
+                else f"observation time {row['time']:g}")
+        raise ModelError(f"{when} is not a saved time of the model run (check the observation times against "
+                         "INITIAL TIME and SAVEPER, or calibration.window)")
     row_of = dict(zip(observations.variables, evaluator.positions))
     rows = np.array([row_of[v] for v in table["model_variable"]])
 

@@ -34,7 +34,8 @@ def _max_or_nan(values: np.ndarray) -> float:
 
 
 def observation_labels(table: pd.DataFrame) -> list[str]:
-    return [f"{i}@{y}" for i, y in zip(table["indicator"], table["year"])]
+    return [f"{i}@{int(y)}" if pd.notna(y) else f"{i}@t={t:g}"
+            for i, y, t in zip(table["indicator"], table["year"], table["time"])]
 
 
 def inference_data(result: CalibrationResult, attrs: dict[str, str]):
@@ -106,6 +107,7 @@ def loo_table(result: CalibrationResult) -> tuple[pd.DataFrame, dict]:
     k = np.asarray(loo.pareto_k).ravel()
     pointwise = np.asarray(loo.loo_i).ravel()
     frame = pd.DataFrame({"indicator": table["indicator"].to_numpy(), "year": table["year"].to_numpy(),
+                          "time": table["time"].to_numpy(),
                           "elpd_loo": pointwise, "pareto_k": k})
     totals = {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),
               "n": int(len(k)), "k_bad": int((k > PARETO_K_BAD).sum()),
@@ -204,7 +206,7 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
     loose = [n for n in p.loc[~p["identified"], "parameter"] if n not in in_pairs]
     partial = [n for n in p.loc[~p["identified"], "parameter"] if n in in_pairs]
     lk = fit[fit["in_likelihood"]]
-    window = fit[fit["year"].between(2014, 2016)]
+    window = fit[fit["year"].between(2014, 2016) | fit["year"].isna()]  # the user's time-stamped rows: all
     missed = window[~window["within_error"]]
     bad_rhat = p[p["rhat"] > RHAT_OK]
     out = [f"# Calibration `{name}`", "",

@@ -48,7 +48,7 @@ def fit_table(observations: ObservationSet, predicted: np.ndarray, replicated: n
         log_error = np.abs(np.log(median / observed))
     return pd.DataFrame({
         "indicator": table["indicator"], "model_variable": table["model_variable"], "year": table["year"],
-        "unit": table["unit"], "observed": observed, "median": median, "p05": p05, "p95": p95,
+        "time": table["time"], "unit": table["unit"], "observed": observed, "median": median, "p05": p05, "p95": p95,
         "model_p05": m05, "model_p95": m95, "sigma": scale, "error": table["error"],
         "error_rel": median / observed - 1.0,
         "within_error": log_error <= WITHIN_ERROR_SIGMAS * scale,

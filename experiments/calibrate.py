@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 from innosd.calibration import handoff
-from innosd.calibration.data import load_observations
-from innosd.calibration.likelihood import ObservationSet, error_priors, select_observations
+from innosd.calibration.data import load_observations, load_user_observations
+from innosd.calibration.likelihood import ObservationSet, error_priors, observations_from_columns, select_observations
 from innosd.calibration.priors import Prior, parse_prior
 from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
@@ -46,6 +46,7 @@ class CalibrateConfig:
     params_dir: Path
     raw: dict
     allow_dirty: bool = False
+    model_file: Path = MODEL_FILE
 
 
 # ----------------------------------------------------------------------------- compose and check
@@ -93,6 +94,35 @@ def _file_name(value: Any, key: str, names: str) -> str:
     return name
 
 
+def marked_free_priors(free, table, seen: set[str]) -> list[Prior]:
+    """`calibration.free`: constants made free with a uniform prior over their declared .mdl range
+    (`marked`: every constant whose comment carries the free-parameter marker,
+    innosd.model.validation.is_free_parameter). Constants with their own prior keep it."""
+    from innosd.model.validation import is_free_parameter
+
+    if free == "marked":
+        names = [n for n in table.index if is_free_parameter(str(table.loc[n, "doc"] or ""))]
+    elif isinstance(free, (list, tuple)):
+        names = [resolve_parameter(str(n), table, f"calibration.free.{n}") for n in free]
+    else:
+        raise ConfigError(f"calibration.free: {free!r} is neither a list of constant names nor `marked`")
+    priors = []
+    for name in names:
+        if name in seen:
+            continue
+        lower, upper = _bound(table.loc[name, "min"], math.nan), _bound(table.loc[name, "max"], math.nan)
+        if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):
+            raise ConfigError(f"calibration.free.{name.replace(' ', '_')}: the model file declares no finite range "
+                              f"for {name!r} (Vensim units '[lower, upper]'); give it a prior under "
+                              "calibration.parameters instead")
+        seen.add(name)
+        priors.append(parse_prior(name, {"prior": "uniform", "lower": lower, "upper": upper,
+                                         "source": f"the model file's free-parameter marker and declared range "
+                                                   f"[{lower:g}, {upper:g}] (uniform over it)"},
+                                  f"calibration.free.{name}", (lower, upper), str(table.loc[name, "units"] or "")))
+    return priors
+
+
 def validate(raw: dict[str, Any], model, observations, folder: Path) -> CalibrateConfig:
     """Check a composed config against the schema, the model and the observations file."""
     schema = typed(CalibrateSchema, raw, "")
@@ -108,14 +138,22 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
         row = table.loc[name]
         priors.append(parse_prior(name, spec, where, (_bound(row["min"], -math.inf), _bound(row["max"], math.inf)),
                                   str(row["units"] or "")))
+    priors += marked_free_priors(cal.free, table, seen)
     if not priors:
-        raise ConfigError("calibration.parameters: no free constants configured")
+        raise ConfigError("calibration.parameters: no free constants configured (and calibration.free is empty)")
     if len(cal.window) != 2:
         raise ConfigError(f"calibration.window: expected [first_year, last_year], got {cal.window!r}")
-    obs = select_observations(observations, cal.observations,
-                              (_minimum(cal.window[0], "calibration.window[0]", 1990),
-                               _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns,
-                              cal.likelihood)
+    if "time" in observations.columns:  # a user's short-format file: every row, its own sigma
+        if cal.observations:
+            raise ConfigError("calibration.observations: a user's observations file carries its own sigma per row; "
+                              "leave calibration.observations empty ({})")
+        obs = observations_from_columns(observations, model.columns, cal.likelihood,
+                                        str(cal.observations_file))
+    else:
+        obs = select_observations(observations, cal.observations,
+                                  (_minimum(cal.window[0], "calibration.window[0]", 1990),
+                                   _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns,
+                                  cal.likelihood)
     priors += error_priors(cal.observations, cal.likelihood, parse_prior)
     for key, value in dataclasses.asdict(cal.optimiser).items():
         _minimum(value, f"calibration.optimiser.{key}", 0)
@@ -155,11 +193,23 @@ def use_threads(threads: int) -> None:
 
 
 def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
+    """Compose and check `innosd calibrate`'s config; compile the model it names (calibration.model,
+    default the project model) and read its observations (calibration.observations_file)."""
     from innosd.model import compile_model
 
-    model = compile_model(MODEL_FILE)
     raw, folder = compose_raw(overrides)
-    return validate(raw, model, load_observations(), folder), model
+    cal = raw.get("calibration") if isinstance(raw.get("calibration"), dict) else {}
+    if cal.get("name") == "model_file" and not (cal.get("model") and cal.get("observations_file")):
+        raise ConfigError("calibration=model_file needs calibration.model=PATH.mdl and "
+                          "calibration.observations_file=PATH.csv")
+    model_file = Path(cal.get("model") or MODEL_FILE)
+    if not model_file.is_file():
+        raise ConfigError(f"calibration.model: {model_file}: no such model file")
+    model = compile_model(model_file)
+    data_file = cal.get("observations_file")
+    observations = load_user_observations(data_file) if data_file else load_observations()
+    config = validate(raw, model, observations, folder)
+    return dataclasses.replace(config, model_file=model_file.absolute()), model
 
 
 # ----------------------------------------------------------------------------- run
@@ -188,6 +238,7 @@ def write_figures(folder: Path) -> None:
     from innosd.figures.plots import save_figure
 
     fit = pd.read_csv(folder / "fit.csv")
+    fit["year"] = fit["year"].fillna(fit["time"])  # a user's time-stamped rows: the model time on the x axis
     parameters = pd.read_csv(folder / "parameters.csv")
     correlations = pd.read_csv(folder / "correlations.csv", index_col=0)
     save_figure(api.calibration_fit(fit), folder / "figures" / "calibration_fit")
@@ -243,7 +294,7 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
         handoff.refuse_dirty_tree(commit, config.allow_dirty)
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
-    attrs = provenance(config.raw, MODEL_FILE)
+    attrs = provenance(config.raw, config.model_file)
     attrs.update({"seed": str(config.settings.seed), "command": command})
     write_run(folder, config, result, attrs)
     t = result.timings

@@ -353,7 +353,11 @@ class CalibrationGroup:
     """`scenarios/calibration/<name>.yaml`: priors, observations, optimiser, sampler, profiles."""
 
     name: str
+    model: Optional[str]            # a Vensim .mdl to calibrate (null: the project model)
+    observations_file: Optional[str]  # null: calibration/data/observations.csv; else a user's short-format CSV
     window: list[int]
+    free: Any                       # constants made free with a uniform prior over their declared range:
+                                    # a list of names, or `marked` (every constant the .mdl marks "free parameter")
     parameters: dict[str, Any]      # name -> prior spec (checked by calibration.priors)
     observations: dict[str, Any]    # indicator -> error model (checked by calibration.likelihood)
     likelihood: dict[str, Any]      # calibration-wide error model: family, nu, discrepancy (calibration.likelihood)

@@ -62,7 +62,7 @@ def test_recovers_known_parameters_from_synthetic_data(default_config):
 def test_observation_before_the_run_is_a_model_error_not_a_wrong_value(default_config):
     config, model = default_config
     early = config.observations.table.copy()
-    early.loc[0, "year"] = 2005  # INITIAL TIME is 2010: year end 2006 is never saved
+    early.loc[0, ["year", "time"]] = 2005, 2006.0  # INITIAL TIME is 2010: year end 2006 is never saved
     with pytest.raises(ModelError, match="observation year 2005"):
         simulate_observations(model, [config.priors[0].name], np.array([[config.priors[0].lower]]),
                               ObservationSet(early))

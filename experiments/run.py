@@ -39,7 +39,7 @@ from innosd.model.info import model_info
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures import plots
 from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, provenance, write_metadata
-from innosd.scenarios import build
+from innosd.scenarios import build, compose
 from innosd.scenarios.schema import RunConfig
 
 
@@ -243,6 +243,25 @@ def write_validation(out: Path, config: RunConfig) -> None:
           f"{sum(r.result == WARN for r in results)} warn -> {out}", file=sys.stderr)
 
 
+# The experiments the main job adds so its report can say at what cost and what could fail.
+PLANNER_EXPERIMENTS = ("policy_search", "discovery")
+
+
+def write_planner_experiments(out: Path, config: RunConfig) -> None:
+    """The default policy search and scenario discovery, with the sweep's parameter set and
+    draws, into `out/<experiment>/` (the report reads them as the sweep's sub-folders)."""
+    info = model_info(MODEL_FILE)
+    kept = [o for o in config.overrides
+            if o.partition("=")[0].lstrip("+~").partition(".")[0] not in ("scenario", "experiment", "hydra")]
+    observations, targets = load_observations(), load_targets()
+    config_dir = compose.CONFIG_DIR  # read at call time, as the command does (tests point it at a copy)
+    for name in PLANNER_EXPERIMENTS:
+        overrides = [*kept, f"+experiment={name}"]
+        experiment_config = build.compose_run_config(overrides, info, config_dir)
+        expmod.run_experiment(out / name, experiment_config, tuple(overrides), info, observations, targets,
+                              config_dir, "innosd run (main job) " + " ".join(overrides))
+
+
 def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
     """End a run with the report a planner opens (rebuild it any time with `innosd report`).
 
@@ -256,5 +275,7 @@ def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
 
     if validate:
         write_validation(folder / "validation", config)
+        if ens.resolve_mode(config) == "posterior":  # probabilities need draws
+            write_planner_experiments(folder, config)
     built = build_report([folder], language=config.figures.language)
     print(f"innosd run: report -> {built / 'report.html'}")

@@ -2,7 +2,9 @@
 
 Inputs are the uncertain model constants and the policy levers:
 
-- parameters `priors`: every constant with a prior in `scenarios/calibration/<priors>.yaml`
+- parameters `posterior` (default): every calibrated constant over the central 90% of its
+  posterior draws — what calibration left uncertain, so levers are compared against the
+  uncertainty that remains, not against prior boxes the data already narrowed; `priors`: every constant with a prior in `scenarios/calibration/<priors>.yaml`
   (the calibration's prior boxes [lower, upper]); `free`: every constant the .mdl marks
   "Free parameter", over the parameter set's value x (1 -/+ relative_width), clipped to
   its declared range; or an explicit mapping `name: [lower, upper]` / list of names.
@@ -10,11 +12,14 @@ Inputs are the uncertain model constants and the policy levers:
   in the scenario, defaults otherwise).
 
 Every input is sampled uniformly over its box (SALib's default); the other constants stay
-at the parameter set's values. Outputs are `<indicator>@<year>` year-end values.
+at the parameter set's values. Outputs are `<indicator>@<year>` year-end values. Negative
+first-order indices beyond their interval, or intervals wider than the index, are reported
+as warnings (stderr and metadata): N is then too small to rank the inputs.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,12 +86,45 @@ def prior_boxes(priors_file: Path) -> dict[str, tuple[float, float]]:
     return boxes
 
 
+POSTERIOR_BOX = (0.05, 0.95)  # the central 90% of each calibrated parameter's posterior draws
+
+
+def posterior_boxes(config: RunConfig) -> dict[str, tuple[float, float]]:
+    """{parameter: (p05, p95)} of the parameter set's posterior draws: what calibration left
+    uncertain (a prior box would credit a parameter with spread the data already removed)."""
+    draws = ens.posterior_draws(config)
+    if draws is None or draws.empty:
+        raise ConfigError(f"experiment.parameters=posterior: parameter set {config.parameter_set.name!r} has no "
+                          "posterior draws; use params=calibrated, or experiment.parameters=priors / free")
+    low, high = draws.quantile(POSTERIOR_BOX[0]), draws.quantile(POSTERIOR_BOX[1])
+    return {name: (float(low[name]), float(high[name])) for name in draws.columns if high[name] > low[name]}
+
+
+def sobol_warnings(sobol: pd.DataFrame, base_samples: int) -> list[str]:
+    """Why the Sobol indices may not mean much: first-order indices below zero beyond their
+    confidence interval (estimator noise) or intervals wider than the indices themselves."""
+    if sobol is None or sobol.empty:
+        return []
+    negative = int((sobol["S1"] + sobol["S1_conf"] < 0).sum())
+    wide = int((sobol["ST_conf"] > sobol["ST"].abs()).sum())
+    out = []
+    if negative:
+        out.append(f"{negative} of {len(sobol)} first-order indices S1 are negative beyond their 95% interval "
+                   f"(N = {base_samples}): raise experiment.sobol_base_samples")
+    if wide:
+        out.append(f"{wide} of {len(sobol)} total indices have a 95% interval wider than the index (N = "
+                   f"{base_samples}); rank only inputs whose interval excludes zero")
+    return out
+
+
 def parameter_inputs(settings: SensitivitySettings, config: RunConfig, info: ModelInfo,
                      config_dir: Path) -> list[Input]:
     spec = settings.parameters
     centre = {**{n: c.default for n, c in info.constants.items()}, **config.params}
     width = float(settings.relative_width)
-    if spec == "priors":
+    if spec == "posterior":
+        boxes = posterior_boxes(config)
+    elif spec == "priors":
         boxes = prior_boxes(config_dir / "calibration" / f"{settings.priors}.yaml")
     elif spec == "free":
         from innosd.model.validation import is_free_parameter  # the rule the validation battery uses too
@@ -101,8 +139,8 @@ def parameter_inputs(settings: SensitivitySettings, config: RunConfig, info: Mod
             constant = resolve_constant(str(n), info, "experiment.parameters")
             boxes[str(n)] = (centre[constant] * (1 - width), centre[constant] * (1 + width))
     else:
-        raise ConfigError(f"experiment.parameters: {spec!r} is not priors, free, a list of names or a "
-                          "mapping name: [lower, upper]")
+        raise ConfigError(f"experiment.parameters: {spec!r} is not posterior, priors, free, a list of names or "
+                          "a mapping name: [lower, upper]")
     inputs = []
     for name, (lower, upper) in boxes.items():
         constant = resolve_constant(name, info, f"experiment.parameters.{name}")
@@ -259,7 +297,11 @@ def run_sensitivity(ctx: Context, out: Path) -> Written:
     if morris_table is not None:
         morris_table.to_csv(out / "morris.csv", index=False)
     pd.DataFrame([vars(i) for i in inputs]).to_csv(out / "inputs.csv", index=False)
+    warnings = sobol_warnings(sobol_table, int(settings.sobol_base_samples))
+    for warning in warnings:
+        print(f"innosd run: warning: sensitivity: {warning}", file=sys.stderr)
     if ctx.config.run.figures:
         draw_figure("sensitivity_ranking", out / "sensitivity_ranking", sobol_table, morris_table,
                     language=ctx.config.figures.language)
-    return Written(folders, {"runs": n_runs, "inputs": len(inputs)})
+    return Written(folders, {"runs": n_runs, "inputs": len(inputs), "warnings": warnings,
+                             "parameters": settings.parameters if isinstance(settings.parameters, str) else "listed"})

@@ -77,6 +77,15 @@ def scenario_label(name: str, language: str = "en") -> str:
     return entry.get(check_language(language), str(name).replace("_", " "))
 
 
+def scenario_description(name: str, description: str, language: str = "en") -> str:
+    """A scenario's description in the report's language: the file's own (English) text, or
+    labels.yaml's `description_zh` for Chinese (the file's text when none is given)."""
+    if check_language(language) == "en":
+        return description
+    entry = (_table().get("scenarios") or {}).get(str(name)) or {}
+    return entry.get(f"description_{language}", description)
+
+
 def report_template(group: str, key: str, language: str = "en") -> str:
     """The report's own text (`report` section of labels.yaml: page, headings, absent,
     captions, kinds, text), its `{field}`s not filled in."""

@@ -37,6 +37,8 @@ REGION = "Guangzhou"  # the model is of Guangzhou; national/provincial targets a
 TOP_INPUTS = 10       # inputs shown per sensitivity panel: beyond ten the bars are unreadable
 MAX_SENSITIVITY_OUTPUTS = 4   # outputs shown (one row each); the report's table lists all
 ANNOTATE_MAX_CELLS = 15       # annotate heat-map cells with numbers up to this many per side
+MAX_BANDED_SCENARIOS = 3      # fans with bands per panel; more overlap into an unreadable blur
+PANELS_PER_FIGURE = 6         # 3 rows x 2: one figure fits half an A4 page and is never split
 # fit.csv's `sigma` is the log-scale error of the likelihood (calibration/likelihood.py); bars
 # span observed x exp(+-k sigma) with calibration's k, so the posterior median falls inside a
 # bar exactly when fit.csv marks the observation `within_error`.
@@ -78,9 +80,11 @@ PROJECTION_COLUMNS = ("scenario", "indicator", "unit", "year", "median", "p05", 
 
 
 def projection_panel(ax, projections: pd.DataFrame, indicator: str, observations: pd.DataFrame | None,
-                     targets: pd.DataFrame | None, colors: dict[str, str], language: str = "en") -> None:
-    """Primitive: one indicator's fans (one per scenario, `colors` by scenario), observations,
-    plan targets and the key years, on `ax`."""
+                     targets: pd.DataFrame | None, colors: dict[str, str], language: str = "en",
+                     banded: set[str] | None = None) -> None:
+    """Primitive: one indicator's fans (one per scenario, `colors` by scenario; bands only for
+    the scenarios in `banded`, all if None, medians for the rest), observations, plan targets
+    and the key years, on `ax`."""
     rows = projections[projections["indicator"] == indicator]
     scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
     for scenario in colors:
@@ -88,8 +92,12 @@ def projection_panel(ax, projections: pd.DataFrame, indicator: str, observations
         if run.empty:
             continue
         years = run["year"].to_numpy()
-        plot_fan(ax, years, *(run[c].to_numpy() * scale for c in ("p05", "p25", "median", "p75", "p95")),
-                 color=colors[scenario], label=scenario_label(scenario, language))
+        if banded is None or scenario in banded:
+            plot_fan(ax, years, *(run[c].to_numpy() * scale for c in ("p05", "p25", "median", "p75", "p95")),
+                     color=colors[scenario], label=scenario_label(scenario, language))
+        else:
+            ax.plot(years, run["median"].to_numpy() * scale, color=colors[scenario], lw=1.1,
+                    label=scenario_label(scenario, language))
         key = run[run["year"].isin(HIGHLIGHT_YEARS)]
         ax.plot(key["year"], key["median"] * scale, "o", color=colors[scenario], ms=3)
     obs = _guangzhou(observations, indicator)
@@ -130,10 +138,12 @@ def projection_fans(projections: pd.DataFrame, observations: pd.DataFrame, targe
     indicators = list(dict.fromkeys(projections["indicator"]))
     scenarios = list(dict.fromkeys(projections["scenario"]))
     colors = _scenario_colors(scenarios)
-    fig, axes = panel_grid(len(indicators))
+    # overlapping bands of many scenarios turn to mud: beyond a few, only the baseline keeps its bands
+    banded = None if len(scenarios) <= MAX_BANDED_SCENARIOS else {s for s in scenarios if s == "baseline"}
+    fig, axes = panel_grid(len(indicators), panel_height_in=2.6, width_in=7.5)
     has_spread = bool((projections["p95"] - projections["p05"]).abs().max() > 0)
     for ax, indicator in zip(axes, indicators):
-        projection_panel(ax, projections, indicator, observations, targets, colors, language)
+        projection_panel(ax, projections, indicator, observations, targets, colors, language, banded)
     bands = {text("band_50", language): Patch(color="grey", alpha=BAND_50_ALPHA),
              text("band_90", language): Patch(color="grey", alpha=BAND_90_ALPHA)}
     shared_legend(fig, axes, ncol_max=6, extra=bands if has_spread else None)  # bands only if uncertain
@@ -141,6 +151,15 @@ def projection_fans(projections: pd.DataFrame, observations: pd.DataFrame, targe
                  fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
+
+
+def _moves(projections: pd.DataFrame, indicator: str, baseline: str) -> bool:
+    """Whether any scenario's median of `indicator` differs from the baseline's (relative 1e-6)."""
+    rows = projections[projections["indicator"] == indicator]
+    base = rows[rows["scenario"] == baseline].set_index("year")["median"]
+    others = rows[rows["scenario"] != baseline]
+    diff = (others.set_index("year")["median"] - base.reindex(others["year"]).to_numpy()).abs()
+    return bool((diff > 1e-6 * max(1.0, float(base.abs().max()))).any())
 
 
 def scenario_difference(projections: pd.DataFrame, baseline: str = "baseline", language: str = "en"):
@@ -157,7 +176,10 @@ def scenario_difference(projections: pd.DataFrame, baseline: str = "baseline", l
     use_style(language)
     colors = _scenario_colors(scenarios)
     indicators = list(dict.fromkeys(projections["indicator"]))
-    fig, axes = panel_grid(len(indicators))
+    indicators = [i for i in indicators if _moves(projections, i, baseline)]  # no flat, empty panels
+    if not indicators:
+        raise DataError(f"projections.csv: no indicator differs from {baseline!r}; nothing to draw")
+    fig, axes = panel_grid(len(indicators), panel_height_in=2.4, width_in=7.5)
     for ax, indicator in zip(axes, indicators):
         difference_panel(ax, projections, indicator, baseline, colors, language)
     shared_legend(fig, axes)
@@ -171,27 +193,47 @@ def scenario_difference(projections: pd.DataFrame, baseline: str = "baseline", l
 ATTAINMENT_COLUMNS = ("scenario", "indicator", "year", "probability")
 
 
+def _requirement_label(indicator: str, year: int, target: float, direction: str, status: str, unit: str,
+                       language: str) -> str:
+    scale, shown_unit = indicator_scale(indicator, unit, language)
+    sign = "≥" if direction == "at_least" else "≤"
+    value = f"{target * scale:,.0f}" if abs(target * scale) >= 1000 else f"{target * scale:.3g}"
+    mark = "" if status == "official" else f" [{text('status_' + status.split()[0], language)}]"
+    return f"{indicator_label(indicator, language)} {sign} {value} {shown_unit} ({year}){mark}"
+
+
 def attainment_heatmap(attainment: pd.DataFrame, language: str = "en"):
-    """Probability of meeting each plan target (rows) under each scenario (columns)."""
+    """Probability of meeting each plan target (rows: one per distinct requirement, its value and
+    whether it is official, derived or a user benchmark) under each scenario (columns)."""
     check_language(language)
     _require(attainment, ATTAINMENT_COLUMNS, "attainment.csv")
     use_style(language)
-    scenarios = list(dict.fromkeys(attainment["scenario"]))
-    keys = list(dict.fromkeys(zip(attainment["indicator"], attainment["year"].astype(int))))
-    keys.sort(key=lambda k: (k[1], k[0]))
+    table = attainment.assign(
+        status=attainment["status"] if "status" in attainment.columns else "official",
+        target=attainment["target"] if "target" in attainment.columns else np.nan,
+        direction=attainment["direction"] if "direction" in attainment.columns else "at_least",
+        unit=attainment["unit"] if "unit" in attainment.columns else "")
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    fields = ["indicator", "year", "target", "direction", "status"]
+    keys = list(dict.fromkeys(
+        (r.indicator, int(r.year), float(r.target), str(r.direction), str(r.status), str(r.unit))
+        for r in table[fields + ["unit"]].itertuples(index=False)))
+    keys = list({k[:5]: k for k in keys}.values())
+    keys.sort(key=lambda k: (k[1], k[0], k[2]))
     grid = np.full((len(keys), len(scenarios)), np.nan)
-    row_of = {k: i for i, k in enumerate(keys)}
+    row_of = {k[:5]: i for i, k in enumerate(keys)}
     col_of = {s: j for j, s in enumerate(scenarios)}
-    for r in attainment.itertuples(index=False):
-        grid[row_of[(r.indicator, int(r.year))], col_of[r.scenario]] = float(r.probability)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(scenarios) + 3.5), 0.3 * len(keys) + 1.8))
-    cmap = plt.get_cmap("RdYlGn").with_extremes(bad="#eeeeee")
+    for r in table.itertuples(index=False):
+        key = (r.indicator, int(r.year), float(r.target), str(r.direction), str(r.status))
+        grid[row_of[key], col_of[r.scenario]] = float(r.probability)
+    fig, ax = plt.subplots(figsize=(min(7.0, max(4.5, 0.75 * len(scenarios) + 4.0)), 0.26 * len(keys) + 1.9))
+    cmap = plt.get_cmap("cividis").with_extremes(bad="#eeeeee")  # perceptually uniform, colour-blind safe
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
     for (i, j), value in np.ndenumerate(grid):
-        ax.text(j, i, "–" if np.isnan(value) else f"{value:.0%}", ha="center", va="center", fontsize=7,
-                color="black")
+        ax.text(j, i, "–" if np.isnan(value) else f"{value:.0%}", ha="center", va="center", fontsize=6.5,
+                color="black" if np.isnan(value) or value > 0.55 else "white")
     ax.set_xticks(range(len(scenarios)), [scenario_label(s, language) for s in scenarios], rotation=30, ha="right")
-    ax.set_yticks(range(len(keys)), [f"{indicator_label(i, language)} ({y})" for i, y in keys])
+    ax.set_yticks(range(len(keys)), [_requirement_label(*k[:5], k[5], language) for k in keys], fontsize=6.5)
     ax.grid(False)
     ax.set_xlabel(text("scenario", language))
     ax.set_ylabel(text("target_year", language))

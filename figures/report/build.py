@@ -10,8 +10,8 @@ from pathlib import Path
 
 from innosd.calibration.data import load_observations, load_targets
 from innosd.figures.labels import check_language
-from innosd.figures.report import html, inputs, sections
-from innosd.figures.report.pdf import figures_pdf, find_chromium, print_pdf
+from innosd.figures.report import html, inputs, sections, summary
+from innosd.figures.report.pdf import render_pdf
 
 from innosd.errors import ConfigError
 from innosd.rundir import REPORT_DIR, REPORT_HTML_FILE, REPORT_PDF_FILE, atomic_directory, git_commit, now_utc, \
@@ -36,26 +36,21 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
     with atomic_directory(staging) as tmp:
         report = html.Report(tmp, language)
         # looked up on the module at call time, so a test can make one section fail
+        summary.section_summary(report, found)
         sections.section_run(report, found)
         sections.section_projections(report, found, observations, targets)
         sections.section_attainment(report, found)
         sections.section_sensitivity(report, found)
         sections.section_policy(report, found)
+        sections.section_discovery(report, found)
         sections.section_calibration(report, found)
         sections.section_validation(report, found)
         sections.section_structure(report, found)
+        sections.section_provenance(report, found)
         sections.section_data(report, observations, targets)
         html_path = tmp / REPORT_HTML_FILE
         html_path.write_text(html.page(report, created, commit), encoding="utf-8")
-        how = "not built (--no-pdf)"
-        if pdf and find_chromium():
-            print_pdf(html_path, tmp / REPORT_PDF_FILE)
-            how = "report.pdf: the HTML printed by headless Chromium"
-        elif pdf:
-            figures_pdf(report.figures, tmp / REPORT_PDF_FILE, language, created, commit)
-            how = "report.pdf: figures only (Chromium not installed; tables are in report.html)"
-            print("innosd report: Chromium not found (Debian package chromium): report.pdf holds the figures "
-                  "only; the tables are in report.html", file=sys.stderr)
+        how = render_pdf(html_path, tmp / REPORT_PDF_FILE) if pdf else "not built (--no-pdf)"
         write_metadata(tmp, "report", seed=None, command="innosd report " + " ".join(map(str, run_dirs)),
                        model_file=sections.model_file_of(found)[0],
                        recorded={"created": created, "git_commit": commit},

@@ -8,6 +8,7 @@ the same sections as an ensemble; ensembles take precedence for a scenario both 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,9 @@ ATTAINMENT_KEYS = ["scenario", "indicator", "year", "target"]
 # tables read as they are from every folder that has them
 PLAIN_TABLES = {"projections": rundir.PROJECTIONS_FILE, "attainment": rundir.ATTAINMENT_FILE,
                 "sobol": rundir.SOBOL_FILE, "morris": rundir.MORRIS_FILE, "parameters": rundir.PARAMETERS_FILE,
-                "validation": rundir.VALIDATION_CSV_FILE, "candidates": rundir.POLICY_CANDIDATES_FILE}
+                "validation": rundir.VALIDATION_CSV_FILE, "candidates": rundir.POLICY_CANDIDATES_FILE,
+                "joint": rundir.JOINT_ATTAINMENT_FILE, "robustness": rundir.ROBUSTNESS_FILE,
+                "prim_boxes": rundir.PRIM_BOXES_FILE}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Inputs:
     morris: pd.DataFrame | None = None
     candidates: pd.DataFrame | None = None
     policy_best: str | None = None
+    policy_summary: dict | None = None
+    joint: pd.DataFrame | None = None          # all of a plan-year's targets at once, per scenario
+    robustness: pd.DataFrame | None = None
+    prim_boxes: pd.DataFrame | None = None
     fit: pd.DataFrame | None = None
     parameters: pd.DataFrame | None = None
     correlations: pd.DataFrame | None = None
@@ -165,6 +172,8 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
             inputs.validation_md = folder.text(rundir.VALIDATION_MD_FILE)
         if folder.has(rundir.POLICY_BEST_FILE) and inputs.policy_best is None:
             inputs.policy_best = folder.text(rundir.POLICY_BEST_FILE)
+        if folder.has(rundir.POLICY_SUMMARY_FILE) and inputs.policy_summary is None:
+            inputs.policy_summary = json.loads(folder.text(rundir.POLICY_SUMMARY_FILE))
     # deterministic runs fill in scenarios that no ensemble covers
     for folder in folders:
         if not folder.has(rundir.PROJECTIONS_FILE):
@@ -179,6 +188,9 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
     inputs.sobol = _concat(tables.get("sobol", []))
     inputs.morris = _concat(tables.get("morris", []))
     inputs.candidates = _concat(tables.get("candidates", []))
+    inputs.joint = _concat(tables.get("joint", []), ["scenario", "year"])
+    inputs.robustness = _concat(tables.get("robustness", []), ["scenario", "year"])
+    inputs.prim_boxes = _concat(tables.get("prim_boxes", []))
     inputs.fit = _concat(tables.get("fit", []))
     inputs.parameters = _concat(tables.get("parameters", []), ["parameter"])
     inputs.validation = _concat(tables.get("validation", []))

@@ -1,5 +1,5 @@
-"""report.pdf: the HTML page printed by headless Chromium, or, without Chromium, a PDF of
-the report's figures with a title page (the tables are then in report.html only)."""
+"""report.pdf: the report's HTML rendered by WeasyPrint (a Python dependency: a fresh
+machine needs no browser), or printed by headless Chromium where WeasyPrint cannot run."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from innosd.figures.labels import report_text
-from innosd.figures.plots import use_style
-from matplotlib.backends.backend_pdf import PdfPages
-
 from innosd.errors import InnosdError
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
@@ -20,7 +15,6 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync")
 # Printing a page of a few MB of embedded images takes seconds; two minutes means Chromium hung.
 CHROMIUM_TIMEOUT_S = 120
-A4_PORTRAIT_IN = (8.27, 11.69)
 
 
 def find_chromium() -> str | None:
@@ -46,22 +40,35 @@ def print_pdf(html_path: Path, pdf_path: Path) -> None:
         raise InnosdError(f"Chromium failed to print the PDF (exit {done.returncode}): {last}")
 
 
-def figures_pdf(figures: list[Path], pdf_path: Path, language: str, created: str, commit: str) -> None:
-    """Without Chromium: a PDF of the report's figures (one per page) with a title page."""
-    use_style(language)  # a font that can draw the title page's language
-    with PdfPages(pdf_path) as pdf:
-        page = plt.figure(figsize=A4_PORTRAIT_IN)
-        page.text(0.08, 0.92, report_text("page", "title", language), fontsize=16, fontweight="bold")
-        page.text(0.08, 0.88, report_text("page", "built_pdf", language, created=created, commit=commit[:12]),
-                  fontsize=9)
-        page.text(0.08, 0.85, report_text("page", "figures_only_pdf", language), fontsize=9)
-        pdf.savefig(page)
-        plt.close(page)
-        for png in (p for p in figures if p.suffix == ".png"):
-            page = plt.figure(figsize=A4_PORTRAIT_IN)
-            ax = page.add_axes((0.04, 0.04, 0.92, 0.9))
-            ax.imshow(plt.imread(png))
-            ax.set_axis_off()
-            ax.set_title(png.stem.replace("_", " "))
-            pdf.savefig(page)
-            plt.close(page)
+def weasyprint_pdf(html_path: Path, pdf_path: Path) -> None:
+    """Render the HTML with WeasyPrint (no browser needed: a pip dependency plus Pango)."""
+    import weasyprint  # heavy (Pango via cffi): only when a PDF is made
+
+    weasyprint.HTML(filename=str(html_path)).write_pdf(str(pdf_path))
+
+
+def weasyprint_problem() -> str | None:
+    """None if WeasyPrint can render here, else why not (one line)."""
+    try:
+        import weasyprint  # noqa: F401
+    except ImportError:
+        return "WeasyPrint is not installed (pip install weasyprint)"
+    except OSError as err:  # its system libraries (Pango) are missing
+        return f"WeasyPrint cannot load its libraries ({str(err).splitlines()[0]}; Debian: apt-get install " \
+               "libpango-1.0-0 libpangoft2-1.0-0)"
+    return None
+
+
+def render_pdf(html_path: Path, pdf_path: Path) -> str:
+    """report.pdf from the same HTML: WeasyPrint, else headless Chromium; which one, as a sentence.
+
+    Neither available is a one-line error (never a PDF silently missing its tables)."""
+    problem = weasyprint_problem()
+    if problem is None:
+        weasyprint_pdf(html_path, pdf_path)
+        return "report.pdf: the HTML rendered by WeasyPrint"
+    if find_chromium():
+        print_pdf(html_path, pdf_path)
+        return "report.pdf: the HTML printed by headless Chromium"
+    raise InnosdError(f"report.pdf: {problem}, and no Chromium is installed (Debian package chromium); "
+                      "install either, or pass --no-pdf")

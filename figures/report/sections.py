@@ -5,17 +5,28 @@ inputs are absent; every text comes from labels.yaml.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 from innosd.calibration.data import OBSERVATIONS_PATH, TARGETS_PATH
 from innosd.figures import report_figures as rf
-from innosd.figures.labels import indicator_label, indicator_scale, report_keys, report_text, scenario_label, text
+from innosd.figures.labels import (
+    indicator_label,
+    indicator_scale,
+    report_keys,
+    report_text,
+    scenario_description,
+    scenario_label,
+    text,
+)
 from innosd.figures.plots import HIGHLIGHT_YEARS
 from innosd.figures.report.html import Report, esc, fmt, markdown_html
 from innosd.figures.report.inputs import Inputs
+from innosd.figures.report.summary import section_summary, short  # noqa: F401 (one module per section)
 from innosd.figures.structure import read_structure
 from innosd.model import MODEL_FILE
+from innosd.model.indicators import KEY_INDICATORS
 from innosd.scenarios import CONFIG_DIR
 
 from innosd.rundir import POLICY_BEST_FILE, SOURCE_ROOT, RunFolder, file_sha256, read_yaml_mapping
@@ -93,7 +104,9 @@ def scenario_rows(inputs: Inputs, language: str) -> list[dict]:
     for f in inputs.folders:
         sc = f.config.get("scenario") or {}
         if isinstance(sc, dict) and sc.get("name") and f.scenario == sc["name"] and sc["name"] not in rows:
-            rows[sc["name"]] = {"scenario": sc["name"], "description": " ".join(str(sc.get("description", "")).split()),
+            rows[sc["name"]] = {"scenario": scenario_label(sc["name"], language),
+                                "description": scenario_description(sc["name"], " ".join(
+                                    str(sc.get("description", "")).split()), language),
                                 levers_column: levers_text(sc.get("levers"), language)}
     named = [str(n) for f in inputs.folders for n in (f.metadata.get("scenarios") or [])]
     if inputs.projections is not None:
@@ -103,21 +116,17 @@ def scenario_rows(inputs: Inputs, language: str) -> list[dict]:
         if name in rows or not path.is_file():
             continue
         sc = read_yaml_mapping(path)
-        rows[name] = {"scenario": name, "description": " ".join(str(sc.get("description", "")).split())
-                      + report_text("text", "from_current_scenario", language, path=shown_path(path)),
+        rows[name] = {"scenario": scenario_label(name, language),
+                      "description": scenario_description(name, " ".join(str(sc.get("description", "")).split()),
+                                                          language),
                       levers_column: levers_text(sc.get("levers"), language)}
     return list(rows.values())
 
 
 def section_run(report: Report, inputs: Inputs) -> None:
+    """The scenarios and their levers (the folders and commands are in the provenance appendix)."""
     report.heading("run")
     lang = report.language
-    rows = [{"folder": str(f.path), "kind": kind_text(f, lang), "scenario / experiment": what_text(f),
-             "parameter set": parameter_set_text(f, lang), "uncertainty": uncertainty_text(f, lang),
-             "git commit": str(f.metadata.get("git_commit", "unknown"))[:12],
-             "created": f.metadata.get("created", ""), "seed": f.metadata.get("seed", ""),
-             "command": f.metadata.get("command", "")} for f in inputs.folders]
-    report.table(pd.DataFrame(rows), "folders")
     scenarios = scenario_rows(inputs, lang)
     if scenarios:
         report.table(pd.DataFrame(scenarios), "scenarios")
@@ -126,6 +135,18 @@ def section_run(report: Report, inputs: Inputs) -> None:
     if overrides or params:
         shown = " ".join(overrides) or report.text("text", "none")
         report.html(f"<p>{report.sentence('overrides', code={'overrides': shown}, n=len(params))}</p>")
+
+
+def section_provenance(report: Report, inputs: Inputs) -> None:
+    """Appendix: every folder the report was built from, its parameter set, commit and command."""
+    report.heading("provenance")
+    lang = report.language
+    rows = [{"folder": str(f.path), "kind": kind_text(f, lang), "scenario / experiment": what_text(f),
+             "parameter set": parameter_set_text(f, lang), "uncertainty": uncertainty_text(f, lang),
+             "git commit": str(f.metadata.get("git_commit", "unknown"))[:12],
+             "created": f.metadata.get("created", ""), "seed": f.metadata.get("seed", ""),
+             "command": f.metadata.get("command", "")} for f in inputs.folders]
+    report.table(pd.DataFrame(rows), "folders")
 
 
 # ----------------------------------------------------------------------------- results
@@ -154,13 +175,29 @@ def key_year_table(projections: pd.DataFrame, language: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def left_out_note(report: Report, inputs: Inputs, table: str) -> None:
-    left = inputs.left_out.get(table)
-    if left is None:
-        return
-    folders = ", ".join(str(p) for p in left.sources[:SHOWN_SOURCES]) + (
-        ", ..." if len(left.sources) > SHOWN_SOURCES else "")
-    report.note(report.text("text", "rows_left_out", n=left.rows, table=table, folders=folders))
+def compact_key_years(projections: pd.DataFrame, language: str, baseline: str = "baseline") -> pd.DataFrame:
+    """Rows indicator x key year; the baseline as 'median [p05–p95]', every other scenario as its
+    median (their bands are in projections.csv and the fan charts), in display units."""
+    scenarios = list(dict.fromkeys(projections["scenario"]))
+    banded = baseline if baseline in scenarios else scenarios[0]
+    rows = []
+    for indicator, group in projections.groupby("indicator", sort=False):
+        scale, unit = indicator_scale(indicator, str(group["unit"].iloc[0]), language)
+        for year in HIGHLIGHT_YEARS:
+            at = group[group["year"].astype(int) == year].set_index("scenario")
+            if at.empty:
+                continue
+            row = {"indicator": f"{indicator_label(indicator, language)} ({unit})", "year": year}
+            for scenario in [banded, *(s for s in scenarios if s != banded)]:
+                if scenario not in at.index:
+                    continue
+                r = at.loc[scenario]
+                cell = short(r["median"] * scale)
+                if scenario == banded and r["p95"] != r["p05"]:
+                    cell += f" [{short(r['p05'] * scale)}–{short(r['p95'] * scale)}]"
+                row[scenario_label(scenario, language)] = cell
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def section_projections(report: Report, inputs: Inputs, observations, targets) -> None:
@@ -168,16 +205,51 @@ def section_projections(report: Report, inputs: Inputs, observations, targets) -
     if inputs.projections is None:
         return report.absent("projections")
     lang = report.language
-    left_out_note(report, inputs, "projections")
-    report.table(key_year_table(inputs.projections, lang), "key_years")
-    report.figure_or_note("projection_fans", lambda: rf.projection_fans(inputs.projections, observations, targets,
-                                                                        language=lang),
-                          text("projections_title", lang))
-    scenarios = list(dict.fromkeys(inputs.projections["scenario"]))
+    key_ids = [i.id for i in KEY_INDICATORS]
+    shown = inputs.projections[inputs.projections["indicator"].isin(key_ids)]
+    shown = shown if len(shown) else inputs.projections
+    report.table(compact_key_years(shown, lang), "key_years_compact")
+    indicators = list(dict.fromkeys(shown["indicator"]))
+    groups = [indicators[k:k + rf.PANELS_PER_FIGURE] for k in range(0, len(indicators), rf.PANELS_PER_FIGURE)]
+    for number, group in enumerate(groups, start=1):
+        part = shown[shown["indicator"].isin(group)]
+        suffix = f"_{number}" if len(groups) > 1 else ""
+        report.figure_or_note(f"projection_fans{suffix}",
+                              lambda part=part: rf.projection_fans(part, observations, targets, language=lang),
+                              text("projections_title", lang))
+    scenarios = list(dict.fromkeys(shown["scenario"]))
     if "baseline" in scenarios and len(scenarios) > 1:
-        report.figure_or_note("scenario_difference", lambda: rf.scenario_difference(inputs.projections,
-                                                                                    language=lang),
+        report.figure_or_note("scenario_difference", lambda: rf.scenario_difference(shown, language=lang),
                               text("difference_title", lang, baseline=scenario_label("baseline", lang)))
+
+
+def plan_tag(plan: str) -> str:
+    """'... plan 2018-2020 [003]' -> '[003]' (the bracketed tag the data files give every plan)."""
+    found = re.findall(r"\[[^\]]+\]", str(plan))
+    return found[-1] if found else str(plan)
+
+
+def attainment_matrix(attainment: pd.DataFrame, language: str) -> pd.DataFrame:
+    """One row per distinct requirement (never two targets merged), its status and plans, and the
+    probability ± MC standard error under each scenario as columns."""
+    table = attainment.assign(status=attainment.get("status", pd.Series("official", index=attainment.index)))
+    keys = ["indicator", "year", "target", "direction", "status"]
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    rows = []
+    for key, group in table.groupby(keys, sort=False):
+        indicator, year, target, direction, status = key
+        scale, unit = indicator_scale(indicator, str(group["unit"].iloc[0]), language)
+        sign = "≥" if direction == "at_least" else "≤"
+        row = {"indicator": indicator_label(indicator, language), "year": int(year),
+               "target": f"{sign} {fmt(float(target) * scale)} {unit}",
+               "status": report_text("status", str(status), language),
+               "plan": " ".join(dict.fromkeys(plan_tag(p) for p in group["plan"]))}
+        by_scenario = group.drop_duplicates("scenario").set_index("scenario")
+        for scenario in scenarios:
+            if scenario in by_scenario.index:
+                row[scenario_label(scenario, language)] = f"{float(by_scenario.loc[scenario, 'probability']):.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["year", "indicator"]).reset_index(drop=True)
 
 
 def section_attainment(report: Report, inputs: Inputs) -> None:
@@ -185,14 +257,12 @@ def section_attainment(report: Report, inputs: Inputs) -> None:
     if inputs.attainment is None:
         return report.absent("attainment")
     lang = report.language
-    left_out_note(report, inputs, "attainment")
     report.figure_or_note("attainment_heatmap", lambda: rf.attainment_heatmap(inputs.attainment, language=lang),
                           text("attainment_title", lang))
-    table = inputs.attainment.assign(indicator=inputs.attainment["indicator"].map(
-        lambda i: indicator_label(i, lang)))
-    cols = [c for c in ("scenario", "indicator", "year", "target", "direction", "unit", "probability", "median",
-                        "p05", "p95", "plan") if c in table.columns]
-    report.table(table[cols], "attainment")
+    report.table(attainment_matrix(inputs.attainment, lang), "attainment")
+    if "mc_se" in inputs.attainment.columns and inputs.attainment["mc_se"].notna().any():
+        report.note(report.text("text", "attainment_mc_se", se=f"{inputs.attainment['mc_se'].max():.3f}",
+                                draws=int(inputs.attainment["draws"].max())))
 
 
 def section_sensitivity(report: Report, inputs: Inputs) -> None:
@@ -209,6 +279,9 @@ def section_sensitivity(report: Report, inputs: Inputs) -> None:
             report.table(top, caption, n=rf.TOP_INPUTS)
 
 
+POLICY_ROWS_SHOWN = 10  # the ranked candidates shown; the full table is policy_candidates.csv
+
+
 def section_policy(report: Report, inputs: Inputs) -> None:
     report.heading("policy")
     if inputs.candidates is None:
@@ -216,10 +289,24 @@ def section_policy(report: Report, inputs: Inputs) -> None:
     lang = report.language
     report.figure_or_note("pareto_front", lambda: rf.pareto_front(inputs.candidates, language=lang),
                           text("pareto_title", lang))
+    shown = inputs.candidates.head(POLICY_ROWS_SHOWN).drop(columns=["stage"], errors="ignore")
+    report.table(shown, "policy_ranked")
     if inputs.policy_best:
         sentence = report.sentence("policy_best", code={"file": POLICY_BEST_FILE,
                                                         "folder": f"{shown_path(SCENARIO_DIR)}/"})
         report.html(f"<p>{sentence}</p><pre>{esc(inputs.policy_best)}</pre>")
+
+
+def section_discovery(report: Report, inputs: Inputs) -> None:
+    report.heading("discovery")
+    if inputs.robustness is None and inputs.prim_boxes is None:
+        return report.absent("discovery")
+    if inputs.robustness is not None:
+        table = inputs.robustness.assign(scenario=inputs.robustness["scenario"].map(
+            lambda s: scenario_label(s, report.language)))
+        report.table(table, "robustness")
+    if inputs.prim_boxes is not None and len(inputs.prim_boxes):
+        report.table(inputs.prim_boxes.drop(columns=["restricted"], errors="ignore"), "prim_boxes")
 
 
 def section_calibration(report: Report, inputs: Inputs) -> None:

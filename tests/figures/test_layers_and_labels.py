@@ -71,7 +71,7 @@ def _entries(tree, path=""):
 def test_every_report_text_has_both_languages_with_the_same_fields():
     table = yaml.safe_load(labels.LABELS_FILE.read_text(encoding="utf-8"))
     entries = list(_entries(table["report"]))
-    groups = {"page", "headings", "absent", "captions", "kinds", "text"}
+    groups = {"page", "headings", "absent", "captions", "kinds", "text", "status", "summary"}
     assert groups == set(table["report"]) and len(entries) == sum(len(table["report"][g]) for g in groups)
 
     def fields(s):

@@ -23,6 +23,10 @@ from innosd.figures.report import build, build_report, html, inputs, pdf, sectio
 
 from innosd.rundir import write_metadata
 
+from innosd.errors import InnosdError
+
+A4_PT = (595, 842)  # ISO A4 in PostScript points (210 x 297 mm)
+
 # The fixture run's indicators grow from these 2013 year-end values (realistic magnitudes).
 RUN_START = {"high tech enterprises": 1500.0, "rd intensity": 0.019, "incubators": 100.0}
 CHROMIUM_TIMEOUT_S = 120  # a cold headless start on two loaded cores takes ~5-20 s
@@ -58,6 +62,21 @@ def write_experiment(folder: Path) -> Path:
     fx.make_morris().to_csv(folder / "morris.csv", index=False)
     fx.make_candidates().to_csv(folder / "policy_candidates.csv", index=False)
     (folder / "policy_best.yaml").write_text("name: cheapest\nlevers:\n  incubator: {change: 0.5}\n")
+    pd.DataFrame({"scenario": ["baseline", "fiscal_doubling"], "year": 2025, "targets": 1,
+                  "requirements": "rd_intensity@2025 >= 0.034", "probability": [0.795, 0.985],
+                  "mc_se": [0.0285, 0.0086], "ci_low": [0.73, 0.96], "ci_high": [0.85, 0.99], "draws": 200,
+                  "binding_target": "rd_intensity@2025 >= 0.034", "binding_probability": [0.795, 0.985],
+                  "warning": ""}).to_csv(folder / "joint_attainment.csv", index=False)
+    (folder / "policy_summary.json").write_text(json.dumps({
+        "feasible": True, "required_probability": 0.9, "probability": 0.945, "mc_se": 0.016, "draws": 200,
+        "cost_100m_yuan": 26.8, "cost_years": [2017, 2025], "mix": {"post_subsidy": 0.8, "talent": 0.28},
+        "binding_target": "rd_intensity@2025 >= 0.034", "targets": ["rd_intensity@2025 >= 0.034"], "warning": ""}))
+    pd.DataFrame({"scenario": ["baseline", "fiscal_doubling"], "year": 2025, "satisficing": [0.795, 0.985],
+                  "mc_se": [0.0285, 0.0086], "draws": 200, "margin_median": [0.1, 0.18], "mean_regret": [0.1, 0.0],
+                  "p90_regret": [0.2, 0.0], "max_regret": [0.3, 0.0]}).to_csv(folder / "robustness.csv", index=False)
+    pd.DataFrame({"box": 1, "input": ["rd_per_hte", "post_subsidy"], "input_kind": ["parameter", "lever"],
+                  "lower": [0.015, -0.35], "upper": [0.04, 0.19], "coverage": 0.6, "density": 0.5, "mass": 0.2,
+                  "cases": 100, "runs": 200, "restricted": True}).to_csv(folder / "prim_boxes.csv", index=False)
     write_metadata(folder, "experiment", seed=0, command="innosd run +experiment=projections",
                    recorded={"git_commit": "abc123"},
                    extra={"experiment": "projections", "parameter_set": {"name": "calibrated"}})
@@ -104,8 +123,13 @@ def test_report_has_every_section_and_figure(full_report):
     for key, heading in sections.HEADINGS.items():
         assert f'id="{key}"' in page and heading["en"] in page
     assert 'class="absent"' not in page  # every section had its inputs
-    # baseline is both in the deterministic run and in the experiment: the report says which it shows
-    assert re.search(r'class="note">\d+ rows of projections for scenarios that appear in more than one', page)
+    # the executive summary comes first and answers: how likely, at what cost, what could make it fail
+    assert page.index('id="summary"') < page.index('id="run"')
+    summary = page[page.index('id="summary"'):page.index('id="run"')]
+    for fragment in ("0.80 ± 0.03", "26.8", "post_subsidy +80%", "PRIM box 1", "rd_per_hte"):
+        assert fragment in summary, fragment
+    # baseline is both in the deterministic run and in the experiment: shown once, no developer note about it
+    assert "rows of projections" not in page
     expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
                 "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram"}
     stems = {p.stem for p in (out / "figures").iterdir()}
@@ -199,16 +223,31 @@ def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observat
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
 
 
-def test_pdf_without_chromium_holds_the_figures(tmp_path, targets, monkeypatch, quick_figures, capsys):
+def test_pdf_without_chromium_is_the_whole_report(tmp_path, targets, monkeypatch, quick_figures):
+    """A fresh machine has no browser: WeasyPrint renders the same HTML, tables and all."""
     run = write_deterministic_run(tmp_path / "run", targets)
-    monkeypatch.setattr(build, "find_chromium", lambda: None)
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
     out = build_report([run], out_dir=tmp_path / "out")
-    pdf = (out / "report.pdf").read_bytes()
-    assert pdf[:5] == b"%PDF-"
-    figures = len([p for p in (out / "figures").iterdir() if p.suffix == ".png"])
-    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == figures + 1  # title page + one per figure
-    assert "figures only" in json.loads((out / "metadata.json").read_text())["pdf"]
-    assert "Chromium not found" in capsys.readouterr().err
+    document = (out / "report.pdf").read_bytes()
+    assert document[:5] == b"%PDF-"
+    assert "WeasyPrint" in json.loads((out / "metadata.json").read_text())["pdf"]
+    from pypdf import PdfReader
+
+    first = PdfReader(out / "report.pdf").pages[0]
+    width_pt, height_pt = float(first.mediabox.width), float(first.mediabox.height)
+    assert (round(width_pt), round(height_pt)) == A4_PT
+    text = "".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
+    assert report_text("headings", "summary", "en") in text  # tables and text, not only figures
+
+
+def test_pdf_with_neither_renderer_is_one_line_and_no_report(tmp_path, targets, monkeypatch, quick_figures):
+    run = write_deterministic_run(tmp_path / "run", targets)
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
+    monkeypatch.setattr(pdf, "weasyprint_problem", lambda: "WeasyPrint is not installed (pip install weasyprint)")
+    with pytest.raises(InnosdError) as err:
+        build_report([run], out_dir=tmp_path / "out")
+    assert "WeasyPrint" in str(err.value) and "chromium" in str(err.value) and "\n" not in str(err.value)
+    assert not (tmp_path / "out" / "report").exists()
 
 
 def test_language_comes_from_the_runs_config(tmp_path, targets):

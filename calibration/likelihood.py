@@ -276,13 +276,19 @@ def pointwise_log_likelihood(predicted: np.ndarray, observations: ObservationSet
         normal = -0.5 * residual ** 2 - 0.5 * np.log(2 * np.pi)
         student = table["error"].to_numpy() == "student_t"
         if student.any():
-            dof = np.broadcast_to(table["nu"].to_numpy(dtype=float), values.shape) if nu is None \
-                else np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), values.shape)
+            dof = _degrees_of_freedom(table, nu, values.shape)
             t_density = stats.t.logpdf(np.where(np.isfinite(residual), residual, 0.0), dof)
             normal = np.where(student, t_density, normal)
         density = normal - np.log(scale) - np.log(observed)
     bad = ~(np.isfinite(values) & (values > 0))
     return np.where(bad | ~np.isfinite(density), -np.inf, density)
+
+
+def _degrees_of_freedom(table: pd.DataFrame, nu: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """Student-t dof per row and observation: the stated ones, or an estimated one per row."""
+    if nu is None:
+        return np.broadcast_to(table["nu"].to_numpy(dtype=float), shape)
+    return np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), shape)
 
 
 def log_likelihood(predicted: np.ndarray, observations: ObservationSet,
@@ -301,8 +307,7 @@ def predictive_draws(predicted: np.ndarray, observations: ObservationSet, rng: n
     noise = rng.standard_normal(predicted.shape)
     student = (table["error"] == "student_t").to_numpy()
     if student.any():
-        dof = np.broadcast_to(table["nu"].to_numpy(dtype=float), predicted.shape) if nu is None \
-            else np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), predicted.shape)
+        dof = _degrees_of_freedom(table, nu, predicted.shape)
         noise = np.where(student, rng.standard_t(np.where(student, dof, 1.0)), noise)
     with np.errstate(invalid="ignore", over="ignore"):
         return predicted * np.exp(scale * noise)

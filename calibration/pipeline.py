@@ -170,8 +170,11 @@ def initial_walkers(logpost: LogPosterior, centre: np.ndarray, walkers: int,
 
     Starting with roughly the posterior's spread saves the long warm-up an ensemble needs
     to expand out of a tiny ball. Curvatures are floored so no direction is wider than
-    LAPLACE_MAX_SD of the prior box; draws outside the box or with zero posterior are redrawn,
-    and a tiny ball (WALKER_BALL) is the fallback if a walker cannot be placed.
+    LAPLACE_MAX_SD of the prior box. A draw outside the box is reflected back into it (with the
+    optimum on a bound, rejection would leave few walkers and clipping would stack them on the
+    bound, linearly dependent); every walker then lies at least WALKER_EDGE inside the box (the
+    unconstrained scale puts a bound at infinity). Draws with zero posterior are redrawn, and a
+    tiny ball (WALKER_BALL) is the fallback if a walker cannot be placed.
     """
     priors = logpost.priors
     low, span = _unit_map(priors)
@@ -181,16 +184,21 @@ def initial_walkers(logpost: LogPosterior, centre: np.ndarray, walkers: int,
     root = vectors / np.sqrt(values)  # columns: principal sds
     placed = np.empty((0, len(priors)))
     for _ in range(LAPLACE_ATTEMPTS):
-        draws = centre_unit + rng.standard_normal((walkers, len(priors))) @ root.T
-        draws = draws[np.all((draws > 0) & (draws < 1), axis=1)]
+        draws = _inside(centre_unit + rng.standard_normal((walkers, len(priors))) @ root.T)
         if len(draws):
             draws = draws[np.isfinite(logpost(low + draws * span))]
         placed = np.vstack([placed, draws])[:walkers]
         if len(placed) == walkers:
             break
     short = walkers - len(placed)
-    ball = centre_unit + WALKER_BALL * rng.standard_normal((short, len(priors)))
-    return low + np.vstack([placed, np.clip(ball, 0.0, 1.0)]) * span
+    ball = _inside(centre_unit + WALKER_BALL * rng.standard_normal((short, len(priors))))
+    return low + np.vstack([placed, ball]) * span
+
+
+def _inside(unit: np.ndarray) -> np.ndarray:
+    """Unit-box rows reflected into [0, 1] and squeezed into [WALKER_EDGE, 1 - WALKER_EDGE]."""
+    folded = np.abs(np.mod(unit + 1.0, 2.0) - 1.0)  # reflection at 0 and 1, any distance out
+    return WALKER_EDGE + (1.0 - 2.0 * WALKER_EDGE) * folded
 
 
 def unconstrained_density(logpost: LogPosterior):
@@ -214,9 +222,6 @@ def sample(logpost: LogPosterior, centre: np.ndarray, settings: SamplerSettings,
     rng = np.random.default_rng(seed)
     priors = logpost.priors
     start = initial_walkers(logpost, centre, settings.walkers, rng)
-    low, span = _unit_map(priors)
-    # walkers on a bound would sit at infinity on the unconstrained scale: move them just inside
-    start = low + np.clip((start - low) / span, WALKER_EDGE, 1.0 - WALKER_EDGE) * span
     sampler = emcee.EnsembleSampler(settings.walkers, len(priors), unconstrained_density(logpost),
                                     vectorize=True, moves=_moves(settings.moves))
     # emcee draws proposals from its own RandomState: seed it, or reruns differ

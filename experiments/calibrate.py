@@ -24,7 +24,7 @@ from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
-from innosd.rundir import atomic_directory, git_commit, provenance, write_metadata
+from innosd.rundir import atomic_directory, provenance, write_metadata
 from innosd.scenarios import compose
 from innosd.scenarios.schema import CalibrateSchema, ProfileSettings, typed
 
@@ -289,12 +289,12 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
     from innosd.calibration import outputs
 
     folder = config.folder
-    commit = git_commit()
-    if config.handoff_write:  # before any work: a refused hand-off should not cost a calibration
-        handoff.refuse_dirty_tree(commit, config.allow_dirty)
+    # provenance before any work: the commit checked is the commit recorded, even if the tree changes meanwhile
+    attrs = provenance(config.raw, config.model_file)
+    if config.handoff_write:  # a refused hand-off should not cost a calibration
+        handoff.refuse_dirty_tree(attrs["git_commit"], config.allow_dirty)
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
-    attrs = provenance(config.raw, config.model_file)
     attrs.update({"seed": str(config.settings.seed), "command": command})
     write_run(folder, config, result, attrs)
     t = result.timings

@@ -148,7 +148,8 @@ def test_bench_prints_measured_timings_and_writes_nothing(tmp_path, capsys):
 
 
 def test_dirty_tree_refuses_the_handoff_before_calibrating(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(calmod, "git_commit", lambda: "0123abc-dirty")
+    real = calmod.provenance
+    monkeypatch.setattr(calmod, "provenance", lambda *a: {**real(*a), "git_commit": "0123abc-dirty"})
     code = cli_main(["calibrate", f"run.output_dir={tmp_path}", f"handoff.params_dir={tmp_path / 'params'}"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "handoff.allow_dirty=true" in err

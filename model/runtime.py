@@ -7,6 +7,12 @@
 
 A CompiledModel loads the generated module and metadata that `model.compiler.driver`
 wrote to the on-disk cache; loading needs neither PySD nor the compiler.
+
+A model with RANDOM functions draws from streams seeded by the constant NOISE SEED (the
+model's own, or one the compiler adds, default 0): `run({"NOISE SEED": k})` is member k
+of `run_ensemble(pd.DataFrame({"NOISE SEED": range(n)}))`.  GET XLS/DIRECT values are
+read when the model is compiled: after editing a spreadsheet, recompile
+(`compile_model(path, use_cache=False)`).
 """
 
 from __future__ import annotations

@@ -157,7 +157,8 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
     meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
                 columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
                 n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
-                long_compile=long_compile, fixed_params=sorted(g.fixed_params))
+                long_compile=long_compile, fixed_params=sorted(g.fixed_params),
+                data_files={str(f): _file_digest(f) for f in sorted(g.data_files)})
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))
@@ -176,6 +177,23 @@ def _variables(g) -> list[dict]:
     return out
 
 
+def _file_digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _data_files_unchanged(folder: Path) -> bool:
+    """The spreadsheets/CSVs a cached model read (GET XLS/DIRECT) are still as they were:
+    the cache key covers the model file only, so a changed data file forces a rebuild."""
+    try:
+        recorded = json.loads((folder / "meta.json").read_text()).get("data_files", {})
+    except (OSError, ValueError):
+        return False
+    return all(_file_digest(Path(f)) == digest for f, digest in recorded.items())
+
+
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     with os.fdopen(fd, "w") as fh:
@@ -192,10 +210,11 @@ def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
         raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
     key = _key(source)
     folder = cache_dir() / key
-    if use_cache and str(folder) in _loaded:
+    if use_cache and str(folder) in _loaded and _data_files_unchanged(folder):
         return _loaded[str(folder)]
     from_cache = (folder / "meta.json").exists() and \
-        (folder / f"innosd_model_{key}.py").exists() and use_cache
+        (folder / f"innosd_model_{key}.py").exists() and use_cache \
+        and _data_files_unchanged(folder)
     if not from_cache:
         _build(path, source, key, folder)
     model = CompiledModel(path, folder, key, from_cache=from_cache)

@@ -6,8 +6,8 @@ external lookups become lookup tables (time as x for data).  The spreadsheet/CSV
 semantics (cell references, named ranges, "*" transposition, rows or columns of time,
 missing values) are PySD's: its external-data readers (`pysd.py_backend.external`,
 openpyxl/pandas underneath) are called here as a library, so the values are exactly the
-ones PySD's run would use.  A changed spreadsheet changes the model's values only after
-a recompile: the cache key covers the model file, not its data files (say so to users).
+ones PySD's run would use.  The files read are recorded (`files_read`) so that the
+compile cache is rebuilt when one of them changes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,19 @@ DATA_MODES = {None: "interpolate", "interpolate": "interpolate",
 
 def _dims(lists: list[list[str]]) -> dict[str, list[str]]:
     return {f"d{p}": list(els) for p, els in enumerate(lists)}
+
+
+def forget_files() -> None:
+    """Drop PySD's in-process cache of opened spreadsheets/CSVs (keyed by file name), so
+    that the next compile reads a changed file afresh."""
+    import sys
+    module = sys.modules.get("pysd.py_backend.external")
+    if module is not None:
+        module.Excels.clean()
+
+
+def files_read(obj, root: Path) -> list[Path]:
+    return [(Path(root) / f).resolve() for f in obj.files if not str(f).startswith("?")]
 
 
 def _read(obj, what: str, variable: str):
@@ -57,7 +70,8 @@ def constants(ast, lists, final, root: Path, variable: str) -> dict[tuple, float
                       "constants")
     data = _read(obj, "GET CONSTANTS", variable)
     import itertools
-    return {tup: float(_pick(data, tup)) for tup in itertools.product(*lists)}
+    values = {tup: float(_pick(data, tup)) for tup in itertools.product(*lists)}
+    return values, files_read(obj, root)
 
 
 def series(ast, lists, final, root: Path, variable: str, keyword=None):
@@ -85,7 +99,7 @@ def series(ast, lists, final, root: Path, variable: str, keyword=None):
         x = np.asarray(one.coords[axis].values, dtype=float)
         y = np.asarray(one.values, dtype=float).reshape(-1)
         out[tup] = (x, y)
-    return out
+    return out, files_read(obj, root)
 
 
 def subscript(spec, root: Path) -> list[str]:
@@ -99,4 +113,4 @@ def subscript(spec, root: Path) -> list[str]:
     except (ValueError, FileNotFoundError, KeyError, IndexError) as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[-1].strip()
         raise ModelError(f"GET SUBSCRIPT: {first}") from None
-    return list(ext.subscript)
+    return list(ext.subscript), [(Path(root) / spec["file"]).resolve()]

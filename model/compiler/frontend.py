@@ -57,12 +57,16 @@ class ModelGraph:
         self.lookups: list[Lookup] = []
         self.delay_fixed: list[dict] = []
         self._memo: dict = {}
+        self.data_files: set[Path] = set()   # spreadsheets/CSVs read by GET XLS/DIRECT
         self.fixed_params: set[str] = set()  # constants compiled in (delay orders, ...)
         self._n_random = 0           # RANDOM call sites (x elements) numbered so far
         self._noise_slot = None      # NOISE SEED parameter, when the compiler adds it
-        self._read_subscripts()
-        self._read_variables()
-        self._expand()
+        try:
+            self._read_subscripts()
+            self._read_variables()
+            self._expand()
+        finally:
+            external.forget_files()
 
     # ------------------------------------------------------------------ subscripts
     def _read_subscripts(self):
@@ -72,10 +76,11 @@ class ModelGraph:
         for r in self.section.subscripts:
             if isinstance(r.subscripts, dict):  # GET XLS/DIRECT SUBSCRIPT: read now
                 try:
-                    elements = external.subscript(r.subscripts, self.source.parent)
+                    elements, files = external.subscript(r.subscripts, self.source.parent)
                 except ModelError as err:
                     err.variable = r.name
                     raise
+                self.data_files.update(files)
                 self.ranges[r.name] = elements
                 self.mappings[r.name] = [m for m in r.mapping if isinstance(m, str)]
                 continue
@@ -257,12 +262,16 @@ class ModelGraph:
             raise unsupported("GET XLS/DIRECT with EXCEPT", var.name)
         try:
             if isinstance(ast, ae.GetConstantsStructure):
-                return external.constants(ast, lists, var.dims, self.source.parent, var.name)
-            return external.series(ast, lists, var.dims, self.source.parent, var.name,
-                                   getattr(comp, "keyword", None))
+                values, files = external.constants(ast, lists, var.dims, self.source.parent,
+                                                   var.name)
+            else:
+                values, files = external.series(ast, lists, var.dims, self.source.parent,
+                                                var.name, getattr(comp, "keyword", None))
         except ModelError as err:
             err.variable = var.name
             raise
+        self.data_files.update(files)
+        return values
 
     def _make_lookup(self, ast, label, tup, comp):
         ae = expressions()

@@ -44,3 +44,21 @@ def test_standard_xmile_still_parses(model, variable):
     am = parse(SUITE / model)
     names = {el.name for el in am.sections[0].elements}
     assert variable in names
+
+
+def test_get_direct_constants_are_parameters_reread_when_the_file_changes(tmp_path):
+    from innosd.model import compile_model
+    (tmp_path / "c.csv").write_text("2.5,7\n")
+    f = tmp_path / "m.mdl"
+    f.write_text("{UTF-8}\nk= GET DIRECT CONSTANTS('c.csv', ',', 'A1')\n~ Dmnl\n~ |\n"
+                 "s= INTEG(k, 0)\n~ Dmnl\n~ |\nINITIAL TIME= 0\n~ Year\n~ |\n"
+                 "FINAL TIME= 2\n~ Year\n~ |\nTIME STEP= 1\n~ Year\n~ |\n"
+                 "SAVEPER= 1\n~ Year\n~ |\n")
+    model = compile_model(f)
+    assert model.parameters.loc["k", "default"] == 2.5
+    assert model.run()["s"].tolist() == [0.0, 2.5, 5.0]
+    assert model.run({"k": 1.0})["s"].tolist() == [0.0, 1.0, 2.0]  # a parameter like any
+    (tmp_path / "c.csv").write_text("4,7\n")
+    model = compile_model(f)  # same model file, changed data: rebuilt, not the stale cache
+    assert model.parameters.loc["k", "default"] == 4.0
+    assert model.run()["s"].tolist() == [0.0, 4.0, 8.0]

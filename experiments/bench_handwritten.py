@@ -84,7 +84,9 @@ def hand_kernel(C, lx, ly, t0, dt, nsteps, save_every, out):
     return out
 
 
-def _median(fn, repeat: int) -> float:
+def median_seconds(fn, repeat: int) -> float:
+    """Median of `repeat` calls, in seconds: robust to the other jobs on a shared machine
+    without hiding them as the best-of would."""
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
@@ -119,7 +121,7 @@ def compare(folder: Path, n_members: int, seed: int, repeat: int = 3) -> dict:
     agree = bool(np.isfinite(out).all()
                  and np.allclose(mine, out, rtol=AGREEMENT_RTOL, atol=0.0))
     worst = float(np.max(np.abs(mine - out) / np.maximum(np.abs(out), 1e-300)))
-    t_hand = _median(lambda: hand_kernel(*args), repeat)
-    t_ours = _median(lambda: model.run_ensemble(table, return_columns=stocks), repeat)
+    t_hand = median_seconds(lambda: hand_kernel(*args), repeat)
+    t_ours = median_seconds(lambda: model.run_ensemble(table, return_columns=stocks), repeat)
     return dict(variables=len(model.variables), constants=len(names), members=n_members,
                 hand_s=t_hand, ours_s=t_ours, agree=agree, worst_relative_difference=worst)

@@ -28,6 +28,7 @@ import pandas as pd
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ModelError
+from innosd.experiments.bench_handwritten import compare, median_seconds
 
 DEFAULT_MODEL = MODEL_FILE
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
@@ -37,17 +38,6 @@ TARGET_KERNEL_SPEEDUP = 2_000         # issue 16: the single-run kernel vs PySD'
 TARGET_FIRST_COMPILE_S = 5.0          # issue 16: parse + generate + Numba, empty cache
 TARGET_VS_HAND = 3.0                  # issue 16: run_ensemble vs a hand-written prange kernel
 ENSEMBLE_SIZES = (1_000, 10_000)      # timed besides --n: small batches show overheads
-
-
-def _median(fn, repeat: int) -> float:
-    """Median of `repeat` calls, in seconds: robust to the other jobs on a shared
-    machine without hiding them as the best-of would."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _load() -> float:
@@ -101,9 +91,9 @@ def main(argv: list[str]) -> int:
             warnings.simplefilter("ignore")
             ref = pysd.read_vensim(str(Path(tmp) / path.name)) if path.suffix == ".mdl" \
                 else pysd.read_xmile(str(Path(tmp) / path.name))
-            t_pysd = _median(lambda: ref.run(), 5)
+            t_pysd = median_seconds(lambda: ref.run(), 5)
 
-    t_run = _median(lambda: m.run(), 50)
+    t_run = median_seconds(lambda: m.run(), 50)
     # the kernel alone: what calibration/optimisers pay per evaluation
     P = m._defaults.reshape(-1, 1).copy()
     times, save, dt, _, _ = m._time_grid(m._defaults)
@@ -111,7 +101,7 @@ def main(argv: list[str]) -> int:
     out = np.empty((len(cols), 1, int(save.sum())))
     kern = m._mod._run_one
     cap = float(len(times) + 1)
-    t_kernel = _median(lambda: kern(P, times, save, dt, cap, m._lx, m._ly, omap, out, 0), 200)
+    t_kernel = median_seconds(lambda: kern(P, times, save, dt, cap, m._lx, m._ly, omap, out, 0), 200)
 
     params = m.parameters
     varied = [n for n in params.index if n not in CONTROL and n not in m.fixed_parameters]
@@ -124,7 +114,7 @@ def main(argv: list[str]) -> int:
     for size in sorted({s for s in ENSEMBLE_SIZES if s < args.n} | {args.n}):
         sub = table.iloc[:size]
         repeat = 5 if size < args.n else 3
-        ens_times[size] = _median(lambda: m.run_ensemble(sub, return_columns=ens_cols), repeat)
+        ens_times[size] = median_seconds(lambda: m.run_ensemble(sub, return_columns=ens_cols), repeat)
     # before/after: the same members as one scalar kernel each, in prange (what
     # run_ensemble did before the struct-of-arrays kernels), on the first 10,000
     base_n = min(args.n, ENSEMBLE_SIZES[-1])
@@ -133,7 +123,7 @@ def main(argv: list[str]) -> int:
     out_b = np.empty((len(cols_b), base_n, int(save.sum())))
     base_args = (times, save, dt, cap, m._lx, m._ly, omap_b, out_b)
     m._mod.run_euler(P_base[:, :2].copy(), *base_args[:-1], out_b[:, :2].copy())
-    t_base = _median(lambda: m._mod.run_euler(P_base, *base_args), 3)
+    t_base = median_seconds(lambda: m._mod.run_euler(P_base, *base_args), 3)
     # the Dataset run_ensemble returns: float64 (column, run, time) plus its two coordinates
     nsave = int(save.sum())
     nbytes = 8 * (len(ens_cols) * args.n * nsave + args.n + nsave)
@@ -169,7 +159,6 @@ def main(argv: list[str]) -> int:
           "shared: the numbers are lower bounds)")
     print(f"ensemble output for N={args.n}: {nbytes / 1e6:.1f} MB")
     if args.hand_n > 0:
-        from innosd.experiments.bench_handwritten import compare
         with tempfile.TemporaryDirectory() as tmp:
             r = compare(Path(tmp), args.hand_n, args.seed)
         speedup = r["hand_s"] / r["ours_s"]

@@ -32,8 +32,11 @@ def main() -> None:
             continue
         except ModelError as err:
             msg = str(err)
+        status = "unsupported" if "unsupported construct " in msg else \
+            "refused (data file missing; PySD fails too)" if "not found" in msg else "refused"
         reason = msg.split("unsupported construct ", 1)[-1].split("; run this model")[0]
-        rows.append((folder, "unsupported", reason.replace("|", "/")))
+        reason = reason.replace(str(S.SUITE) + "/", "")
+        rows.append((folder, status, reason.replace("|", "/")))
     lines = ["# sd-test-models: folders the compiled core does not run", "",
              f"{n_ok} of {len(S.folders())} folders compile; every one of them is verified "
              "against PySD (relative tolerance 1e-10) and the canonical output by "

@@ -28,15 +28,14 @@ file and give the same results with and without it).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from innosd.errors import ModelError
 from innosd.figures.structure import dependencies, layout, read_structure, sector_of_variables
 from innosd.model.abstract import SKETCH_MARKER, norm
+from innosd.rundir import atomic_write_text
 
 SKETCH_END = "///---\\\\\\"
 VIEW_HEADER = (SKETCH_MARKER + " Sketch information - do not modify anything except names\n"
@@ -224,14 +223,7 @@ def write(mdl_path: Path) -> bool:
     new = with_sketch(mdl_path)
     if new == mdl_path.read_text(encoding="utf-8"):
         return False
-    handle, tmp = tempfile.mkstemp(prefix=f".{mdl_path.name}.", suffix=".tmp", dir=mdl_path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            out.write(new)
-        os.replace(tmp, mdl_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(mdl_path, new)
     return True
 
 

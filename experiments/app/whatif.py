@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators
 from innosd.model.info import LEVER_SUFFIXES, Constant, ModelInfo, lever_constant, lever_names, model_info
 from innosd.model.results import year_end_time
+from innosd.rundir import atomic_write_text
 from innosd.scenarios import CONFIG_DIR, build
 from innosd.scenarios.levers import LeverDoc, lever_docs
 from innosd.scenarios.schema import LEVER_FIELDS, RunConfig
@@ -226,14 +225,7 @@ class WhatIf:
             raise ConfigError(f"scenario name {name!r} would write outside {folder}")
         if path.exists() and not overwrite:
             raise ConfigError(f"scenario {name!r} exists ({path}); confirm overwriting it or choose another name")
-        handle, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, text)
         return path
 
 

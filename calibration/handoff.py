@@ -9,6 +9,7 @@
         name: calibrated
         statistic: posterior median          # what the values in `params` are
         posterior_draws: calibrated_draws.csv  # thinned posterior sample, beside this file
+        posterior_draws_sha256: 9f2c...      # of that file: a reader verifies the pair belongs together
         source:                              # which calibration run produced it
           run_dir: outputs/calibration/2026-11-22/10-00-00_default
           git_commit: 3d2c405...             # refused from a -dirty tree unless handoff.allow_dirty
@@ -22,12 +23,26 @@
 - `scenarios/params/<name>_draws.csv` — one row per posterior draw, column `draw` then
   one column per calibrated constant (names as in the .mdl).
 
+The two files are one unit: `write_parameter_set` writes both under unique temporary names
+while holding an exclusive lock (`.<name>.lock` beside them), so two concurrent hand-offs
+into one folder are serialised and the last one leaves a matching pair; the YAML records the
+draws file's sha256, so a reader that catches a hand-off between its two renames, or a
+draws file replaced by hand, gets a one-line error instead of mixed results.
+
 This module only reads and writes those files; it knows nothing of Hydra.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import fcntl
+import hashlib
+import io
 import math
+import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +53,8 @@ import yaml
 from innosd.scenarios import CONFIG_DIR
 
 from innosd.errors import ConfigError, DataError, expect_mapping
+from innosd.rundir import check_file_name
+from innosd.safeyaml import load_yaml
 
 PARAMS_DIR = CONFIG_DIR / "params"
 HEADER = "# @package _global_\n"
@@ -52,6 +69,7 @@ class ParameterSet:
     statistic: str = "model file defaults"
     posterior_draws: str | None = None  # file name relative to the YAML's folder
     source: dict[str, Any] = field(default_factory=dict)
+    posterior_draws_sha256: str | None = None  # of the draws file, when the hand-off recorded it
 
 
 def _finite(value: Any, where: str) -> float:
@@ -70,21 +88,24 @@ def load_parameter_set(name: str, params_dir: Path = PARAMS_DIR) -> ParameterSet
     if not path.is_file():
         choices = sorted(p.stem for p in Path(params_dir).glob("*.yaml"))
         raise DataError(f"{path}: no such parameter set; valid sets: {', '.join(choices) or '(none)'}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
-    raw = expect_mapping(raw, f"{path}: (top level)", DataError)
+    raw = expect_mapping(load_yaml(path, DataError), f"{path}: (top level)", DataError)
     meta = expect_mapping(raw.get("parameter_set"), f"{path}: parameter_set", DataError)
+    if "params" not in raw:
+        raise DataError(f"{path}: key 'params' is missing (the constants of the set; `params: {{}}` for none)")
     params = {str(k): _finite(v, f"{path}: params.{k}")
               for k, v in expect_mapping(raw.get("params"), f"{path}: params", DataError).items()}
     draws = meta.get("posterior_draws")
-    if draws is not None and not isinstance(draws, str):
-        raise DataError(f"{path}: parameter_set.posterior_draws: expected a file name, got {draws!r}")
+    if draws is not None:
+        if not isinstance(draws, str):
+            raise DataError(f"{path}: parameter_set.posterior_draws: expected a file name, got {draws!r}")
+        check_file_name(draws, f"{path}: parameter_set.posterior_draws", "a file beside it", DataError)
+    digest = meta.get("posterior_draws_sha256")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+        raise DataError(f"{path}: parameter_set.posterior_draws_sha256: expected a sha256 hex digest, got {digest!r}")
     source = expect_mapping(meta.get("source"), f"{path}: parameter_set.source", DataError)
     return ParameterSet(name=str(meta.get("name", name)), params=params,
                         statistic=str(meta.get("statistic", "model file defaults")),
-                        posterior_draws=draws, source=dict(source))
+                        posterior_draws=draws, source=dict(source), posterior_draws_sha256=digest)
 
 
 def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_DIR,
@@ -98,21 +119,54 @@ def load_posterior_draws(parameter_set: ParameterSet, params_dir: Path = PARAMS_
     if not parameter_set.posterior_draws:
         raise DataError(f"parameter set {parameter_set.name!r} has no posterior draws "
                         "(it is a point estimate); use uncertainty=none or a calibrated set")
+    check_file_name(parameter_set.posterior_draws, f"parameter set {parameter_set.name!r}: posterior_draws",
+                    "a file beside it", DataError)
     path = Path(params_dir) / parameter_set.posterior_draws
     if not path.is_file():
         raise DataError(f"{path}: posterior draws file named by parameter set "
                         f"{parameter_set.name!r} does not exist")
-    draws = pd.read_csv(path)
+    data = path.read_bytes()  # read once: the checksum and the table are of the same bytes
+    if parameter_set.posterior_draws_sha256 and hashlib.sha256(data).hexdigest() != parameter_set.posterior_draws_sha256:
+        raise DataError(f"{path}: does not match the sha256 its parameter set {parameter_set.name!r} recorded "
+                        "(replaced since, or a hand-off was being written); re-run, or re-run the hand-off")
+    draws = draws_table(data, path)
+    # names as in the .mdl or with underscores for its spaces, on either side
+    missing = sorted({str(k).replace("_", " ") for k in parameter_set.params}
+                     - {str(c).replace("_", " ") for c in draws.columns})
+    if missing:
+        raise DataError(f"{path}: no column for {missing[0]!r} (and {len(missing) - 1} more) of parameter set "
+                        f"{parameter_set.name!r}; every constant of the set needs its draws")
+    if n is not None:
+        return choose_draws(draws, n, seed, path)
+    return draws.reset_index(drop=True).rename_axis("draw")
+
+
+def draws_table(data: bytes, path: Path) -> pd.DataFrame:
+    """A draws CSV checked column by column: rectangular, numeric, finite, at least one row."""
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"{path}: unreadable draws CSV: {err}") from None
+    ragged = next((i for i, row in enumerate(rows[1:], start=2) if row and len(row) != len(rows[0])), None)
+    if ragged is not None:  # pandas would quietly shift such a row into the index
+        raise DataError(f"{path}: unreadable draws CSV: line {ragged} has {len(rows[ragged - 1])} fields, "
+                        f"the header {len(rows[0])}")
+    try:
+        draws = pd.read_csv(io.BytesIO(data), encoding="utf-8", index_col=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise DataError(f"{path}: unreadable draws CSV: {str(err).strip().splitlines()[0]}") from None
     if "draw" in draws.columns:
         draws = draws.set_index("draw")
     if draws.empty:
         raise DataError(f"{path}: no posterior draws")
-    bad = [c for c in draws.columns if not np.all(np.isfinite(draws[c].to_numpy(dtype=float)))]
-    if bad:
-        raise DataError(f"{path}: column {bad[0]!r} has non-finite values")
-    if n is not None:
-        return choose_draws(draws, n, seed, path)
-    return draws.reset_index(drop=True).rename_axis("draw")
+    for column in draws.columns:
+        values = pd.to_numeric(draws[column], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise DataError(f"{path}: column {column!r}, row {int(bad[0]) + 1}: {draws[column].iloc[bad[0]]!r} is "
+                            "not a finite number")
+        draws[column] = values
+    return draws
 
 
 def choose_draws(draws: pd.DataFrame, n: int, seed: int, where: Path | str) -> pd.DataFrame:
@@ -149,17 +203,48 @@ def write_parameter_set(parameter_set: ParameterSet, draws: pd.DataFrame | None,
     draws_name = f"{parameter_set.name}_draws.csv" if draws is not None else None
     meta = {"name": parameter_set.name, "statistic": parameter_set.statistic,
             "posterior_draws": draws_name, "source": parameter_set.source}
-    body = yaml.safe_dump({"parameter_set": meta,
-                           "params": {k: float(v) for k, v in parameter_set.params.items()}},
-                          sort_keys=False, allow_unicode=True)
     path = params_dir / f"{parameter_set.name}.yaml"
-    if draws is not None:
-        tmp = params_dir / f".{draws_name}.tmp"
-        table = draws.reset_index(drop=True)
-        table.insert(0, "draw", range(len(table)))
-        table.to_csv(tmp, index=False)
-        tmp.replace(params_dir / draws_name)
-    tmp = params_dir / f".{path.name}.tmp"
-    tmp.write_text(HEADER + body, encoding="utf-8")
-    tmp.replace(path)
+    with handoff_lock(params_dir, parameter_set.name), contextlib.ExitStack() as temporaries:
+        if draws is not None:
+            table = draws.reset_index(drop=True)
+            table.insert(0, "draw", range(len(table)))
+            data = table.to_csv(index=False).encode("utf-8")
+            meta["posterior_draws_sha256"] = hashlib.sha256(data).hexdigest()
+            draws_tmp = _temporary(params_dir, draws_name, data, temporaries)
+        body = yaml.safe_dump({"parameter_set": meta,
+                               "params": {k: float(v) for k, v in parameter_set.params.items()}},
+                              sort_keys=False, allow_unicode=True)
+        yaml_tmp = _temporary(params_dir, path.name, (HEADER + body).encode("utf-8"), temporaries)
+        if draws is not None:  # draws first: a reader holding the old YAML sees a checksum mismatch
+            os.replace(draws_tmp, params_dir / draws_name)
+        os.replace(yaml_tmp, path)
     return path
+
+
+@contextlib.contextmanager
+def handoff_lock(params_dir: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on the hand-off `name` in `params_dir` (released when the process ends)."""
+    with open(Path(params_dir) / f".{name}.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _temporary(folder: Path, name: str, data: bytes, cleanup: contextlib.ExitStack) -> str:
+    """`data` in a uniquely named hidden file beside `name` (removed by `cleanup` unless renamed)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    cleanup.callback(lambda: os.path.exists(tmp) and os.unlink(tmp))
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a hand-off is read by colleagues
+    return tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from innosd.calibration.workflow import CalibrationSettings, calibrate
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
-from innosd.rundir import atomic_directory, provenance, write_metadata
+from innosd.rundir import atomic_directory, check_file_name, check_writable, provenance, write_metadata
 from innosd.scenarios import compose
 from innosd.scenarios.schema import CalibrateSchema, ProfileSettings, typed
 
@@ -84,14 +83,6 @@ def resolve_parameter(name: str, parameters, key: str) -> str:
 
 def _bound(value: Any, fallback: float) -> float:
     return fallback if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def _file_name(value: Any, key: str, names: str) -> str:
-    """A name used in file paths: checked before the calibration runs, not when writing after it."""
-    name = str(value)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or set(name) == {"."}:
-        raise ConfigError(f"{key}: {name!r} must be letters, digits, '_', '-' or '.' (it names {names})")
-    return name
 
 
 def marked_free_priors(free, table, seen: set[str]) -> list[Prior]:
@@ -174,9 +165,9 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
                           "calibration")
     profile = ProfileSettings(profiled, _minimum(cal.profile.points, "calibration.profile.points", 3),
                               _minimum(cal.profile.max_iterations, "calibration.profile.max_iterations", 1))
-    name = _file_name(cal.name, "calibration.name", "a folder")
+    name = check_file_name(cal.name, "calibration.name", "a folder", ConfigError)
     hand = schema.handoff
-    handoff_name = _file_name(hand.name, "handoff.name", "params/<name>.yaml and <name>_draws.csv")
+    handoff_name = check_file_name(hand.name, "handoff.name", "params/<name>.yaml and <name>_draws.csv", ConfigError)
     settings = CalibrationSettings(cal.optimiser, sampler, profile, _minimum(schema.seed, "seed", 0))
     params_dir = Path(hand.params_dir) if hand.params_dir else compose.user_params_dir()
     run = schema.run
@@ -246,10 +237,12 @@ def write_figures(folder: Path) -> None:
     save_figure(api.pairwise_correlations(correlations), folder / "figures" / "pairwise_correlations")
 
 
-def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, str]) -> None:
+def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, str]) -> Path:
+    """The calibration's run folder, written atomically; returns where it went (`NAME-2` if
+    another calibration took the name in the same second)."""
     from innosd.calibration import outputs
 
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder, unique=True) as tmp:
         outputs.inference_data(result, attrs).to_netcdf(str(tmp / "posterior.nc"))
         outputs.write_tables(tmp, result)
         write_metadata(tmp, "calibration", seed=int(config.settings.seed), command=attrs["command"],
@@ -259,6 +252,7 @@ def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, st
         if config.figures:
             (tmp / "figures").mkdir()
             write_figures(tmp)
+    return tmp.final
 
 
 def bench(config: CalibrateConfig, model) -> int:
@@ -293,10 +287,13 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
     attrs = provenance(config.raw, config.model_file)
     if config.handoff_write:  # a refused hand-off should not cost a calibration
         handoff.refuse_dirty_tree(attrs["git_commit"], config.allow_dirty)
+    check_writable(config.folder.parent)  # before hours of sampling, not after
+    if config.handoff_write:
+        check_writable(config.params_dir, "hand-off folder (handoff.params_dir)")
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
     attrs.update({"seed": str(config.settings.seed), "command": command})
-    write_run(folder, config, result, attrs)
+    folder = write_run(config.folder, config, result, attrs)
     t = result.timings
     print(f"innosd calibrate: optimisation + MCMC {t.seconds['optimisation'] + t.seconds['mcmc']:.1f} s, "
           f"{t.evaluations['optimisation'] + t.evaluations['mcmc']:,} model evaluations; "

@@ -54,14 +54,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"innosd {command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"innosd {command}: interrupted; no partial output was kept", file=sys.stderr)
+        print(f"innosd {command}: interrupted; no partial output was kept (folders already complete stay, "
+              "an ensemble resumes from its finished chunks)", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader of our stdout went away (`innosd run --list-params | head -1`): stop quietly;
-        # stdout goes to /dev/null so Python's flush at exit raises nothing either
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE, what a shell reports for a program ended by a closed pipe
+    except OSError as err:
+        if isinstance(err, BrokenPipeError):
+            return _closed_pipe()
+        # the disk's or the system's reasons (full, read-only, no permission) after the
+        # input was checked: one line; finished folders were written atomically and stay
+        where = f": {err.filename}" if err.filename else ""
+        print(f"innosd {command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+
+
+def _closed_pipe() -> int:
+    """The reader of our stdout went away (`innosd run --list-params | head -1`): stop quietly;
+    stdout goes to /dev/null so Python's flush at exit raises nothing either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a program ended by a closed pipe
 
 
 if __name__ == "__main__":

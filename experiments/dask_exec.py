@@ -2,7 +2,8 @@
 
 A parameter table (one row per model run) is cut into chunks of `chunk_size` rows; each
 chunk is one task, `task(chunk) -> ndarray` with one leading row per run. A finished
-chunk is written at once to `CACHE/<fingerprint>/chunk_NNNNN.npy` (atomically), where the
+chunk is written at once to `CACHE/<fingerprint>/chunk_NNNNN.npy` (atomically, with the
+sha256 of its bytes beside it; a truncated or overwritten chunk is computed again), where the
 fingerprint hashes the table, the task and the model file, so running the same
 experiment again after an interruption loads the finished chunks and computes only the
 rest. The caller deletes the chunk folder once its own outputs are safely written.
@@ -16,13 +17,15 @@ Schedulers (`run.scheduler`):
   started for the experiment and shut down after it.
 - `tcp://HOST:PORT` (or any Dask address): an existing cluster; its workers need this
   package installed and the model file at the same path. An address that cannot be
-  reached within `CONNECT_TIMEOUT_S` is a one-line error.
+  reached within `CONNECT_TIMEOUT_S`, or whose scheduler has no worker within
+  `WORKERS_TIMEOUT_S`, is a one-line error.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import os
 import shutil
@@ -37,7 +40,10 @@ from innosd.errors import ConfigError
 
 # Long enough for a scheduler on a loaded LAN to answer, short enough that a typo fails fast.
 CONNECT_TIMEOUT_S = 5.0
+# How long a reachable scheduler may go without a worker before the run stops with one line.
+WORKERS_TIMEOUT_S = 30.0
 CHUNK_PATTERN = "chunk_{:05d}.npy"
+CHECKSUM_SUFFIX = ".sha256"  # chunk_NNNNN.npy.sha256: a resumed chunk is reused only if it matches
 
 
 @dataclass(frozen=True)
@@ -65,15 +71,41 @@ def chunk_bounds(n_rows: int, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def _save_chunk(folder: Path, index: int, values: np.ndarray) -> None:
+    """The chunk's .npy and, beside it, the sha256 of its bytes (written last: a chunk
+    without a matching checksum is not finished)."""
     path = folder / CHUNK_PATTERN.format(index)
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
-        np.save(fh, values)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.save(buffer, values)
+    data = buffer.getvalue()
+    for target, content in ((path, data), (_checksum_path(path), hashlib.sha256(data).hexdigest().encode())):
+        tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+        tmp.write_bytes(content)
+        os.replace(tmp, target)
+
+
+def _checksum_path(path: Path) -> Path:
+    return path.with_name(path.name + CHECKSUM_SUFFIX)
+
+
+def load_chunk(folder: Path, index: int) -> np.ndarray | None:
+    """A finished chunk, or None if it is missing or damaged (truncated, overwritten, or
+    without its checksum): such a chunk is computed again, never reused."""
+    path = folder / CHUNK_PATTERN.format(index)
+    try:
+        data = path.read_bytes()
+        expected = _checksum_path(path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if hashlib.sha256(data).hexdigest() != expected:
+        return None
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
 
 
 def finished_chunks(folder: Path, n_chunks: int) -> set[int]:
-    return {i for i in range(n_chunks) if (folder / CHUNK_PATTERN.format(i)).is_file()}
+    return {i for i in range(n_chunks) if load_chunk(folder, i) is not None}
 
 
 @contextlib.contextmanager
@@ -99,6 +131,12 @@ def dask_client(settings: ExecSettings) -> Iterator["object"]:
         raise ConfigError(f"run.scheduler: cannot reach the Dask scheduler at {settings.scheduler!r} "
                           f"({reason}); start one with `dask scheduler` or use run.scheduler=local") from None
     try:
+        try:  # a scheduler without workers would accept tasks and never run them
+            client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
+        except (OSError, TimeoutError) as err:
+            raise ConfigError(f"run.scheduler: the Dask scheduler at {settings.scheduler!r} has no workers "
+                              f"(none joined within {WORKERS_TIMEOUT_S:g} s); start one with "
+                              f"`dask worker {settings.scheduler}` or use run.scheduler=local") from None
         yield client
     finally:
         client.close()
@@ -122,13 +160,15 @@ def run_chunked(table: pd.DataFrame, task: Callable[[pd.DataFrame], np.ndarray],
     bounds = chunk_bounds(len(table), size)
     folder = Path(cache_root) / fingerprint(table, task, size, model_file)
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(len(bounds)) if i not in finished_chunks(folder, len(bounds))]
+    parts = {i: load_chunk(folder, i) for i in range(len(bounds))}
+    todo = [i for i, part in parts.items() if part is None]
     with _progress(len(bounds), label, settings.progress) as bar:
         bar.update(len(bounds) - len(todo))
         if todo and settings.scheduler == "local":
             for i in todo:
                 start, stop = bounds[i]
-                _save_chunk(folder, i, np.asarray(task(table.iloc[start:stop])))
+                parts[i] = np.asarray(task(table.iloc[start:stop]))
+                _save_chunk(folder, i, parts[i])
                 bar.update()
         elif todo:
             from dask.distributed import as_completed
@@ -137,10 +177,10 @@ def run_chunked(table: pd.DataFrame, task: Callable[[pd.DataFrame], np.ndarray],
                 futures = {client.submit(task, table.iloc[bounds[i][0]:bounds[i][1]], pure=False): i
                            for i in todo}
                 for future in as_completed(futures):
-                    _save_chunk(folder, futures[future], np.asarray(future.result()))
+                    parts[futures[future]] = np.asarray(future.result())
+                    _save_chunk(folder, futures[future], parts[futures[future]])
                     bar.update()
-    parts = [np.load(folder / CHUNK_PATTERN.format(i)) for i in range(len(bounds))]
-    return np.concatenate(parts, axis=0), folder
+    return np.concatenate([parts[i] for i in range(len(bounds))], axis=0), folder
 
 
 def discard_chunks(folder: Path) -> None:

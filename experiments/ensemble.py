@@ -7,6 +7,7 @@ compiled core fills the other constants with their model-file defaults.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +45,26 @@ def posterior_draws(config: RunConfig) -> pd.DataFrame | None:
     if resolve_mode(config) == "none":
         return None
     ps = config.parameter_set
-    handle = ParameterSet(ps.name, {}, ps.statistic, ps.posterior_draws, ps.source)
+    # the set's own constants (not the command line's): each needs its column of draws
+    own = {name: value for name, value in config.params.items() if name not in config.fixed_params}
+    handle = ParameterSet(ps.name, own, ps.statistic, ps.posterior_draws, ps.source, ps.posterior_draws_sha256)
     path = Path(ps.params_dir) / str(ps.posterior_draws)
     try:
         draws = load_posterior_draws(handle, Path(ps.params_dir))
-        if config.uncertainty.draws is not None and config.uncertainty.draws < len(draws):
-            draws = choose_draws(draws, config.uncertainty.draws, config.run.seed, path)
     except DataError as err:
         raise ConfigError(f"params={ps.name}: {err}") from None
+    wanted = config.uncertainty.draws
+    if wanted is not None and wanted > len(draws):
+        # asked for on the command line: an error (silently using fewer would record a count never
+        # used); the YAML's default is an upper limit: every draw of a smaller set, said on stderr
+        # (metadata.json records the draws used)
+        if any(o.lstrip("+").startswith("uncertainty.draws=") for o in config.overrides):
+            raise ConfigError(f"uncertainty.draws: {wanted} draws asked for but {path} holds {len(draws)}; "
+                              f"choose at most {len(draws)} (or null for all of them)")
+        print(f"innosd: parameter set {ps.name!r} holds {len(draws)} posterior draws, fewer than "
+              f"uncertainty.draws={wanted}; using all {len(draws)}", file=sys.stderr)
+    if wanted is not None and wanted < len(draws):
+        draws = choose_draws(draws, wanted, config.run.seed, path)
 
     info = model_info(MODEL_FILE)
     where = f"{path}: column"

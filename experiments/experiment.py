@@ -100,13 +100,13 @@ def run_experiment(folder: Path, config: RunConfig, overrides: tuple[str, ...], 
     """`+experiment=NAME`: run it and write its folder atomically; its chunk caches go once it is in place."""
     name = experiment_settings(config.experiment).name
     ctx = Context(config, tuple(overrides), info, observations, targets, config_dir)
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder, unique=True) as tmp:
         written = RUNNERS[name](ctx, tmp)
         write_common(tmp, config, written, command)
     for chunk_folder in written.chunk_folders:
         ens.discard_chunks(chunk_folder)
-    print(f"innosd run: experiment {name} -> {folder}")
-    return folder
+    print(f"innosd run: experiment {name} -> {tmp.final}")
+    return tmp.final
 
 
 def write_common(out: Path, config: RunConfig, written: Written, command: str) -> None:

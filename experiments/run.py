@@ -38,7 +38,7 @@ from innosd.model.indicators import KEY_INDICATORS, model_indicators
 from innosd.model.info import model_info
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures import plots
-from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, provenance, write_metadata
+from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, check_writable, provenance, write_metadata
 from innosd.scenarios import build, compose
 from innosd.scenarios.schema import RunConfig
 
@@ -91,8 +91,9 @@ def lever_frame(config: RunConfig) -> pd.DataFrame:
 
 
 def write_run(folder: Path, config: RunConfig, ds, observations, targets, uncertain: Uncertain | None = None) -> Path:
-    """Write one complete run folder atomically."""
-    with atomic_directory(folder) as tmp:
+    """Write one complete run folder atomically; returns where it went (`NAME-2` if another
+    run took the name in the same second)."""
+    with atomic_directory(folder, unique=True) as tmp:
         ds.to_netcdf(tmp / "results.nc")
         target_attainment(ds, targets).to_csv(tmp / "targets.csv", index=False)
         lever_frame(config).to_csv(tmp / "levers.csv", index=False)
@@ -111,7 +112,7 @@ def write_run(folder: Path, config: RunConfig, ds, observations, targets, uncert
         if config.run.figures:
             plots.save_figure(plots.key_indicators_figure({config.name: ds}, observations, targets,
                                               language=config.figures.language), tmp / "key_indicators")
-    return folder
+    return tmp.final
 
 
 def vacate(folder: Path) -> None:
@@ -143,14 +144,15 @@ class RunJob:
         config = build.run_config(OmegaConf.to_container(cfg, resolve=True), dict(hydra.runtime.choices),
                                   overrides, info, Path(self.config_dir))
         folder = Path(hydra.runtime.output_dir)
+        check_writable(folder.parent)  # before the work, not after it
         observations, targets = load_observations(), load_targets()
         vacate(folder)
         if config.experiment is not None:
-            expmod.run_experiment(folder, config, overrides, info, observations, targets, Path(self.config_dir),
-                                  self.command)
+            folder = expmod.run_experiment(folder, config, overrides, info, observations, targets,
+                                           Path(self.config_dir), self.command)
         else:
             uncertain = posterior_ensemble(config, observations, targets)
-            write_run(folder, config, simulate(config), observations, targets, uncertain)
+            folder = write_run(folder, config, simulate(config), observations, targets, uncertain)
             if uncertain is not None:
                 ens.discard_chunks(uncertain.chunk_folder)
         return {"folder": str(folder), "name": config.name, "overrides": list(overrides)}
@@ -273,9 +275,14 @@ def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
         return
     from innosd.figures.report import build_report  # the report builder pulls in the PDF printer
 
-    if validate:
-        write_validation(folder / "validation", config)
-        if ens.resolve_mode(config) == "posterior":  # probabilities need draws
-            write_planner_experiments(folder, config)
-    built = build_report([folder], language=config.figures.language)
+    try:
+        if validate:
+            write_validation(folder / "validation", config)
+            if ens.resolve_mode(config) == "posterior":  # probabilities need draws
+                write_planner_experiments(folder, config)
+        built = build_report([folder], language=config.figures.language)
+    except (OSError, RuntimeError) as err:  # disk full, permissions, netCDF's HDF errors: the results stay
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InnosdError(f"the report could not be written ({reason}); the results are complete in {folder}; "
+                          f"rebuild the report with `innosd report {folder}`") from None
     print(f"innosd run: report -> {built / 'report.html'}")

@@ -199,8 +199,11 @@ def sobol_indices(problem: dict, outputs: dict[str, np.ndarray], inputs: list[In
     from SALib.analyze import sobol
 
     rows = []
-    for output, y in _outputs_bar(outputs, "Sobol analysis", progress):
-        si = sobol.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=seed)
+    for k, (output, y) in enumerate(_outputs_bar(outputs, "Sobol analysis", progress)):
+        # SALib's sobol.analyze tests `if seed:` and so treats seed 0 as no seed (unrepeatable
+        # bootstrap intervals); a Generator is always a seed: one stream per output, from `seed`
+        rng = np.random.default_rng([seed, k])
+        si = sobol.analyze(problem, y, calc_second_order=False, print_to_console=False, seed=rng)
         for j, inp in enumerate(inputs):
             rows.append({"output": output, "input": inp.name, "input_kind": inp.kind,
                          "S1": si["S1"][j], "S1_conf": si["S1_conf"][j], "ST": si["ST"][j],
@@ -230,6 +233,12 @@ def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]
                               f"valid methods: {', '.join(METHODS)}")
     if not methods:
         raise ConfigError("experiment.methods: the list is empty; valid methods: sobol, morris")
+    if int(settings.morris_levels) < 2 or int(settings.morris_levels) % 2:  # checked before any stage runs
+        raise ConfigError(f"experiment.morris_levels: {settings.morris_levels} is not an even number of at "
+                          "least 2 (Morris grid levels; 4 is usual)")
+    if int(settings.morris_trajectories) < 2:
+        raise ConfigError(f"experiment.morris_trajectories: {settings.morris_trajectories} is below 2 "
+                          "(Morris needs trajectories to compare)")
     n = int(settings.sobol_base_samples)
     if n < 2 or n & (n - 1):
         raise ConfigError(f"experiment.sobol_base_samples: {n} is not a power of 2 (Sobol sequences need one)")

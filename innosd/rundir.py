@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import functools
 import hashlib
 import importlib.metadata
@@ -42,6 +43,7 @@ import xarray as xr
 import yaml
 
 from innosd.errors import DataError, InnosdError, expect_mapping
+from innosd.safeyaml import load_yaml, read_text
 
 # the source checkout (for the git commit of a run); not a checkout when installed from a wheel
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
@@ -228,19 +230,130 @@ def provenance(config: dict, model_file: Path) -> dict[str, str]:
     }
 
 
+# ----------------------------------------------------------------------------- names that become paths
+
+# The one rule for a name that becomes a file or folder name (a calibration, a hand-off, a
+# draws file, a saved what-if): letters (any script), digits, '_', '-', '.', '+', '=' and ',';
+# no separator, no leading '.' (hidden, or '..'), at most 120 characters.
+FILE_NAME_PATTERN = re.compile(r"[^\W][\w.+=,-]{0,119}")
+
+
+def check_file_name(value: Any, key: str, names: str, error: type[InnosdError] = InnosdError) -> str:
+    """`value` if it is a safe single path component, else one line naming `key` and the rule."""
+    name = str(value)
+    if not FILE_NAME_PATTERN.fullmatch(name):
+        raise error(f"{key}: {name!r} must be letters, digits, '_', '-', '.', '+', '=' or ',' in one file name "
+                    f"(no '/', not starting with '.', at most 120 characters); it names {names}")
+    return name
+
+
 class OutputExistsError(InnosdError, FileExistsError):
-    """The run folder to write already exists (e.g. two runs of one scenario in the same second)."""
+    """The run folder to write already exists (and the caller asked not to pick another name)."""
+
+
+class OutputWriteError(InnosdError, OSError):
+    """A folder could not be written (disk full, no permission, not a directory, ...)."""
+
+
+class StagingPath(type(Path())):
+    """The hidden folder `atomic_directory` yields; after the block, `.final` is where it went
+    (with `unique=True` perhaps `NAME-2`, ...: another run took the name in the same second)."""
+
+    final: Path
+
+
+PARTIAL_SUFFIX = ".partial"
+# .NAME.<pid>.<random>.partial: the pid tells a folder of a live writer from a dead one's
+_PARTIAL_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+" + re.escape(PARTIAL_SUFFIX) + "$")
+LEGACY_PARTIAL_AGE_S = 24 * 3600  # a .partial folder without a pid (older innosd) is stale after a day
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def clean_stale_partials(parent: Path) -> list[Path]:
+    """Remove the hidden `.partial` folders in `parent` that a killed writer left (its pid is
+    gone; without a pid, older than a day). Returns what was removed."""
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in Path(parent).iterdir():
+            if not (entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX) and entry.is_dir()):
+                continue
+            match = _PARTIAL_NAME.match(entry.name)
+            if match:
+                stale = not _alive(int(match["pid"]))
+            else:
+                with contextlib.suppress(OSError):
+                    stale = dt.datetime.now().timestamp() - entry.stat().st_mtime > LEGACY_PARTIAL_AGE_S
+            if stale:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+def check_writable(folder: Path, what: str = "output folder") -> None:
+    """Before any work: `folder` (created if needed) takes files, else one line naming it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".innosd-write-check."):
+            pass
+    except OSError as err:
+        raise OutputWriteError(f"{what} {folder} cannot be written: {err.strerror or err}; "
+                               "choose another (e.g. run.output_dir=DIR)") from None
+
+
+def _commit(tmp: Path, final: Path, unique: bool) -> Path:
+    """Rename `tmp` to `final` (or, with `unique`, the first free `final-2`, `final-3`, ...).
+
+    rename(2) replaces an empty folder (the one Hydra makes before a job) and fails on a
+    non-empty one, so two writers of one name in the same second never overwrite each other."""
+    for n in range(1, 1000):
+        target = final if n == 1 else final.with_name(f"{final.name}-{n}")
+        try:
+            os.rename(tmp, target)
+            return target
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise
+            if not unique:
+                raise OutputExistsError(f"output folder already exists: {final}; nothing was overwritten "
+                                        "(choose another output folder)") from None
+    raise OutputExistsError(f"output folders {final}-2 ... {final}-999 all exist; choose another output_dir")
 
 
 @contextlib.contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory that becomes `final` only if the block succeeds."""
+def atomic_directory(final: Path, unique: bool = False) -> Iterator[StagingPath]:
+    """Yield a temporary directory that becomes `final` only if the block succeeds.
+
+    `unique`: if `final` is taken when the block ends (two runs named by the same second),
+    the folder becomes `final-2` (`-3`, ...) instead of failing; `.final` on the yielded
+    path says where it went. Without it a taken `final` is an error before any work.
+    A write that fails for the disk's or the system's reasons (full, read-only, no
+    permission) is one line naming the folder; stale `.partial` folders of killed writers
+    beside it are removed first."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputWriteError(f"cannot create {final.parent}: {err.strerror or err}") from None
+    if not unique and final.exists():
         raise OutputExistsError(f"output folder already exists: {final}; nothing was overwritten "
-                                "(runs named by the second: wait a second or choose another output_dir)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+                                "(choose another output folder)")
+    clean_stale_partials(final.parent)
+    try:
+        tmp = StagingPath(tempfile.mkdtemp(prefix=f".{final.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX,
+                                           dir=final.parent))
+    except OSError as err:
+        raise OutputWriteError(f"cannot write into {final.parent}: {err.strerror or err}") from None
+    tmp.final = final
     try:
         yield tmp
         # mkdtemp makes the folder private (0700); the finished folder gets the permissions
@@ -248,9 +361,16 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o777 & ~umask)
-        os.replace(tmp, final)
-    except BaseException:
+        tmp.final = _commit(tmp, final, unique)
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        # netCDF4 reports a full disk as RuntimeError("NetCDF: HDF error"), not as an OSError
+        disk = isinstance(err, RuntimeError) and str(err).startswith("NetCDF:")
+        if (isinstance(err, OSError) or disk) and not isinstance(err, InnosdError):
+            err = err if isinstance(err, OSError) else OSError(str(err))
+            raise OutputWriteError(f"cannot write {final}: {err.strerror or err}"
+                                   + (f" ({err.filename})" if err.filename else "")
+                                   + "; nothing of it was kept") from None
         raise
 
 
@@ -330,12 +450,9 @@ TOP_LEVEL = "a mapping at the top level"
 
 def read_yaml_mapping(path: Path) -> dict:
     """A YAML file whose top level is a mapping ({} if absent); one-line DataError otherwise."""
-    try:
-        if not path.is_file():
-            return {}
-        return expect_mapping(yaml.safe_load(path.read_text(encoding="utf-8")), str(path), DataError, TOP_LEVEL)
-    except yaml.YAMLError as err:
-        raise DataError(f"{path}: malformed YAML: {str(err).splitlines()[0]}") from None
+    if not path.is_file():
+        return {}
+    return expect_mapping(load_yaml(path, DataError), str(path), DataError, TOP_LEVEL)
 
 
 def read_json_mapping(path: Path) -> dict:
@@ -343,7 +460,7 @@ def read_json_mapping(path: Path) -> dict:
     try:
         if not path.is_file():
             return {}
-        return expect_mapping(json.loads(path.read_text(encoding="utf-8")), str(path), DataError, TOP_LEVEL)
+        return expect_mapping(json.loads(read_text(path, DataError)), str(path), DataError, TOP_LEVEL)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}: malformed JSON: {err.msg} at line {err.lineno}") from None
 
@@ -413,7 +530,7 @@ class RunFolder:
             raise DataError(f"{path}: unreadable CSV: {str(err).splitlines()[0]}") from None
 
     def text(self, name: str) -> str:
-        return self.file(name).read_text(encoding="utf-8")
+        return read_text(self.file(name), DataError)
 
     def dataset(self, name: str = RESULTS_FILE) -> xr.Dataset:
         """A netCDF file of the folder, loaded into memory (the file is closed again)."""

@@ -12,6 +12,7 @@ is what a run records and reports as the levers it actually used.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,51 @@ from innosd.scenarios.schema import (
     typed,
 )
 
+# The run window (Vensim's control constants): at least one step, a bounded horizon and
+# step count, output saved at least once per horizon. 100 years is four times the model's
+# 2010-2036 window (the model's loops are not meant to run for centuries: FINAL TIME=3000
+# gave 9.8e23 high-tech enterprises); 400,000 steps is 100 years at 1/4096 year.
+MAX_HORIZON_YEARS = 100.0
+MAX_STEPS = 400_000
+CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
+
+
 def check_range(value: Any, constant_name: str, info: ModelInfo, key: str) -> float:
     const = info.constants[constant_name]
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{key}: {value!r} is not a number") from None
-    if number != number or not const.lower <= number <= const.upper:
+    if not math.isfinite(number):
+        raise ConfigError(f"{key}: {number!r} is not a finite number")
+    if not const.lower <= number <= const.upper:
         raise ConfigError(f"{key}: {number:g} is outside the declared range of {constant_name!r} "
                           f"[{const.lower:g}, {const.upper:g}] ({const.units})")
     return number
+
+
+def check_run_window(params: dict[str, float], info: ModelInfo) -> None:
+    """INITIAL TIME < FINAL TIME by at least one TIME STEP, within MAX_HORIZON_YEARS and
+    MAX_STEPS, SAVEPER between TIME STEP and the horizon; one line naming the constant."""
+    value = {name: float(params.get(name, info.constants[name].default)) for name in CONTROL if name in info.constants}
+    if len(value) < len(CONTROL):
+        return  # a model without Vensim's control constants: nothing to check
+    start, final, step, save = (value[name] for name in CONTROL)
+    key = {name: f"params.{name.replace(' ', '_')}" for name in CONTROL}
+    if step <= 0:
+        raise ConfigError(f"{key['TIME STEP']}: {step:g} is not a positive step (years)")
+    if final < start + step:
+        raise ConfigError(f"{key['FINAL TIME']}: {final:g} leaves no step after INITIAL TIME {start:g} "
+                          f"(TIME STEP {step:g}); FINAL TIME must be at least {start + step:g}")
+    if final - start > MAX_HORIZON_YEARS:
+        raise ConfigError(f"{key['FINAL TIME']}: {final:g} is {final - start:g} years after INITIAL TIME {start:g}; "
+                          f"at most {MAX_HORIZON_YEARS:g} (up to {start + MAX_HORIZON_YEARS:g})")
+    if (final - start) / step > MAX_STEPS:
+        raise ConfigError(f"{key['TIME STEP']}: {step:g} makes {(final - start) / step:,.0f} steps; at most "
+                          f"{MAX_STEPS:,} (TIME STEP at least {(final - start) / MAX_STEPS:g})")
+    if not step <= save <= final - start:
+        raise ConfigError(f"{key['SAVEPER']}: {save:g} is not between TIME STEP {step:g} and the horizon "
+                          f"{final - start:g} years")
 
 
 def scenario_config(raw: Any, info: ModelInfo, file_name: str | None = None) -> ScenarioConfig:
@@ -93,6 +129,7 @@ def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[st
     for name, value in schema.params.items():
         constant = resolve_constant(str(name), info, f"params.{name}")
         params[constant] = check_range(value, constant, info, f"params.{name}")
+    check_run_window(params, info)
     option = str(choices.get("params") or schema.parameter_set.get("name"))
     parameter_set = typed(ParameterSetInfo, {**schema.parameter_set,
                                              "params_dir": str(compose.find_parameter_set(option, config_dir))},

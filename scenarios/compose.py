@@ -42,6 +42,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from innosd.errors import ConfigError, closest
+from innosd.safeyaml import load_yaml
 from innosd.scenarios import CONFIG_DIR
 from innosd.scenarios.schema import FigureSettings, RunSettings, UncertaintySettings
 
@@ -141,14 +142,9 @@ def one_line_errors(prefix: str = "config") -> Iterator[None]:
 
 
 def check_yaml(path: Path) -> Any:
-    """Parse a YAML file; a malformed one names the file, line and column."""
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or first_line(err)
-        raise ConfigError(f"{path}:{where}: malformed YAML: {problem}") from None
+    """Parse a YAML file with innosd's limits (size, UTF-8, depth, aliases, duplicate keys);
+    a bad one is one line naming the file, line and column (Hydra then reads a checked file)."""
+    return load_yaml(Path(path), ConfigError)
 
 
 def check_mapping_file(path: Path) -> None:
@@ -160,8 +156,16 @@ def check_mapping_file(path: Path) -> None:
 # ----------------------------------------------------------------------------- overrides
 
 def parse_overrides(overrides: list[str], config_loader=None):
-    with one_line_errors("override"):
-        return OverridesParser.create(config_loader=config_loader).parse_overrides(list(overrides))
+    try:
+        with one_line_errors("override"):
+            return OverridesParser.create(config_loader=config_loader).parse_overrides(list(overrides))
+    except ConfigError as err:
+        spaced = next((o for o in overrides if " " in o.partition("=")[2].strip("'\"")), None)
+        if spaced is None:
+            raise
+        key, _, value = spaced.partition("=")
+        raise ConfigError(f"override {spaced!r}: a value with spaces must be quoted for Hydra, "
+                          f"e.g. {key}=\"'{value}'\" ({err})") from None
 
 
 def prepare_overrides(overrides: list[str], config_name: str = "config") -> list[str]:
@@ -276,6 +280,12 @@ def sweep_jobs(app: Hydra, overrides: list[str], multirun: bool) -> list[list[st
     for override in parsed:
         if override.is_sweep_override() and not list(override.sweep_string_iterator()):
             raise ConfigError(f"{override.input_line!r}: the sweep is empty")
+        if override.is_sweep_override():
+            values = list(override.sweep_string_iterator())
+            repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if repeated is not None:  # two identical jobs would share one label and collapse the comparison
+                raise ConfigError(f"{override.input_line!r}: {override.key_or_group}={repeated} is swept twice; "
+                                  "list each value once")
     return [list(job) for job in batch] or [[]]
 
 

@@ -170,6 +170,8 @@ class RunSettings:
                               f"valid backends: {', '.join(BACKENDS)}")
         if self.seed < 0:  # numpy's generators take non-negative seeds only
             raise ConfigError(f"{key}.seed: {self.seed!r} is not a non-negative integer")
+        if not self.output_dir.strip():  # an empty one would write into the working directory (or /)
+            raise ConfigError(f"{key}.output_dir: empty; name a folder (e.g. {key}.output_dir=outputs)")
         _positive_int(self.workers, f"{key}.workers")
         _positive_int(self.chunk_size, f"{key}.chunk_size")
         if self.scheduler not in SCHEDULERS and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", self.scheduler):
@@ -207,6 +209,7 @@ class ParameterSetInfo:
     statistic: str
     posterior_draws: Optional[str]
     source: dict[str, Any]
+    posterior_draws_sha256: Optional[str] = None  # of the draws file (hand-offs since issue 17 record it)
     params_dir: str = ""      # set by the composer (where the file was found), not by YAML
 
 

@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
             runs.report(folder, configs[0])
             return 0
         sweep_dir = Path(compose.hydra_settings("config", jobs[0], config_dir).sweep.dir)
-        with atomic_directory(sweep_dir) as tmp:
+        with atomic_directory(sweep_dir, unique=True) as tmp:
             with warnings.catch_warnings():  # joblib warns that its workers' stdout is not the terminal's
                 warnings.simplefilter("ignore", UserWarning)
                 batches = app.multirun("config", task, [*overrides, "hydra.mode=MULTIRUN",
@@ -167,6 +167,7 @@ def main(argv: list[str]) -> int:
             for result in returns:  # the jobs wrote into the hidden sweep folder; record their final place
                 result["folder"] = str(tmp / Path(result["folder"]).name)
             runs.collect_sweep(tmp, jobs, configs, returns, command)
+    sweep_dir = tmp.final  # another sweep may have taken the name in the same second
     print(f"innosd run: {len(jobs)} runs -> {sweep_dir}")
     if configs[0].experiment is None:
         runs.report(sweep_dir, configs[0], validate=True)

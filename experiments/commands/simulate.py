@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from innosd.errors import InnosdError, ModelError, closest
+from innosd.safeyaml import decode_utf8
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,14 +53,23 @@ def _parse_sets(sets: list[str]) -> dict[str, float]:
 
 
 def _run_pysd(path: Path, params, columns, method):
-    import pysd
     if method != "euler":
         raise InnosdError("--method rk4 needs the compiled core (--backend numba)")
+    # PySD writes its translation (MODEL.py) beside the model file: translate a private copy,
+    # so a user's own MODEL.py next to their model is never replaced
+    with tempfile.TemporaryDirectory(prefix="innosd-pysd-") as tmp:
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        return _run_pysd_copy(copy, path, params, columns)
+
+
+def _run_pysd_copy(copy: Path, path: Path, params, columns):
+    import pysd
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = pysd.read_vensim(str(path)) if path.suffix.lower() == ".mdl" \
-                else pysd.read_xmile(str(path))
+            model = pysd.read_vensim(str(copy)) if path.suffix.lower() == ".mdl" \
+                else pysd.read_xmile(str(copy))
         except Exception as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise ModelError(f"{path}: cannot be read by PySD: {first}") from None
@@ -73,11 +86,30 @@ def _run_pysd(path: Path, params, columns, method):
             raise ModelError(f"{path.name}: PySD run failed: {first}") from None
 
 
+def check_results(df, path: Path) -> None:
+    """Vensim's floating-point checks: a run with fewer than two saved times, or a value that
+    is not finite (a division by zero, an overflow), is an error naming the variable and time."""
+    if len(df) < 2:
+        raise ModelError(f"{path.name}: the run saved {len(df)} time(s); FINAL TIME must be at least one "
+                         "TIME STEP (and SAVEPER) after INITIAL TIME")
+    values = df.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ModelError(f"{path.name}: {df.columns[col]!r} is {values[row, col]} at time {df.index[row]:g} "
+                         f"(a division by zero or an overflow; {int(bad.sum())} non-finite values in all)")
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     path = Path(args.model)
     if not path.is_file():
         raise ModelError(f"model file not found: {path}")
+    if args.out is not None and Path(args.out).resolve() == path.resolve():
+        raise InnosdError(f"--out {args.out} is the model file itself; choose another file for the CSV")
+    if args.out is not None and Path(args.out).is_dir():
+        raise InnosdError(f"--out {args.out} is a folder; name the CSV file to write")
+    decode_utf8(path.read_bytes(), str(path), ModelError)  # invalid bytes named, never dropped silently
     params = _parse_sets(args.sets)
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] \
         if args.columns else None
@@ -89,6 +121,7 @@ def main(argv: list[str]) -> int:
                                      method=args.method)
     df = df.copy()
     df.index.name = "Time"
+    check_results(df, path)
     if args.out is None:
         df.to_csv(sys.stdout)
         return 0

@@ -216,7 +216,13 @@ def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
         (folder / f"innosd_model_{key}.py").exists() and use_cache \
         and _data_files_unchanged(folder)
     if not from_cache:
-        _build(path, source, key, folder)
+        try:
+            _build(path, source, key, folder)
+        except OSError as err:  # a read-only or full cache folder: compile into a private one instead
+            folder = Path(tempfile.mkdtemp(prefix="innosd-cache-")) / key
+            print(f"innosd: cache folder {cache_dir()} cannot be written ({err.strerror or err}); "
+                  f"compiled into {folder.parent} for this process (set INNOSD_CACHE_DIR)", file=sys.stderr)
+            _build(path, source, key, folder)
     model = CompiledModel(path, folder, key, from_cache=from_cache)
     _loaded[str(folder)] = model
     return model

@@ -135,9 +135,13 @@ def test_observations_cover_the_shared_indicator_ids(obs):
 def test_observation_scope_and_mapping(obs):
     city_level = obs[obs["region"] == "Guangzhou city-level budget"]
     assert not city_level.empty and (city_level["model_variable"] == "").all(), "city-level figures must not map to whole-city variables"
-    # the model uses the published population series; the census-revised 2015 value is another series
-    pop = obs[(obs["indicator"] == "resident_population") & (obs["year"] == 2015)]
-    assert len(pop) == 1 and pop.iloc[0]["model_variable"] == ""
+    # the model uses the census-revised population series (one series throughout): its 2010 and
+    # 2015 points map to the model; the 22.4 patents per 10k of 2016 were computed on the older
+    # published series, so that row does not
+    pop = obs[obs["indicator"] == "resident_population"]
+    assert set(pop["model_variable"]) == {"resident population"}
+    per10k = obs[(obs["indicator"] == "invention_patents_per_10k") & (obs["year"] == 2016)]
+    assert (per10k["model_variable"] == "").all()
     mv = set(obs["model_variable"]) - {""}
     assert mv <= MODEL_VARIABLES, mv - MODEL_VARIABLES
     for _, r in obs[obs["model_variable"] == ""].iterrows():
@@ -185,10 +189,11 @@ def test_2025_targets_present_and_unrepresentable_ones_unmapped(tgt):
     """The 2021-2025 plans' targets are rows; the ones the model cannot compute say so."""
     r = _target(tgt, "rd_intensity", 2025, "[P14]")
     assert r["value"] == pytest.approx(0.034) and r["model_variable"] == "rd intensity"
-    for indicator in ("high_value_invention_patents_per_10k", "basic_research_share_of_rd",
-                      "incubators_national_level", "overseas_talent_introduced"):
+    for indicator in ("high_value_invention_patents_per_10k", "basic_research_share_of_rd", "overseas_talent_introduced"):
         row = tgt[(tgt["indicator"] == indicator) & (tgt["year"] == 2025)].iloc[0]
         assert row["model_variable"] == "" and "no model variable" in row["note"], indicator
+    # model v2 has a national-level incubator tier, so the 2025 count of national incubators is scored
+    assert _target(tgt, "incubators_national_level", 2025, "[P22K]")["model_variable"] == "national incubators"
 
 
 def test_maker_space_doubling_is_not_scored(tgt):

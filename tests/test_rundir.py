@@ -130,7 +130,7 @@ def test_every_command_writes_the_one_schema(tmp_path, capsys):
                      "experiment.morris_trajectories=2"]) == 0, capsys.readouterr().err
     assert cli_main(["calibrate", out, "run.figures=false", "run.progress=false", "handoff.write=false",
                      "calibration.optimiser.screen=64", "calibration.optimiser.starts=1",
-                     "calibration.optimiser.max_iterations=2", "calibration.sampler.walkers=80",
+                     "calibration.optimiser.max_iterations=2", "calibration.sampler.walkers=96",
                      "calibration.sampler.steps=4", "calibration.sampler.burn=2", "calibration.sampler.thin=1",
                      "calibration.profile.points=3", "calibration.profile.max_iterations=1",
                      "calibration.profile.parameters=[rd_adjustment_time]"]) == 0, capsys.readouterr().err

@@ -88,7 +88,7 @@ def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
     code = cli_main(["calibrate", f"run.output_dir={tmp_path}", "run.figures=false", "run.progress=false",
                      f"handoff.params_dir={params_dir}", "handoff.draws=50", "handoff.allow_dirty=true",
                      "calibration.optimiser.screen=128", "calibration.optimiser.starts=1",
-                     "calibration.optimiser.max_iterations=3", "calibration.sampler.walkers=80",
+                     "calibration.optimiser.max_iterations=3", "calibration.sampler.walkers=96",
                      "calibration.sampler.steps=12", "calibration.sampler.burn=4", "calibration.sampler.thin=1",
                      "calibration.profile.points=3", "calibration.profile.max_iterations=1",
                      "calibration.profile.parameters=[rd_adjustment_time]"])
@@ -137,7 +137,7 @@ def test_cli_writes_contract_files_and_handoff(tmp_path, capsys):
 def test_bench_prints_measured_timings_and_writes_nothing(tmp_path, capsys):
     code = cli_main(["calibrate", "--bench", f"run.output_dir={tmp_path}", "run.progress=false",
                      "calibration.optimiser.screen=64", "calibration.optimiser.starts=1",
-                     "calibration.optimiser.max_iterations=2", "calibration.sampler.walkers=80",
+                     "calibration.optimiser.max_iterations=2", "calibration.sampler.walkers=96",
                      "calibration.sampler.steps=5", "calibration.sampler.burn=1"])
     out = capsys.readouterr().out
     assert code == 0

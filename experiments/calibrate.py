@@ -46,6 +46,7 @@ class CalibrateConfig:
     raw: dict
     allow_dirty: bool = False
     model_file: Path = MODEL_FILE
+    left_out: tuple[str, ...] = ()  # indicators without observations up to data.until_year
 
 
 # ----------------------------------------------------------------------------- compose and check
@@ -134,6 +135,10 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
         raise ConfigError("calibration.parameters: no free constants configured (and calibration.free is empty)")
     if len(cal.window) != 2:
         raise ConfigError(f"calibration.window: expected [first_year, last_year], got {cal.window!r}")
+    window = (_minimum(cal.window[0], "calibration.window[0]", 1990),
+              _minimum(cal.window[1], "calibration.window[1]", 1990))
+    spec, left_out = cal.observations, ()
+    until = schema.data.until_year
     if "time" in observations.columns:  # a user's short-format file: every row, its own sigma
         if cal.observations:
             raise ConfigError("calibration.observations: a user's observations file carries its own sigma per row; "
@@ -141,11 +146,11 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
         obs = observations_from_columns(observations, model.columns, cal.likelihood,
                                         str(cal.observations_file))
     else:
-        obs = select_observations(observations, cal.observations,
-                                  (_minimum(cal.window[0], "calibration.window[0]", 1990),
-                                   _minimum(cal.window[1], "calibration.window[1]", 1990)), model.columns,
-                                  cal.likelihood)
-    priors += error_priors(cal.observations, cal.likelihood, parse_prior)
+        if until is not None:
+            window = (window[0], min(window[1], _minimum(until, "data.until_year", window[0])))
+            spec, left_out = observations_until(observations, cal.observations, window)
+        obs = select_observations(observations, spec, window, model.columns, cal.likelihood)
+    priors += error_priors(spec, cal.likelihood, parse_prior)
     for key, value in dataclasses.asdict(cal.optimiser).items():
         _minimum(value, f"calibration.optimiser.{key}", 0)
     sampler = cal.sampler
@@ -173,7 +178,17 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
     run = schema.run
     return CalibrateConfig(name, priors, obs, settings, Path(folder), run.figures, run.progress,
                            _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
-                           _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw, hand.allow_dirty)
+                           _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw, hand.allow_dirty,
+                           left_out=left_out)
+
+
+def observations_until(observations, spec: dict[str, Any], window: tuple[int, int]
+                       ) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """`data.until_year`: the configured indicators that have a row in the window, and those left
+    out because all their rows come later (e.g. a 2016-only flow when calibrating up to 2015)."""
+    inside = set(observations.loc[observations["year"].between(*window), "indicator"])
+    later = set(observations["indicator"]) - inside  # a misspelt indicator stays, for its one-line error
+    return {k: v for k, v in spec.items() if k not in later}, tuple(k for k in spec if k in later)
 
 
 def use_threads(threads: int) -> None:
@@ -290,6 +305,9 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
     check_writable(config.folder.parent)  # before hours of sampling, not after
     if config.handoff_write:
         check_writable(config.params_dir, "hand-off folder (handoff.params_dir)")
+    if config.left_out:
+        print(f"innosd calibrate: data.until_year leaves out {', '.join(config.left_out)} (no observation "
+              "in the window)", file=sys.stderr)
     result = calibrate(model, config.priors, config.observations, config.settings,
                        model_defaults(model, config.priors), progress=config.progress)
     attrs.update({"seed": str(config.settings.seed), "command": command})

@@ -5,6 +5,7 @@
     innosd bench [...]                  compiled core vs PySD, measured ratios
     innosd calibrate [HYDRA OVERRIDES...]  Bayesian calibration to the 2013-2016 figures
     innosd validate [MODEL]             the SD validation battery (validation.md/.csv)
+    innosd backtest [--until YEAR] [...]  calibrate up to a year, score the later observations
     innosd report RUN_DIR...            HTML + PDF report from saved run folders
     innosd app [MODEL] [--port N]       the what-if page (local server; --bench: its latency)
     innosd sketch [MODEL] [--write]     the .mdl's Vensim diagram (sketch section) from its equations
@@ -27,6 +28,7 @@ SUBCOMMANDS = {
     "bench": "innosd.experiments.commands.bench",
     "calibrate": "innosd.experiments.commands.calibrate",
     "validate": "innosd.experiments.commands.validate",
+    "backtest": "innosd.experiments.commands.backtest",
     "report": "innosd.experiments.commands.report",
     "app": "innosd.experiments.commands.app",
     "sketch": "innosd.experiments.commands.sketch",

@@ -72,19 +72,61 @@ def posterior_draws(config: RunConfig) -> pd.DataFrame | None:
     return draws.rename(columns={c: resolve_constant(str(c), info, f"{where} {c!r}") for c in draws.columns})
 
 
-def run_table(config: RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per draw (or one row): the parameter set, then draws, then overrides and levers."""
+def held_constants(config: RunConfig, draws: pd.DataFrame | None) -> set[str]:
+    """Constants the outside world must not draw: command-line values and levers (choices, not
+    uncertainties) and constants the posterior draws (better information)."""
+    levers = {constant for lever in config.scenario.levers for constant in lever_constants(lever).values()}
+    return set(config.fixed_params) | levers | (set(draws.columns) if draws is not None else set())
+
+
+def world_inputs(config: RunConfig, draws: pd.DataFrame | None) -> pd.DataFrame:
+    """The outside-world draw paired with each posterior draw (columns: uncertainty names);
+    none for a point-estimate run or with `uncertainty.world=central`."""
+    n = 1 if draws is None else len(draws)
+    if draws is None:
+        return pd.DataFrame(index=pd.RangeIndex(n, name="draw"))
+    return build.world_draws(config, model_info(MODEL_FILE), n, held_constants(config, draws))
+
+
+def run_table(config: RunConfig, draws: pd.DataFrame | None, world: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per draw (or one row): the parameter set, then posterior draws and their paired
+    outside-world draws (`world`, default `world_inputs`), then overrides and levers."""
     base = build.model_parameters(config)
     n = 1 if draws is None else len(draws)
     table = pd.DataFrame({name: np.full(n, value, dtype=float) for name, value in base.items()})
     if draws is not None:
-        levers = {constant for lever in config.scenario.levers for constant in lever_constants(lever).values()}
+        held = held_constants(config, None)
         for name in draws.columns:
-            if name in config.fixed_params or name in levers:
+            if name in held:
                 continue  # a command-line value or a policy lever is a choice, not an uncertainty
             table[name] = draws[name].to_numpy(dtype=float)
+        world = world_inputs(config, draws) if world is None else world
+        for name, values in build.world_values(config.world, world, held_constants(config, draws)).items():
+            table[name] = values
     table.index = pd.RangeIndex(n, name="draw")
     return table
+
+
+WORLD_PREFIX = "world_"  # ensemble.nc: coordinate `world_<name>` (draw) holds each outside-world draw
+
+
+def world_coords(config: RunConfig, world: pd.DataFrame) -> dict[str, xr.Variable]:
+    """The outside-world draws as coordinates along `draw`, with what they set and how drawn."""
+    coords = {}
+    for name in world.columns:
+        u = config.world.uncertainties[name]
+        coords[f"{WORLD_PREFIX}{name}"] = xr.Variable("draw", world[name].to_numpy(dtype=float), attrs={
+            "units": u.unit, "constants": "; ".join(u.constants), "distribution": u.distribution,
+            "lower": u.lower, "upper": u.upper, "sampling": config.world.sampling, "world": config.world.name})
+    return coords
+
+
+def world_table(ensemble: xr.Dataset) -> pd.DataFrame:
+    """world.csv: one row per draw, one column per outside-world uncertainty (empty if held central)."""
+    names = [c for c in ensemble.coords if str(c).startswith(WORLD_PREFIX)]
+    table = pd.DataFrame({str(c)[len(WORLD_PREFIX):]: ensemble[c].to_numpy() for c in names},
+                         index=pd.RangeIndex(ensemble.sizes["draw"], name="draw"))
+    return table.reset_index()
 
 
 def year_end_times(first_year: int = FIRST_YEAR, last_year: int = LAST_YEAR) -> np.ndarray:
@@ -166,18 +208,24 @@ def scenario_ensemble(configs: dict[str, RunConfig], columns: list[str], times: 
     so scenario differences are not blurred by sampling noise).
     """
 
-    tables = {name: run_table(config, posterior_draws(config)) for name, config in configs.items()}
+    first = next(iter(configs.values()))
+    draws = {name: posterior_draws(config) for name, config in configs.items()}
+    world = world_inputs(first, draws[next(iter(configs))])  # one outside world for every scenario: common draws
+    tables = {name: run_table(config, draws[name], world) for name, config in configs.items()}
     counts = {len(t) for t in tables.values()}
     if len(counts) != 1:
         raise ConfigError(f"{label}: every scenario of one ensemble needs the same number of draws; got "
                           + ", ".join(f"{k}: {len(t)}" for k, t in tables.items()))
     table = fill_defaults(pd.concat(list(tables.values()), ignore_index=True))
-    values, folder = evaluate(table, columns, times, next(iter(configs.values())), label)
+    values, folder = evaluate(table, columns, times, first, label)
     units = model_info(MODEL_FILE).units
-    ds = ensemble_dataset(values, list(tables), counts.pop(), columns, times, units, attrs)
+    ds = ensemble_dataset(values, list(tables), counts.pop(), columns, times, units,
+                          {**attrs, "world": first.world.name, "world_mode": first.uncertainty.world})
+    if len(world) == ds.sizes["draw"]:
+        ds = ds.assign_coords(world_coords(first, world))
     return ds, folder
 
 
-__all__ = ["resolve_mode", "posterior_draws", "run_table",
+__all__ = ["resolve_mode", "posterior_draws", "run_table", "world_inputs", "world_table", "held_constants",
            "year_end_times", "YearEndTask", "evaluate", "ensemble_dataset", "scenario_ensemble", "discard_chunks",
            "KEY_YEARS"]

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from innosd.errors import ConfigError
+from innosd.experiments import bands
 from innosd.experiments import ensemble as ens
 from innosd.experiments import projections as proj
 from innosd.experiments.context import Context, Written, draw_figure, run_attrs, scenario_configs, scenario_names
@@ -27,7 +28,7 @@ from innosd.experiments.sensitivity import run_sensitivity
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators, select_indicators
 from innosd.model.info import ModelInfo
-from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, write_metadata
+from innosd.rundir import JOINT_ATTAINMENT_FILE, VARIANCE_SHARES_FILE, WORLD_FILE, atomic_directory, write_metadata
 from innosd.scenarios.schema import RunConfig, experiment_settings
 
 # ----------------------------------------------------------------------------- projections / attainment
@@ -79,6 +80,13 @@ def run_projections(ctx: Context, out: Path) -> Written:
     projections.to_csv(out / "projections.csv", index=False)
     attainment.to_csv(out / "attainment.csv", index=False)
     joint_attainment(ds, targets).to_csv(out / JOINT_ATTAINMENT_FILE, index=False)
+    ens.world_table(ds).to_csv(out / WORLD_FILE, index=False)
+    shares, grid_folders = None, []
+    if name == "projections":  # the bands' sources; attainment reports probabilities only
+        shares, grid_folders = bands.decomposition_table(configs, indicators, int(settings.first_year),
+                                                         int(settings.last_year), name)
+    if shares is not None:
+        shares.to_csv(out / VARIANCE_SHARES_FILE, index=False)
     if ctx.config.run.figures:
         if name == "projections":
             draw_figure("projection_fans", out / "projection_fans", projections, ctx.observations, ctx.targets,
@@ -87,8 +95,11 @@ def run_projections(ctx: Context, out: Path) -> Written:
                         language=ctx.config.figures.language)
         draw_figure("attainment_heatmap", out / "attainment_heatmap", attainment,
                     language=ctx.config.figures.language)
-    return Written([folder], {"scenarios": names, "draws": int(ds.sizes["draw"]),
-                              "uncertainty_mode": ds.attrs["uncertainty_mode"]})
+    return Written([folder, *grid_folders], {"scenarios": names, "draws": int(ds.sizes["draw"]),
+                                             "uncertainty_mode": ds.attrs["uncertainty_mode"],
+                                             "world": {"name": ctx.config.world.name,
+                                                       "mode": ctx.config.uncertainty.world,
+                                                       "sampling": ctx.config.world.sampling}})
 
 
 RUNNERS = {"projections": run_projections, "attainment": run_projections, "sensitivity": run_sensitivity,

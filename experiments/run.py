@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from innosd.calibration.data import load_observations, load_targets
 from innosd.errors import InnosdError, ModelError
+from innosd.experiments import bands
 from innosd.experiments import ensemble as ens
 from innosd.experiments import experiment as expmod
 from innosd.model import MODEL_FILE
@@ -38,7 +39,8 @@ from innosd.model.indicators import KEY_INDICATORS, model_indicators
 from innosd.model.info import model_info
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures import plots
-from innosd.rundir import JOINT_ATTAINMENT_FILE, atomic_directory, check_writable, provenance, write_metadata
+from innosd.rundir import (JOINT_ATTAINMENT_FILE, VARIANCE_SHARES_FILE, WORLD_FILE, atomic_directory, check_writable,
+                           provenance, write_metadata)
 from innosd.scenarios import build, compose
 from innosd.scenarios.schema import RunConfig
 
@@ -70,6 +72,22 @@ class Uncertain:
     attainment: pd.DataFrame
     joint: pd.DataFrame       # all of a plan-year's targets at once, per scenario
     chunk_folder: Path
+    variance_shares: pd.DataFrame | None = None   # parameters vs outside world, per indicator and year
+    grid_folders: tuple[Path, ...] = ()
+
+    def discard_chunks(self) -> None:
+        for folder in (self.chunk_folder, *self.grid_folders):
+            ens.discard_chunks(folder)
+
+
+def uncertainty_record(config: RunConfig, ensemble: xr.Dataset | None) -> dict:
+    """metadata.json's `uncertainty`: what was drawn (posterior, outside world) and what held."""
+    if ensemble is None:
+        return {"mode": "none"}
+    return {"mode": "posterior", "draws": int(ensemble.sizes["draw"]), "world": config.world.name,
+            "world_mode": config.uncertainty.world, "world_sampling": config.world.sampling,
+            "world_uncertainties": [str(c)[len(ens.WORLD_PREFIX):] for c in ensemble.coords
+                                    if str(c).startswith(ens.WORLD_PREFIX)]}
 
 
 def posterior_ensemble(config: RunConfig, observations, targets) -> Uncertain | None:
@@ -80,7 +98,10 @@ def posterior_ensemble(config: RunConfig, observations, targets) -> Uncertain | 
     ds, projections, attainment, folder = expmod.scenario_projection_tables(
         {config.name: config}, indicators, expmod.proj.modelled_targets(targets), ens.FIRST_YEAR, ens.LAST_YEAR,
         "posterior")
-    return Uncertain(ds, projections, attainment, expmod.joint_attainment(ds, targets), folder)
+    shares, grid_folders = bands.decomposition_table({config.name: config}, indicators, ens.FIRST_YEAR,
+                                                     ens.LAST_YEAR, config.name)
+    return Uncertain(ds, projections, attainment, expmod.joint_attainment(ds, targets), folder, shares,
+                     tuple(grid_folders))
 
 
 def lever_frame(config: RunConfig) -> pd.DataFrame:
@@ -102,13 +123,15 @@ def write_run(folder: Path, config: RunConfig, ds, observations, targets, uncert
             uncertain.projections.to_csv(tmp / "projections.csv", index=False)
             uncertain.attainment.to_csv(tmp / "attainment.csv", index=False)
             uncertain.joint.to_csv(tmp / JOINT_ATTAINMENT_FILE, index=False)
+            ens.world_table(uncertain.ensemble).to_csv(tmp / WORLD_FILE, index=False)
+            if uncertain.variance_shares is not None:
+                uncertain.variance_shares.to_csv(tmp / VARIANCE_SHARES_FILE, index=False)
         write_metadata(tmp, "run", seed=int(config.run.seed), config=config.to_dict(), recorded=ds.attrs, extra={
             "scenario": ds.attrs["scenario"], "backend": ds.attrs["backend"], "run_name": config.name,
             "levers": build.lever_table(config, model_info(MODEL_FILE)),
             "parameter_set": {"name": config.parameter_set.name, "statistic": config.parameter_set.statistic,
                               "source": config.parameter_set.source},
-            "uncertainty": ({"mode": "posterior", "draws": int(uncertain.ensemble.sizes["draw"])}
-                            if uncertain is not None else {"mode": "none"})})
+            "uncertainty": uncertainty_record(config, None if uncertain is None else uncertain.ensemble)})
         if config.run.figures:
             plots.save_figure(plots.key_indicators_figure({config.name: ds}, observations, targets,
                                               language=config.figures.language), tmp / "key_indicators")
@@ -154,7 +177,7 @@ class RunJob:
             uncertain = posterior_ensemble(config, observations, targets)
             folder = write_run(folder, config, simulate(config), observations, targets, uncertain)
             if uncertain is not None:
-                ens.discard_chunks(uncertain.chunk_folder)
+                uncertain.discard_chunks()
         return {"folder": str(folder), "name": config.name, "overrides": list(overrides)}
 
 
@@ -218,6 +241,12 @@ def collect_sweep(folder: Path, jobs: list[list[str]], configs: list[RunConfig],
                                        for label, f in uncertain if (f / f"{table}.csv").is_file()],
                                       ignore_index=True)
             tables[table].to_csv(folder / f"{table}.csv", index=False)
+        shares = [pd.read_csv(f / VARIANCE_SHARES_FILE).assign(scenario=label) for label, f in uncertain
+                  if (f / VARIANCE_SHARES_FILE).is_file()]
+        if shares:
+            pd.concat(shares, ignore_index=True).to_csv(folder / VARIANCE_SHARES_FILE, index=False)
+        if (uncertain[0][1] / WORLD_FILE).is_file():  # one outside world for every run of the sweep
+            (folder / WORLD_FILE).write_bytes((uncertain[0][1] / WORLD_FILE).read_bytes())
         ensembles = [xr.load_dataset(f / "ensemble.nc").assign_coords(scenario=[label]) for label, f in uncertain]
         xr.concat(ensembles, dim="scenario", combine_attrs="drop_conflicts").to_netcdf(folder / "ensemble.nc")
         if first.run.figures:

@@ -183,6 +183,17 @@ def scenario_levers() -> dict[str, dict[str, float]]:
             for name in compose.options("scenario")}
 
 
+def world_rows(draws: pd.DataFrame, held: set[str], seed: int) -> tuple[list[dict[str, float]], list[str]]:
+    """One outside-world draw (scenarios/world/, as `innosd run` samples it) per posterior draw,
+    so "robust" means robust to the economy too; and the names of the uncertainties drawn."""
+    from innosd.model.info import model_info
+    info = model_info(MODEL_FILE)
+    config = build.compose_run_config([f"run.seed={seed}"], info)
+    samples = build.world_draws(config, info, len(draws), held | set(draws.columns))
+    values = build.world_values(config.world, samples, held | set(draws.columns))
+    return [{c: float(v[i]) for c, v in values.items()} for i in range(len(draws))], list(samples.columns)
+
+
 def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, params_dir: Path):
     if not project:
         return V.conclusions_check(None, "scenarios and posterior draws exist only for the project model",
@@ -198,7 +209,10 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
     variables = key_variables(model, True)
     names = ["baseline"] + [s for s in scenarios if s != "baseline"]
     point_rows = [scenarios.get(name, {}) for name in names]
-    draw_rows = [{**d, **scenarios.get(name, {})} for name in names for d in draws.to_dict("records")]
+    levers = {constant for values in scenarios.values() for constant in values}
+    worlds, world_names = world_rows(draws, levers | set(base), seed)
+    draw_rows = [{**d, **w, **scenarios.get(name, {})} for name in names
+                 for d, w in zip(draws.to_dict("records"), worlds)]
     ds = ensemble(model, point_rows + draw_rows, base, variables)
     n, out = len(draws), []
     at_year_end = year_end(ds[variables], CONCLUSION_YEARS)
@@ -209,7 +223,8 @@ def check_conclusions(model, base, ps, n_draws: int, seed: int, project: bool, p
                 out.append({"scenario": name, "indicator": v, "year": year, "point_difference": point,
                             "agreement": agreement})
     table = pd.DataFrame(out, columns=["scenario", "indicator", "year", "point_difference", "agreement"])
-    reason = f"{n} posterior draws of {ps.name!r} x {len(names) - 1} scenarios"
+    reason = (f"{n} posterior draws of {ps.name!r}, each with an outside-world draw "
+              f"({', '.join(world_names) or 'none: held central'}), x {len(names) - 1} scenarios")
     return V.conclusions_check(table, reason, ROBUST_SHARE), table
 
 

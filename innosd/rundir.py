@@ -61,6 +61,10 @@ PROJECTIONS_FILE = "projections.csv"   # quantiles over draws per scenario, indi
 ATTAINMENT_FILE = "attainment.csv"     # probability of each plan target per scenario
 JOINT_ATTAINMENT_FILE = "joint_attainment.csv"  # probability of meeting all of a year's targets at once
 COMPARISON_FILE = "comparison.csv"     # sweep: key indicators per run
+WORLD_FILE = "world.csv"               # ensembles: the outside-world draw paired with each posterior draw
+VARIANCE_SHARES_FILE = "variance_shares.csv"  # ensembles: band variance split into parameters / world
+BACKTEST_FILE = "backtest.csv"         # backtest: scores per indicator
+BACKTEST_POINTS_FILE = "backtest_points.csv"  # backtest: every scored observation
 SOBOL_FILE = "sobol.csv"               # sensitivity
 MORRIS_FILE = "morris.csv"             # sensitivity
 SENSITIVITY_INPUTS_FILE = "inputs.csv"  # sensitivity: the sampled boxes
@@ -85,14 +89,14 @@ VALIDATION_DIR = "validation"          # the validation sub-folder of a sweep
 # A folder holding any of these was written by innosd (the others come with one of them).
 KNOWN_FILES = (METADATA_FILE, RESULTS_FILE, PROJECTIONS_FILE, ATTAINMENT_FILE, SOBOL_FILE, MORRIS_FILE,
                POLICY_CANDIDATES_FILE, FIT_FILE, PARAMETERS_FILE, VALIDATION_MD_FILE, VALIDATION_CSV_FILE,
-               TARGETS_FILE, COMPARISON_FILE)
+               TARGETS_FILE, COMPARISON_FILE, BACKTEST_FILE)
 
 # ----------------------------------------------------------------------------- the metadata schema
 
 # Version 1: the first common schema (before it, run folders stored package_versions as a
 # JSON string and seed as a string; such folders are read with their kind inferred).
 SCHEMA_VERSION = 1
-KINDS = ("run", "sweep", "experiment", "calibration", "validation", "report")
+KINDS = ("run", "sweep", "experiment", "calibration", "validation", "report", "backtest")
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,11 @@ KIND_FIELDS: dict[str, dict[str, MetadataField]] = {
         "calibration": MetadataField((str,), False, "the calibration's name"),
     },
     "validation": {},
+    "backtest": {
+        "until": MetadataField((int,), True, "last observation year the calibration saw"),
+        "draws": MetadataField((int,), True, "posterior draws projected"),
+        "world": MetadataField((dict,), True, "the outside world: name, mode (sample/central)"),
+    },
     "report": {
         "inputs": MetadataField((list,), True, "the folders it was built from"),
         "language": MetadataField((str,), True, "en or zh"),

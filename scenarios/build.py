@@ -6,6 +6,10 @@ constant's declared range, the scenario file's name. `model_parameters` turns a 
 into the constants of one run (overrides, then the levers' time profiles); `lever_table`
 is what a run records and reports as the levers it actually used.
 
+`world_config` types and checks the outside world (scenarios/world/<name>.yaml) against the
+model; `world_samples` draws it, reproducibly for a seed (Latin hypercube or independent
+draws), and `world_values` maps the draws to the constants they set.
+
 `info` is the model's metadata (`innosd.model.info.model_info`); the lever naming rule is
 `innosd.model.info`'s (lever_constant, lever_names, resolve_constant).
 """
@@ -13,10 +17,15 @@ is what a run records and reports as the levers it actually used.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from omegaconf import OmegaConf
+from scipy import stats
+from scipy.stats import qmc
 
 from innosd.errors import ConfigError, closest
 from innosd.model.info import ModelInfo, lever_constant, lever_names, resolve_constant
@@ -29,6 +38,8 @@ from innosd.scenarios.schema import (
     RunConfig,
     RunSchema,
     ScenarioConfig,
+    WorldConfig,
+    WorldUncertainty,
     typed,
 )
 
@@ -40,6 +51,10 @@ MAX_HORIZON_YEARS = 100.0
 MAX_STEPS = 400_000
 CONTROL = ("INITIAL TIME", "FINAL TIME", "TIME STEP", "SAVEPER")
 
+
+# The outside world's draws come from their own stream of the run's seed, so choosing the
+# posterior draws (`choose_draws(seed)`) is the same whether the world is sampled or held.
+WORLD_STREAM = 7
 
 def check_range(value: Any, constant_name: str, info: ModelInfo, key: str) -> float:
     const = info.constants[constant_name]
@@ -120,6 +135,96 @@ OmegaConf.register_new_resolver("innosd_run_name", lambda scenario, overrides: r
                                 replace=True)
 
 
+def world_file(option: str, config_dir: Path = CONFIG_DIR) -> str:
+    """The world file as a reader finds it (`scenarios/world/default.yaml` for the shipped one)."""
+    path = Path(config_dir) / "world" / f"{option}.yaml"
+    return f"scenarios/world/{option}.yaml" if Path(config_dir) == CONFIG_DIR else str(path)
+
+
+def world_config(raw: Any, info: ModelInfo, params: dict[str, float], where: str) -> WorldConfig:
+    """The `world` group typed and checked against the model: every constant exists, and its
+    central value (the parameter set's or the model file's) lies inside [lower, upper] and the
+    constant's declared range. Errors are one line naming `where` (the file) and the key."""
+    try:
+        world = typed(WorldConfig, raw, "world")
+        resolved = {}
+        for name, uncertainty in world.uncertainties.items():
+            key = f"world.uncertainties.{name}"
+            constants = [resolve_constant(str(c), info, f"{key}.constants[{i}]")
+                         for i, c in enumerate(uncertainty.constants)]
+            centrals = {c: float(params.get(c, info.constants[c].default)) for c in constants}
+            if len(set(centrals.values())) > 1:
+                raise ConfigError(f"{key}.constants: one draw sets them all, but their central values differ "
+                                  f"({', '.join(f'{c} = {v:g}' for c, v in centrals.items())})")
+            central = next(iter(centrals.values()))
+            if not uncertainty.lower <= central <= uncertainty.upper:
+                raise ConfigError(f"{key}: the central value {central:g} of {constants[0]!r} (model file) is outside "
+                                  f"[lower, upper] = [{uncertainty.lower:g}, {uncertainty.upper:g}]")
+            for c in constants:
+                const = info.constants[c]
+                if uncertainty.lower < const.lower or uncertainty.upper > const.upper:
+                    raise ConfigError(f"{key}: [{uncertainty.lower:g}, {uncertainty.upper:g}] leaves the declared "
+                                      f"range of {c!r} [{const.lower:g}, {const.upper:g}] ({const.units})")
+            resolved[name] = replace(uncertainty, constants=constants)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return replace(world, uncertainties=resolved)
+
+
+def central_value(uncertainty: WorldUncertainty, params: dict[str, float], info: ModelInfo) -> float:
+    constant = uncertainty.constants[0]
+    return float(params.get(constant, info.constants[constant].default))
+
+
+def world_quantiles(uncertainty: WorldUncertainty, central: float, u: np.ndarray) -> np.ndarray:
+    """Values of one uncertainty at probabilities `u` (the inverse of its distribution)."""
+    low, high = uncertainty.lower, uncertainty.upper
+    if uncertainty.distribution == "uniform":
+        return low + u * (high - low)
+    if uncertainty.distribution == "triangular":
+        return stats.triang.ppf(u, (central - low) / (high - low), loc=low, scale=high - low)
+    sd = float(uncertainty.sd)
+    return stats.truncnorm.ppf(u, (low - central) / sd, (high - central) / sd, loc=central, scale=sd)
+
+
+def world_samples(world: WorldConfig, centrals: dict[str, float], n: int, seed: int) -> pd.DataFrame:
+    """`n` draws of every uncertainty (columns: the uncertainty names, index `draw`).
+
+    The same world, n and seed give the same table; `centrals` maps each name to its central
+    value (the mode of a triangular, the mean of a normal)."""
+    names = list(world.uncertainties)
+    rng = np.random.default_rng([int(seed), WORLD_STREAM])
+    if not names:
+        return pd.DataFrame(index=pd.RangeIndex(n, name="draw"))
+    if world.sampling == "latin_hypercube":
+        u = qmc.LatinHypercube(d=len(names), seed=rng).random(n)
+    else:
+        u = rng.random((n, len(names)))
+    return pd.DataFrame({name: world_quantiles(world.uncertainties[name], centrals[name], u[:, j])
+                         for j, name in enumerate(names)}, index=pd.RangeIndex(n, name="draw"))
+
+
+def world_draws(config: RunConfig, info: ModelInfo, n: int, held: set[str] | frozenset = frozenset()) -> pd.DataFrame:
+    """The run's outside-world draws (empty columns if `uncertainty.world=central`).
+
+    An uncertainty whose constants are all in `held` (set on the command line, a lever, or
+    drawn from the posterior) is not drawn: a choice or better information wins."""
+    world = config.world
+    free = {name: u for name, u in world.uncertainties.items() if not set(u.constants) <= set(held)}
+    if config.uncertainty.world == "central" or not free:
+        return pd.DataFrame(index=pd.RangeIndex(n, name="draw"))
+    world = replace(world, uncertainties=free)
+    centrals = {name: central_value(u, config.params, info) for name, u in free.items()}
+    return world_samples(world, centrals, n, int(config.run.seed))
+
+
+def world_values(world: WorldConfig, samples: pd.DataFrame, held: set[str] | frozenset = frozenset()
+                 ) -> dict[str, np.ndarray]:
+    """Constant -> drawn values, for the uncertainties in `samples` (constants in `held` kept)."""
+    return {c: samples[name].to_numpy(dtype=float) for name in samples.columns
+            for c in world.uncertainties[name].constants if c not in held}
+
+
 def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[str, ...], info: ModelInfo,
                config_dir: Path = CONFIG_DIR) -> RunConfig:
     """Check a composed `innosd run` config against the schema and the model's declared ranges."""
@@ -141,8 +246,9 @@ def run_config(raw: dict[str, Any], choices: dict[str, Any], overrides: tuple[st
             fixed.append(resolve_constant(key[len("params."):], info, key))
 
     check_language(schema.figures.language)
+    world = world_config(schema.world, info, params, world_file(str(choices.get("world") or "default"), config_dir))
     return RunConfig(scenario, params, schema.run, tuple(overrides), parameter_set, schema.uncertainty, tuple(fixed),
-                     schema.experiment, schema.figures, run_name(scenario.name, overrides))
+                     schema.experiment, schema.figures, run_name(scenario.name, overrides), world)
 
 
 def compose_run_config(overrides: list[str], info: ModelInfo, config_dir: Path = CONFIG_DIR) -> RunConfig:

@@ -50,11 +50,13 @@ from innosd.scenarios.schema import FigureSettings, RunSettings, UncertaintySett
 # sweeper are internal modules, used here and nowhere else.
 
 USER_PARAMS_ENV = "INNOSD_PARAMS_DIR"
-RUN_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment", "figures", "hydra")
-CALIBRATE_KEYS = ("calibration", "seed", "run", "handoff", "hydra")
+RUN_KEYS = ("scenario", "params", "run", "parameter_set", "uncertainty", "experiment", "figures", "world", "hydra")
+CALIBRATE_KEYS = ("calibration", "seed", "run", "handoff", "data", "hydra")
+BACKTEST_KEYS = ("backtest", *CALIBRATE_KEYS)
 # sections whose keys are fixed: a misspelt key is named with the valid ones before Hydra refuses it
 SECTIONS = {"config": {"run": RunSettings, "uncertainty": UncertaintySettings, "figures": FigureSettings}}
-ADDABLE = {"config": ("params.", "scenario.levers."), "calibrate": ("calibration.",)}  # may add new keys
+ADDABLE = {"config": ("params.", "scenario.levers."), "calibrate": ("calibration.",),  # may add new keys
+           "backtest": ("calibration.", "backtest.exclude.")}
 
 
 # ----------------------------------------------------------------------------- where configs are
@@ -170,7 +172,7 @@ def parse_overrides(overrides: list[str], config_loader=None):
 
 def prepare_overrides(overrides: list[str], config_name: str = "config") -> list[str]:
     """Check top-level keys (one line with a suggestion) and apply the command-line conveniences."""
-    keys = RUN_KEYS if config_name == "config" else CALIBRATE_KEYS
+    keys = {"config": RUN_KEYS, "calibrate": CALIBRATE_KEYS, "backtest": BACKTEST_KEYS}[config_name]
     prepared = []
     for item, override in zip(overrides, parse_overrides(overrides)):
         key = override.key_or_group
@@ -225,11 +227,12 @@ def hydra_app(config_dir: Path = CONFIG_DIR) -> Iterator[Hydra]:
 
 def _check_files(config_name: str, job: list[str], config_dir: Path) -> None:
     """Group options exist (one line with suggestions) and every YAML file parses."""
-    defaults = {"config": {"scenario": "baseline"}, "calibrate": {"calibration": "default"}}[config_name]
+    defaults = {"config": {"scenario": "baseline", "world": "default"},
+                "calibrate": {"calibration": "default"}, "backtest": {"calibration": "backtest"}}[config_name]
     chosen = dict(defaults)
     for override in parse_overrides(job):
         key = override.key_or_group
-        if key in ("scenario", "params", "experiment", "calibration") and not override.is_delete():
+        if key in ("scenario", "params", "experiment", "calibration", "world") and not override.is_delete():
             chosen[key] = override.get_value_element_as_str()
     files = [Path(config_dir) / f"{config_name}.yaml"]
     for group, option in chosen.items():

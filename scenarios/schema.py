@@ -28,6 +28,9 @@ from innosd.errors import ConfigError, closest
 from innosd.model.backends import BACKENDS  # run.backend: the PySD reference or the compiled core
 from innosd.model.info import LEVER_SUFFIXES
 UNCERTAINTY_MODES = ("auto", "none", "posterior")
+WORLD_MODES = ("sample", "central")          # uncertainty.world: draw the outside world, or hold it central
+WORLD_SAMPLING = ("latin_hypercube", "independent")
+WORLD_DISTRIBUTIONS = ("uniform", "triangular", "normal")
 SCHEDULERS = ("local", "cluster")    # or a Dask scheduler address tcp://HOST:PORT
 EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search", "discovery")
 LEVER_FIELDS = tuple(LEVER_SUFFIXES)  # a lever's settings: change, start, ramp_years
@@ -187,17 +190,77 @@ class FigureSettings:
 @dataclass(frozen=True)
 class UncertaintySettings:
     """`mode`: none (point estimate), posterior (draws, error if none) or auto (posterior if
-    the parameter set has draws); `draws`: how many posterior draws (null: all of them)."""
+    the parameter set has draws); `draws`: how many posterior draws (null: all of them);
+    `world`: sample (one outside-world draw beside each posterior draw) or central (the
+    outside world held at the model file's values)."""
 
     mode: str
     draws: Optional[int]
+    world: str
+    decomposition: Optional[list[int]]  # [posterior draws, world draws] of the variance-share grid; null: none
 
     def check(self, key: str) -> None:
         if self.mode not in UNCERTAINTY_MODES:
             raise ConfigError(f"{key}.mode: unknown mode {self.mode!r}{closest(self.mode, UNCERTAINTY_MODES)}; "
                               f"valid modes: {', '.join(UNCERTAINTY_MODES)}")
+        if self.world not in WORLD_MODES:
+            raise ConfigError(f"{key}.world: unknown setting {self.world!r}{closest(self.world, WORLD_MODES)}; "
+                              f"valid settings: {', '.join(WORLD_MODES)}")
+        if self.decomposition is not None and (len(self.decomposition) != 2 or min(self.decomposition) < 2):
+            raise ConfigError(f"{key}.decomposition: {self.decomposition!r} is not [posterior draws, world draws], "
+                              "each at least 2 (or null for no decomposition)")
         if self.draws is not None and self.draws < 1:
             raise ConfigError(f"{key}.draws: {self.draws!r} is not a positive integer (or null for all)")
+
+
+@dataclass(frozen=True)
+class WorldUncertainty:
+    """One outside-world assumption (EMA's uncertainty X): the model constant(s) it sets and
+    how it is drawn around its central value, the model file's value of those constants
+    (where the .mdl states its source). `distribution`: uniform on [lower, upper],
+    triangular with its mode at the central value, or normal (mean the central value,
+    `sd`) truncated to [lower, upper]. `source`/`quote`: the evidence for the range."""
+
+    constants: list[str]
+    unit: str
+    distribution: str
+    lower: float
+    upper: float
+    source: str
+    quote: str
+    sd: Optional[float] = None  # normal only
+
+    def check(self, key: str) -> None:
+        if self.distribution not in WORLD_DISTRIBUTIONS:
+            raise ConfigError(f"{key}.distribution: unknown distribution {self.distribution!r}"
+                              f"{closest(self.distribution, WORLD_DISTRIBUTIONS)}; valid distributions: "
+                              f"{', '.join(WORLD_DISTRIBUTIONS)}")
+        if not self.lower < self.upper:
+            raise ConfigError(f"{key}: lower {self.lower:g} is not below upper {self.upper:g}")
+        if (self.distribution == "normal") != (self.sd is not None):
+            raise ConfigError(f"{key}.sd: a normal distribution needs `sd` (> 0), the others take none")
+        if self.sd is not None and not self.sd > 0:
+            raise ConfigError(f"{key}.sd: {self.sd:g} is not positive")
+        if not self.constants:
+            raise ConfigError(f"{key}.constants: name at least one model constant")
+        if not self.source.strip() or not self.quote.strip():
+            raise ConfigError(f"{key}: every outside-world assumption needs its `source` and `quote`")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """`scenarios/world/<name>.yaml`: the outside world as named uncertainties, sampled
+    beside the posterior draws (`sampling`: latin_hypercube or independent draws)."""
+
+    name: str
+    description: str
+    sampling: str
+    uncertainties: dict[str, WorldUncertainty]
+
+    def check(self, key: str) -> None:
+        if self.sampling not in WORLD_SAMPLING:
+            raise ConfigError(f"{key}.sampling: unknown sampling {self.sampling!r}"
+                              f"{closest(self.sampling, WORLD_SAMPLING)}; valid choices: {', '.join(WORLD_SAMPLING)}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +286,7 @@ class RunSchema:
     parameter_set: dict[str, Any]
     uncertainty: UncertaintySettings
     figures: FigureSettings
+    world: dict[str, Any]      # the `world` group; typed by WorldConfig in innosd.scenarios.build (names its file)
     experiment: Optional[dict[str, Any]] = None  # the optional `+experiment=NAME` group; typed by its schema
 
 
@@ -240,6 +304,7 @@ class RunConfig:
     experiment: Optional[dict[str, Any]]
     figures: FigureSettings
     name: str                               # the run's name: scenario plus what the overrides change
+    world: WorldConfig                      # the outside world's uncertainties (constants: model names)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -387,6 +452,11 @@ class HandoffSettings:
 
 
 @dataclass(frozen=True)
+class CalibrationDataSettings:
+    until_year: Optional[int]  # only observations up to this year enter (null: the window alone decides)
+
+
+@dataclass(frozen=True)
 class CalibrateSchema:
     """The composed `scenarios/calibrate.yaml` of `innosd calibrate`."""
 
@@ -394,6 +464,29 @@ class CalibrateSchema:
     seed: int
     run: CalibrateRunSettings
     handoff: HandoffSettings
+    data: CalibrationDataSettings
+
+
+# ----------------------------------------------------------------------------- innosd backtest
+
+@dataclass(frozen=True)
+class BacktestSettings:
+    """The `backtest` section of `scenarios/backtest.yaml` (the rest is calibrate.yaml's)."""
+
+    until: int
+    draws: int
+    scenario: str
+    world: str                # sample | central
+    band: float               # central predictive band scored, e.g. 0.9
+    exclude: dict[str, str]   # indicator -> why it is not scored
+
+    def check(self, key: str) -> None:
+        _positive_int(self.draws, f"{key}.draws")
+        if self.world not in WORLD_MODES:
+            raise ConfigError(f"{key}.world: unknown setting {self.world!r}{closest(self.world, WORLD_MODES)}; "
+                              f"valid settings: {', '.join(WORLD_MODES)}")
+        if not 0 < self.band < 1:
+            raise ConfigError(f"{key}.band: {self.band:g} is not a probability between 0 and 1")
 
 
 def register_schemas() -> None:
@@ -401,6 +494,7 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     for name, node in (("run", RunSettings), ("uncertainty", UncertaintySettings), ("figures", FigureSettings),
                        ("scenario", ScenarioConfig), ("lever", LeverSetting), ("calibrate", CalibrateSchema),
+                       ("world", WorldConfig),
                        *EXPERIMENT_SCHEMAS.items()):
         store.store(group="schema", name=name, node=node)
 

@@ -23,6 +23,7 @@ REQUIRED_EXTRA = {
     "calibration": {"calibration": "default"},
     "validation": {},
     "report": {"inputs": ["outputs/run"], "language": "en"},
+    "backtest": {"until": 2015, "draws": 200, "world": {"name": "default", "mode": "sample"}},
 }
 
 

@@ -45,6 +45,8 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
         sections.section_discovery(report, found)
         sections.section_calibration(report, found)
         sections.section_validation(report, found)
+        sections.section_bands(report, found)
+        sections.section_backtest(report, found)
         sections.section_structure(report, found)
         sections.section_provenance(report, found)
         sections.section_data(report, observations, targets)

@@ -28,7 +28,11 @@ PLAIN_TABLES = {"projections": rundir.PROJECTIONS_FILE, "attainment": rundir.ATT
                 "sobol": rundir.SOBOL_FILE, "morris": rundir.MORRIS_FILE, "parameters": rundir.PARAMETERS_FILE,
                 "validation": rundir.VALIDATION_CSV_FILE, "candidates": rundir.POLICY_CANDIDATES_FILE,
                 "joint": rundir.JOINT_ATTAINMENT_FILE, "robustness": rundir.ROBUSTNESS_FILE,
-                "prim_boxes": rundir.PRIM_BOXES_FILE}
+                "prim_boxes": rundir.PRIM_BOXES_FILE,
+                "variance_shares": rundir.VARIANCE_SHARES_FILE, "backtest": rundir.BACKTEST_FILE,
+                "backtest_points": rundir.BACKTEST_POINTS_FILE}
+# a sweep's table repeats its runs' tables: shown once per row identity
+VARIANCE_SHARES_KEYS = ["scenario", "indicator", "year"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,12 @@ class Inputs:
     calibration_summary: str | None = None
     validation_md: str | None = None
     validation: pd.DataFrame | None = None
+    variance_shares: pd.DataFrame | None = None   # parameters vs outside world (variance_shares.csv)
+    world: pd.DataFrame | None = None             # the outside-world draws of the first folder with them
+    world_config: dict | None = None              # that folder's `world` config (the uncertainties)
+    backtest: pd.DataFrame | None = None
+    backtest_points: pd.DataFrame | None = None
+    backtest_folder: RunFolder | None = None
     sources: dict[str, list[Path]] = field(default_factory=dict)  # table -> folders it came from
     left_out: dict[str, LeftOut] = field(default_factory=dict)    # table -> rows not shown and why
 
@@ -174,6 +184,11 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
             inputs.policy_best = folder.text(rundir.POLICY_BEST_FILE)
         if folder.has(rundir.POLICY_SUMMARY_FILE) and inputs.policy_summary is None:
             inputs.policy_summary = json.loads(folder.text(rundir.POLICY_SUMMARY_FILE))
+        if folder.has(rundir.WORLD_FILE) and inputs.world is None and folder.kind != "backtest":
+            inputs.world = folder.table(rundir.WORLD_FILE)
+            inputs.world_config = folder.config.get("world") if isinstance(folder.config.get("world"), dict) else None
+        if folder.has(rundir.BACKTEST_FILE) and inputs.backtest_folder is None:
+            inputs.backtest_folder = folder
     # deterministic runs fill in scenarios that no ensemble covers
     for folder in folders:
         if not folder.has(rundir.PROJECTIONS_FILE):
@@ -194,4 +209,7 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
     inputs.fit = _concat(tables.get("fit", []))
     inputs.parameters = _concat(tables.get("parameters", []), ["parameter"])
     inputs.validation = _concat(tables.get("validation", []))
+    inputs.variance_shares = _concat(tables.get("variance_shares", []), VARIANCE_SHARES_KEYS)
+    inputs.backtest = _concat(tables.get("backtest", [])[:1])  # one backtest: the first folder given
+    inputs.backtest_points = _concat(tables.get("backtest_points", [])[:1])
     return inputs

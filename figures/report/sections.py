@@ -24,6 +24,7 @@ from innosd.figures.plots import HIGHLIGHT_YEARS
 from innosd.figures.report.html import Report, esc, fmt, markdown_html
 from innosd.figures.report.inputs import Inputs
 from innosd.figures.report.summary import section_summary, short  # noqa: F401 (one module per section)
+from innosd.figures.report.uncertainty import section_backtest, section_bands  # noqa: F401 (sections of HEADINGS)
 from innosd.figures.structure import read_structure
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import KEY_INDICATORS

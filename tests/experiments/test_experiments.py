@@ -155,10 +155,16 @@ def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_p
     assert rd["median"].nunique() == 2
     assert pd.read_csv(sweep / "attainment.csv")["scenario"].nunique() == 2
     for run in runs:
-        assert {"results.nc", "targets.csv", "projections.csv", "attainment.csv", "ensemble.nc"} <= \
-            {p.name for p in (sweep / run).iterdir()}
+        assert {"results.nc", "targets.csv", "projections.csv", "attainment.csv", "ensemble.nc", "world.csv",
+                "variance_shares.csv"} <= {p.name for p in (sweep / run).iterdir()}
         meta = json.loads((sweep / run / "metadata.json").read_text())
-        assert meta["uncertainty"] == {"mode": "posterior", "draws": 5}
+        assert meta["uncertainty"] == {"mode": "posterior", "draws": 5, "world": "default", "world_mode": "sample",
+                                       "world_sampling": "latin_hypercube",
+                                       "world_uncertainties": ["gdp_growth", "population_growth",
+                                                               "cost_per_fte_growth", "price_growth"]}
+        world = pd.read_csv(sweep / run / "world.csv")
+        pd.testing.assert_frame_equal(world, pd.read_csv(sweep / runs[0] / "world.csv"))  # common draws
+        assert len(world) == 5
         assert meta["parameter_set"]["name"] == "calibrated"
     assert not (tmp_path / "out" / ".chunks").exists()  # chunks removed once outputs exist
 

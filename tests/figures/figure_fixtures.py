@@ -106,3 +106,44 @@ def write_posterior_nc(path) -> None:
     posterior = {name.replace(" ", "_"): rng.normal(0.05 + 0.04 * i, 0.01, (2, 50)) for i, name in
                  enumerate(PARAMETERS)}
     az.from_dict(posterior=posterior).to_netcdf(str(path))
+
+
+def make_variance_shares() -> pd.DataFrame:
+    """variance_shares.csv: the outside world's share grows with the horizon."""
+    rows = []
+    for scenario in SCENARIOS:
+        for indicator, variable, _, start, growth in INDICATORS:
+            for year in YEARS:
+                world = 0.6 * (year - 2013) / (YEARS[-1] - 2013)
+                rows.append({"scenario": scenario, "indicator": indicator, "model_variable": variable,
+                             "year": int(year), "grid_median": start * (1 + growth) ** (year - 2013),
+                             "grid_sd": 0.1 * start, "share_parameters": 0.95 - world, "share_world": world,
+                             "share_interaction": 0.05, "parameter_draws": 40, "world_draws": 25})
+    return pd.DataFrame(rows)
+
+
+WORLD_CONFIG = {"name": "default", "description": "test world", "sampling": "latin_hypercube",
+                "uncertainties": {"gdp_growth": {"constants": ["gdp growth after 2016"], "unit": "1/Year",
+                                                 "distribution": "triangular", "lower": 0.04, "upper": 0.085,
+                                                 "source": "plan", "quote": "6%左右"}}}
+
+
+def make_world(n: int = 20) -> pd.DataFrame:
+    return pd.DataFrame({"draw": np.arange(n), "gdp_growth": np.linspace(0.045, 0.08, n)})
+
+
+def make_backtest_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(backtest_points.csv, backtest.csv) scored by the backtest's own functions on made-up draws."""
+    from innosd.experiments.backtest import score_points, score_table
+
+    points = pd.DataFrame({"indicator": ["high_tech_enterprises", "incubators", "incubators_new"],
+                           "model_variable": ["high tech enterprises", "incubators", "incubators new annual"],
+                           "year": [2016, 2016, 2016], "base_year": 2015, "observed": [4742.0, 192.0, 73.0],
+                           "observed_base": [1919.0, 119.0, np.nan], "sigma": [0.05, 0.05, 0.1],
+                           "source": "seed 002"})
+    rng = np.random.default_rng(1)
+    levels = np.array([4500.0, 180.0, 60.0]) * np.exp(0.1 * rng.standard_normal((200, 3)))
+    base = np.array([1900.0, 120.0, 40.0]) * np.ones((200, 3))
+    predictive = levels * np.exp(points["sigma"].to_numpy() * rng.standard_normal(levels.shape))
+    scored = score_points(points, levels, base, predictive, 0.9)
+    return scored, score_table(scored)

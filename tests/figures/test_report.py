@@ -61,6 +61,8 @@ def write_experiment(folder: Path) -> Path:
     fx.make_sobol().to_csv(folder / "sobol.csv", index=False)
     fx.make_morris().to_csv(folder / "morris.csv", index=False)
     fx.make_candidates().to_csv(folder / "policy_candidates.csv", index=False)
+    fx.make_variance_shares().to_csv(folder / "variance_shares.csv", index=False)
+    fx.make_world().to_csv(folder / "world.csv", index=False)
     (folder / "policy_best.yaml").write_text("name: cheapest\nlevers:\n  incubator: {change: 0.5}\n")
     pd.DataFrame({"scenario": ["baseline", "fiscal_doubling"], "year": 2025, "targets": 1,
                   "requirements": "rd_intensity@2025 >= 0.034", "probability": [0.795, 0.985],
@@ -78,7 +80,7 @@ def write_experiment(folder: Path) -> Path:
                   "lower": [0.015, -0.35], "upper": [0.04, 0.19], "coverage": 0.6, "density": 0.5, "mass": 0.2,
                   "cases": 100, "runs": 200, "restricted": True}).to_csv(folder / "prim_boxes.csv", index=False)
     write_metadata(folder, "experiment", seed=0, command="innosd run +experiment=projections",
-                   recorded={"git_commit": "abc123"},
+                   recorded={"git_commit": "abc123"}, config={"world": fx.WORLD_CONFIG},
                    extra={"experiment": "projections", "parameter_set": {"name": "calibrated"}})
     return folder
 
@@ -103,6 +105,17 @@ def write_validation(folder: Path) -> Path:
     return folder
 
 
+def write_backtest(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    points, scores = fx.make_backtest_tables()
+    points.to_csv(folder / "backtest_points.csv", index=False)
+    scores.to_csv(folder / "backtest.csv", index=False)
+    write_metadata(folder, "backtest", seed=0, command="innosd backtest", recorded={"git_commit": "abc123"},
+                   extra={"until": 2015, "draws": 200, "world": {"name": "default", "mode": "sample"},
+                          "scenario": "baseline", "calibration": "backtest"})
+    return folder
+
+
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory):
     """One report from all four kinds of folder (built once: it is the slow part)."""
@@ -111,7 +124,7 @@ def full_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("outputs")
     folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
                write_experiment(root / "experiment"), write_calibration(root / "calibration"),
-               write_validation(root / "validation")]
+               write_validation(root / "validation"), write_backtest(root / "backtest")]
     has_chromium = pdf.find_chromium() is not None
     out = build_report([root / "run", *folders[1:]], out_dir=root / "reports", pdf=has_chromium)
     return out, folders, has_chromium
@@ -131,7 +144,8 @@ def test_report_has_every_section_and_figure(full_report):
     # baseline is both in the deterministic run and in the experiment: shown once, no developer note about it
     assert "rows of projections" not in page
     expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
-                "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram"}
+                "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram",
+                "variance_shares", "backtest"}
     stems = {p.stem for p in (out / "figures").iterdir()}
     assert stems == expected
     for stem in expected:
@@ -158,6 +172,17 @@ def test_report_tables_and_provenance(full_report):
     assert meta["table_sources"]["projections"][0] == str(folders[1])
 
 
+def test_report_says_where_bands_come_from_and_how_the_backtest_scored(full_report):
+    out, folders, _ = full_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "40 posterior draws x 25 outside-world draws" in page  # the grid of variance_shares.csv
+    assert "<td>gdp growth after 2016</td>" in page and "0.04675–0.07825" in page  # constants, p05–p95 of draws
+    assert "Calibrated with the observations up to 2015 only" in page
+    scores = pd.read_csv(folders[-1] / "backtest.csv")
+    assert scores["indicator"].iloc[-1] == "all" and 0 <= scores["coverage"].iloc[-1] <= 1
+    assert "every scored observation" in page
+
+
 def test_report_images_load_in_chromium(full_report, tmp_path):
     """Open the HTML in headless Chromium and record every image's decoded width in the DOM."""
     out, _, has_chromium = full_report
@@ -179,7 +204,7 @@ def test_report_images_load_in_chromium(full_report, tmp_path):
     widths = re.search(r'data-widths="([\d,]*)"', dom)
     assert count and widths, "the page's load handler did not run"
     widths = [int(w) for w in widths.group(1).split(",") if w]
-    assert int(count.group(1)) == len(widths) == 9
+    assert int(count.group(1)) == len(widths) == 11  # the nine figures plus variance_shares and backtest
     assert all(w > 100 for w in widths), f"images that did not load: {widths}"
     assert 'data-sorted="asc"' in dom  # clicking a header sorts the table
 

@@ -160,7 +160,7 @@ def test_plain_run_and_lever_sweep_write_projections_when_draws_exist(cli, tmp_p
         meta = json.loads((sweep / run / "metadata.json").read_text())
         assert meta["uncertainty"] == {"mode": "posterior", "draws": 5, "world": "default", "world_mode": "sample",
                                        "world_sampling": "latin_hypercube",
-                                       "world_uncertainties": ["gdp_growth", "population_growth",
+                                       "world_uncertainties": ["gdp_growth", "gdp_growth_plan", "population_growth",
                                                                "cost_per_fte_growth", "price_growth"]}
         world = pd.read_csv(sweep / run / "world.csv")
         pd.testing.assert_frame_equal(world, pd.read_csv(sweep / runs[0] / "world.csv"))  # common draws

@@ -7,7 +7,6 @@ compiled core fills the other constants with their model-file defaults.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +55,12 @@ def posterior_draws(config: RunConfig) -> pd.DataFrame | None:
     wanted = config.uncertainty.draws
     if wanted is not None and wanted > len(draws):
         # asked for on the command line: an error (silently using fewer would record a count never
-        # used); the YAML's default is an upper limit: every draw of a smaller set, said on stderr
-        # (metadata.json records the draws used)
+        # used); the YAML's default is an upper limit: every draw of a smaller set, recorded in
+        # metadata.json (uncertainty.draws). No stderr note here: it would come before a config
+        # error found later (a mistyped lever) and make that error two lines
         if any(o.lstrip("+").startswith("uncertainty.draws=") for o in config.overrides):
             raise ConfigError(f"uncertainty.draws: {wanted} draws asked for but {path} holds {len(draws)}; "
                               f"choose at most {len(draws)} (or null for all of them)")
-        print(f"innosd: parameter set {ps.name!r} holds {len(draws)} posterior draws, fewer than "
-              f"uncertainty.draws={wanted}; using all {len(draws)}", file=sys.stderr)
     if wanted is not None and wanted < len(draws):
         draws = choose_draws(draws, wanted, config.run.seed, path)
 

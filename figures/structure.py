@@ -86,13 +86,19 @@ def _term_name(ast) -> str:
     return type(ast).__name__.replace("Structure", "").lower()
 
 
-def read_structure(mdl_path: Path) -> Structure:
-    """Stocks, flows and sectors of a Vensim model file (parsed once per file version)."""
+def _file_version(mdl_path: Path) -> tuple[Path, int, int]:
+    """(resolved path, mtime in ns, size): the key of the per-file caches below, so an edited
+    model file is parsed again."""
     mdl_path = Path(mdl_path)
     if not mdl_path.is_file():
         raise ModelError(f"{mdl_path}: no such model file")
     stat = mdl_path.stat()
-    return _read_structure(mdl_path.resolve(), stat.st_mtime_ns, stat.st_size)
+    return mdl_path.resolve(), stat.st_mtime_ns, stat.st_size
+
+
+def read_structure(mdl_path: Path) -> Structure:
+    """Stocks, flows and sectors of a Vensim model file (parsed once per file version)."""
+    return _read_structure(*_file_version(mdl_path))
 
 
 @functools.lru_cache(maxsize=8)
@@ -179,11 +185,7 @@ def _references(node, found: set[str]) -> set[str]:
 
 def dependencies(mdl_path: Path) -> dict[str, set[str]]:
     """Every variable (name as written) -> the variables its equation uses (names as written)."""
-    mdl_path = Path(mdl_path)
-    if not mdl_path.is_file():
-        raise ModelError(f"{mdl_path}: no such model file")
-    stat = mdl_path.stat()
-    return _dependencies(mdl_path.resolve(), stat.st_mtime_ns, stat.st_size)
+    return _dependencies(*_file_version(mdl_path))
 
 
 @functools.lru_cache(maxsize=8)

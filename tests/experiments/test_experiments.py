@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from innosd.model import compile_model
 from innosd.scenarios import CONFIG_DIR, build, compose
 from innosd.scenarios.levers import lever_docs
 from innosd.scenarios.schema import experiment_settings
+from tests.config_copy import scenarios_with_draws
 
 N_DRAWS = 12
 # Draws are plain floats written to CSV and read back: 17 significant digits round-trip
@@ -36,19 +36,13 @@ COST_RTOL = 1e-9  # the same Euler sums in another order: round-off only
 @pytest.fixture(scope="module")
 def config_dir(tmp_path_factory):
     """A copy of scenarios/ with a calibrated parameter set written through the hand-off API."""
-    root = tmp_path_factory.mktemp("cfg") / "scenarios"
-    shutil.copytree(CONFIG_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    for stale in (root / "params").glob("calibrated*"):
-        stale.unlink()
     rng = np.random.default_rng(7)
     n = 40
     draws = pd.DataFrame({"hte exit rate": rng.uniform(0.03, 0.07, n),
                           "tech firm birth base": rng.normal(14000, 1500, n),
                           "rd per hte": rng.uniform(0.04, 0.08, n)})
-    write_parameter_set(ParameterSet("calibrated", draws.median().to_dict(), "posterior median", None,
-                                     {"run_dir": "outputs/calibration/2026-11-22/00-00-00_test", "seed": 0}),
-                        draws, root / "params")
-    return root
+    return scenarios_with_draws(tmp_path_factory, draws,
+                                {"run_dir": "outputs/calibration/2026-11-22/00-00-00_test", "seed": 0})
 
 
 @pytest.fixture()

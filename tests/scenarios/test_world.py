@@ -5,20 +5,18 @@ gives one line naming the file and key, and the variance shares of a band are pr
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from innosd.calibration.data import load_observations, load_targets
-from innosd.calibration.handoff import ParameterSet, write_parameter_set
 from innosd.experiments import bands
 from innosd.experiments import ensemble as ens
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import model_indicators
 from innosd.model.info import model_info
-from innosd.scenarios import CONFIG_DIR, build
+from innosd.scenarios import build
+from tests.config_copy import scenarios_with_draws
 
 from innosd.errors import ConfigError
 
@@ -35,16 +33,10 @@ def info():
 @pytest.fixture(scope="module")
 def config_dir(tmp_path_factory):
     """scenarios/ with a small calibrated parameter set (draws of two free constants)."""
-    root = tmp_path_factory.mktemp("cfg") / "scenarios"
-    shutil.copytree(CONFIG_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    for stale in (root / "params").glob("calibrated*"):
-        stale.unlink()
     rng = np.random.default_rng(3)
     draws = pd.DataFrame({"hte exit rate": rng.uniform(0.03, 0.07, 80),
                           "tech firm birth base": rng.normal(14000, 1500, 80)})
-    write_parameter_set(ParameterSet("calibrated", draws.median().to_dict(), "posterior median", None,
-                                     {"run_dir": "test", "seed": 0}), draws, root / "params")
-    return root
+    return scenarios_with_draws(tmp_path_factory, draws, {"run_dir": "test", "seed": 0})
 
 
 def compose(config_dir, info, *overrides):

@@ -44,11 +44,11 @@ FIRST_SHOWN_PLAN_YEAR = 2017  # targets before the calibration data end (2016) a
 _engines: dict[tuple, WhatIf] = {}
 
 
-def engine_for(params: str, draws: int, seed: int, config_dir: Path) -> WhatIf:
-    """One engine per (parameter set, draws, seed), shared by the tabs (it holds no page state)."""
-    key = (params, int(draws), int(seed), str(config_dir))
+def engine_for(params: str, draws: int, seed: int, config_dir: Path, world: str = "sample") -> WhatIf:
+    """One engine per (parameter set, draws, seed, outside world), shared by the tabs (it holds no page state)."""
+    key = (params, int(draws), int(seed), str(config_dir), world)
     if key not in _engines:
-        _engines[key] = WhatIf(params, draws, seed, config_dir)
+        _engines[key] = WhatIf(params, draws, seed, config_dir, world)
     return _engines[key]
 
 
@@ -78,6 +78,10 @@ class PlanPage:
                                                options=compose.options("params", self.config_dir), value=params)
         self.draws_select = pn.widgets.Select(label=text("app_draws", language),
                                               options=sorted({*DRAW_CHOICES, int(draws)}), value=int(draws))
+        self.world_select = pn.widgets.RadioButtonGroup(
+            label=text("app_world", language), value="sample",
+            options={text("app_world_sample", language): "sample", text("app_world_central", language): "central"})
+        self.world_list = pn.pane.HTML(self._world_html(), width=300)
         ids = [i.id for i in self.engine.indicators]
         self.indicator_select = pn.widgets.MultiChoice(
             label=text("app_indicators", language), value=[i for i in DEFAULT_INDICATORS if i in ids],
@@ -128,6 +132,7 @@ class PlanPage:
                 widget.param.watch(self._changed, "value_throttled")
         self.params_select.param.watch(self._engine_changed, "value")
         self.draws_select.param.watch(self._engine_changed, "value")
+        self.world_select.param.watch(self._engine_changed, "value")
         self.indicator_select.param.watch(self._indicators_changed, "value")
         self.language_select.param.watch(self._language_changed, "value")
         self.save_button.on_click(self._save)
@@ -177,7 +182,8 @@ class PlanPage:
     def _engine_changed(self, *_events) -> None:
         try:
             self.engine = engine_for(self.params_select.value, int(self.draws_select.value), self.engine.seed,
-                                     self.config_dir)
+                                     self.config_dir, self.world_select.value)
+            self.world_list.object = self._world_html()
         except InnosdError as err:
             self.fail(str(err))
             return
@@ -193,6 +199,9 @@ class PlanPage:
             for setting, widget in settings.items():
                 widget.label = self._slider_title(setting, self.engine.controls[lever][setting].constant)
         self.indicator_select.options = {indicator_label(i.id, self.language): i.id for i in self.engine.indicators}
+        self.world_select.options = {text("app_world_sample", self.language): "sample",
+                                     text("app_world_central", self.language): "central"}
+        self.world_list.object = self._world_html()
         self.view_root[:] = self._sections()
         self._build_fans()
         self.diagram.object = self._diagram_figure()
@@ -392,6 +401,15 @@ class PlanPage:
 
     # ------------------------------------------------------------------ layout
 
+    def _world_html(self) -> str:
+        """The outside-world assumptions the runs draw (or hold at the model file's values)."""
+        lang = self.language
+        rows = "".join(f"<li>{html.escape(name.replace('_', ' '))}: {u.lower:g} to {u.upper:g} {html.escape(u.unit)}"
+                       f" ({html.escape(u.distribution)})</li>" for name, u in self.engine.world_assumptions())
+        held = self.engine.world_mode != "sample"
+        note = text("app_world_held" if held else "app_world_drawn", lang)
+        return f"<b>{html.escape(text('app_world', lang))}</b><br><small>{html.escape(note)}<ul>{rows}</ul></small>"
+
     def _lever_cards(self) -> list:
         cards = []
         for lever, settings in self.sliders.items():
@@ -403,7 +421,8 @@ class PlanPage:
 
     def _sections(self) -> list:
         lang = self.language
-        sidebar = pn.Column(self.language_select, self.params_select, self.draws_select, self.indicator_select,
+        sidebar = pn.Column(self.language_select, self.params_select, self.draws_select, self.world_select,
+                            self.world_list, self.indicator_select,
                             pn.pane.HTML(f"<h3>{text('app_levers', lang)}</h3>"), self.reset_button,
                             *self._lever_cards(), width=330)
         save = pn.Column(pn.pane.HTML(f"<h3>{text('app_save_title', lang)}</h3>"), self.save_name,

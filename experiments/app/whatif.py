@@ -42,7 +42,7 @@ from innosd.model.results import year_end_time
 from innosd.rundir import atomic_write_text
 from innosd.scenarios import CONFIG_DIR, build
 from innosd.scenarios.levers import LeverDoc, lever_docs
-from innosd.scenarios.schema import LEVER_FIELDS, RunConfig
+from innosd.scenarios.schema import LEVER_FIELDS, RunConfig, WorldUncertainty
 
 # A scenario is chosen by its file name on the command line (`scenario=NAME`): letters,
 # digits, '_' and '-', starting with a letter or digit; no dots or path separators.
@@ -103,12 +103,14 @@ class WhatIf:
     """One page's model, parameter set and draws; evaluates lever mixes against the baseline."""
 
     def __init__(self, params: str = "calibrated", draws: int = 200, seed: int = 0,
-                 config_dir: Path = CONFIG_DIR):
+                 config_dir: Path = CONFIG_DIR, world: str = "sample"):
         self.config_dir = Path(config_dir)
         self.info = model_info(MODEL_FILE)
+        # world: sample (one outside-world draw beside each posterior draw, as `innosd run`) or
+        # central (held at the model file's values): the schema checks the choice
         self.base: RunConfig = build.compose_run_config(
             [f"scenario={BASELINE}", f"params={params}", f"uncertainty.draws={int(draws)}", f"run.seed={int(seed)}",
-             "run.progress=false"], self.info, self.config_dir)
+             f"uncertainty.world={world}", "run.progress=false"], self.info, self.config_dir)
         self.controls = lever_controls(self.info)
         self.posterior = ens.posterior_draws(self.base)  # None: the parameter set has no draws (one run)
         self.observations = load_observations()
@@ -135,6 +137,14 @@ class WhatIf:
     @property
     def seed(self) -> int:
         return int(self.base.run.seed)
+
+    @property
+    def world_mode(self) -> str:
+        return str(self.base.uncertainty.world)
+
+    def world_assumptions(self) -> list[tuple[str, WorldUncertainty]]:
+        """The outside world's named uncertainties (scenarios/world/), as the runs draw them."""
+        return sorted(self.base.world.uncertainties.items())
 
     def scenario_config(self, levers: dict[str, dict[str, float]], name: str = PAGE_SCENARIO,
                         description: str = "what-if page") -> RunConfig:
@@ -198,7 +208,8 @@ class WhatIf:
     def command_for(self, name: str) -> str:
         """The command that reproduces the page's numbers for a saved scenario."""
         return (f"innosd run +experiment=attainment experiment.scenarios=[{name}] params={self.parameter_set} "
-                f"uncertainty.draws={int(self.base.uncertainty.draws)} run.seed={self.seed}")
+                f"uncertainty.draws={int(self.base.uncertainty.draws)} run.seed={self.seed}"
+                + ("" if self.world_mode == "sample" else f" uncertainty.world={self.world_mode}"))
 
     def scenario_yaml(self, name: str, description: str, levers: dict[str, dict[str, float]]) -> str:
         """The scenario file's text: the moved levers with every setting (start and ramp as shown)."""

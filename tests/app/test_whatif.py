@@ -140,3 +140,30 @@ def test_any_vensim_model_gets_a_slider_per_constant_with_a_declared_range():
     page.recompute()
     assert page.alert.visible and "outside the declared range" in page.alert.object
     assert slider.value == 5.0
+
+
+def test_the_outside_world_is_drawn_or_held_and_the_page_says_which(engine, app_config_dir, configs_here, tmp_path,
+                                                                     capsys):
+    from innosd.experiments.app.page import PlanPage
+
+    page = PlanPage("calibrated", engine.base.uncertainty.draws, engine.seed, "en", app_config_dir)
+    page.view()
+    assert engine.world_mode == "sample"
+    for name, _ in engine.world_assumptions():  # every named uncertainty is listed with its range
+        assert name.replace("_", " ") in page.world_list.object
+    page.world_select.value = "central"
+    held = page.engine
+    assert held.world_mode == "central" and "uncertainty.world=central" in held.command_for("x")
+    assert "held at the model file" in page.world_list.object.lower()
+    # holding the outside world narrows the 2025 R&D-intensity band (the economy is part of it)
+    def width(outcome):
+        table = outcome.attainment
+        row = table[(table["indicator"] == "rd_intensity") & (table["year"] == 2025)].iloc[0]
+        return row["p95"] - row["p05"]
+    assert width(held.baseline) < width(engine.baseline)
+    # and the command the page prints for a saved scenario reproduces the held numbers too
+    mix = {"talent": {"change": 1.0, "start": 2018, "ramp_years": 1.0}}
+    outcome = held.evaluate(mix)
+    held.save_scenario("app_world_held", "Talent x2 with the outside world held (test).", mix, overwrite=True)
+    written = _saved_run(held, "app_world_held", tmp_path, capsys)
+    np.testing.assert_array_equal(written["probability"].to_numpy(), outcome.attainment["probability"].to_numpy())

@@ -304,12 +304,13 @@ class PlanPage:
             before = float(base.loc[(r.indicator, r.year, r.plan)])
             rows.append(_row([f"{indicator_label(r.indicator, lang)} {r.year}",
                               f"{'≥' if r.direction == 'at_least' else '≤'} {r.target:,.4g} ({html.escape(r.status)})",
-                              html.escape(r.plan), _probability(r.probability, r.mc_se),
+                              html.escape(r.plan), _probability(r.probability, r.mc_se, (r.ci_low, r.ci_high)),
                               _delta(r.probability - before)], f'data-target="{r.indicator}@{r.year}"'))
         base_joint = self.engine.baseline.joint.set_index("year")["probability"]
         joint = [_row([f"<b>{text('app_joint', lang)} {r.year}</b> ({r.targets})",
                        html.escape(f"{text('app_binding', lang)}: {r.binding_target}"), "",
-                       _probability(r.probability, r.mc_se), _delta(r.probability - float(base_joint.loc[r.year]))],
+                       _probability(r.probability, r.mc_se, (r.ci_low, r.ci_high)),
+                       _delta(r.probability - float(base_joint.loc[r.year]))],
                       f'data-joint="{r.year}"')
                  for r in outcome.joint.itertuples(index=False) if r.year >= FIRST_SHOWN_PLAN_YEAR]
         header = _row([text("app_target", lang), "", text("app_plan", lang), text("app_probability", lang),
@@ -452,10 +453,13 @@ def _row(cells: list[str], attributes: str = "", tag: str = "td") -> str:
     return f"<tr {attributes}>{inner}</tr>"
 
 
-def _probability(p: float, mc_se: float) -> str:
+def _probability(p: float, mc_se: float, interval: tuple[float, float]) -> str:
+    """The share of draws ± its MC standard error; at 0 or 1 (standard error 0, which would read
+    as certainty) the Wilson 95% interval instead, as the report does."""
     if not np.isfinite(p):
         return "–"
-    return f"<span class='p'>{p:.3f}</span> ± {mc_se:.3f}"
+    spread = f"± {mc_se:.3f}" if mc_se > 0 else f"(95%: {interval[0]:.3f}–{interval[1]:.3f})"
+    return f"<span class='p'>{p:.3f}</span> {spread}"
 
 
 def _delta(d: float) -> str:

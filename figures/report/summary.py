@@ -39,8 +39,13 @@ def requirement_text(requirement: str, language: str) -> str:
     return f"{indicator_label(indicator, language)} {sign} {short(number * scale)} {unit} ({year})".replace("  ", " ")
 
 
-def probability_text(p: float, se: float) -> str:
-    """'0.80 ± 0.03' (share of draws ± its Monte Carlo standard error)."""
+def probability_text(p: float, se: float, interval: tuple[float, float] | None = None) -> str:
+    """'0.80 ± 0.03' (share of draws ± its Monte Carlo standard error). Where no draw (or every
+    draw) meets the targets the binomial standard error is 0, which would read as certainty;
+    the Wilson 95% interval of the joint table says how far from 0 (or 1) the odds may be:
+    '0.00 (95%: 0.00–0.02)'."""
+    if se == 0 and interval is not None:
+        return f"{p:.2f} (95%: {interval[0]:.2f}–{interval[1]:.2f})"
     return f"{p:.2f} ± {se:.2f}"
 
 
@@ -60,7 +65,8 @@ def joint_rows(joint: pd.DataFrame, language: str) -> pd.DataFrame:
             if year in by_year.index:
                 r = by_year.loc[year]
                 row[report_text("summary", "joint_column", language, year=year, n=int(r["targets"]))] = \
-                    probability_text(float(r["probability"]), float(r["mc_se"]))
+                    probability_text(float(r["probability"]), float(r["mc_se"]),
+                                     (float(r["ci_low"]), float(r["ci_high"])))
         binding = by_year.loc[SUMMARY_YEAR, "binding_target"] if SUMMARY_YEAR in by_year.index else ""
         row[report_text("summary", "binding_column", language)] = requirement_text(binding, language)
         rows.append(row)

@@ -345,3 +345,12 @@ def test_folder_file_that_is_not_a_mapping_is_one_line(tmp_path, targets, capsys
     err = capsys.readouterr().err
     assert f"{name}: expected a mapping at the top level, got list" in err and err.count("\n") == 1
     assert not (run / "report").exists()
+
+
+def test_a_probability_at_zero_or_one_shows_its_interval_not_a_zero_error():
+    from innosd.figures.report.summary import probability_text
+
+    # 0 of 200 draws: the binomial standard error is 0, the Wilson 95% interval is 0-0.019
+    assert probability_text(0.0, 0.0, (0.0, 0.0188)) == "0.00 (95%: 0.00–0.02)"
+    assert probability_text(1.0, 0.0, (0.9812, 1.0)) == "1.00 (95%: 0.98–1.00)"
+    assert probability_text(0.8, 0.03, (0.74, 0.85)) == "0.80 ± 0.03"

@@ -158,7 +158,8 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
                 columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
                 n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
                 long_compile=long_compile, fixed_params=sorted(g.fixed_params),
-                data_files={str(f): _file_digest(f) for f in sorted(g.data_files)})
+                data_files={os.path.relpath(Path(f).resolve(), path.resolve().parent): _file_digest(f)
+                            for f in sorted(g.data_files)})
     folder.mkdir(parents=True, exist_ok=True)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))
@@ -184,14 +185,18 @@ def _file_digest(path: Path) -> str | None:
         return None
 
 
-def _data_files_unchanged(folder: Path) -> bool:
+def _data_files_unchanged(folder: Path, model_path: Path) -> bool:
     """The spreadsheets/CSVs a cached model read (GET XLS/DIRECT) are still as they were:
-    the cache key covers the model file only, so a changed data file forces a rebuild."""
+    the cache key covers the model file's bytes only, so a changed data file forces a rebuild.
+    The files are recorded relative to the model's folder, as the model names them: the same
+    model text in another folder reads that folder's files (an absolute record would find the
+    first folder's file unchanged and reuse its values)."""
     try:
         recorded = json.loads((folder / "meta.json").read_text()).get("data_files", {})
     except (OSError, ValueError):
         return False
-    return all(_file_digest(Path(f)) == digest for f, digest in recorded.items())
+    here = Path(model_path).resolve().parent
+    return all(_file_digest(here / f) == digest for f, digest in recorded.items())
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -210,11 +215,11 @@ def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
         raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
     key = _key(source)
     folder = cache_dir() / key
-    if use_cache and str(folder) in _loaded and _data_files_unchanged(folder):
+    if use_cache and str(folder) in _loaded and _data_files_unchanged(folder, path):
         return _loaded[str(folder)]
     from_cache = (folder / "meta.json").exists() and \
         (folder / f"innosd_model_{key}.py").exists() and use_cache \
-        and _data_files_unchanged(folder)
+        and _data_files_unchanged(folder, path)
     if not from_cache:
         try:
             _build(path, source, key, folder)

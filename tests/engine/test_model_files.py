@@ -62,3 +62,20 @@ def test_get_direct_constants_are_parameters_reread_when_the_file_changes(tmp_pa
     model = compile_model(f)  # same model file, changed data: rebuilt, not the stale cache
     assert model.parameters.loc["k", "default"] == 4.0
     assert model.run()["s"].tolist() == [0.0, 4.0, 8.0]
+
+
+def test_the_same_model_text_in_another_folder_reads_that_folders_data(tmp_path):
+    """The cache key is the model text; a data file named relatively is the one beside the
+    model being compiled, not the one beside an earlier copy (which still exists, unchanged)."""
+    from innosd.model import compile_model
+    text = ("{UTF-8}\nk= GET DIRECT CONSTANTS('c.csv', ',', 'A1')\n~ Dmnl\n~ |\n"
+            "s= INTEG(k, 0)\n~ Dmnl\n~ |\nINITIAL TIME= 0\n~ Year\n~ |\n"
+            "FINAL TIME= 2\n~ Year\n~ |\nTIME STEP= 1\n~ Year\n~ |\nSAVEPER= 1\n~ Year\n~ |\n")
+    values = {}
+    for name, value in (("first", "3.5"), ("second", "6")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "c.csv").write_text(f"{value},7\n")
+        (folder / "m.mdl").write_text(text)
+        values[name] = float(compile_model(folder / "m.mdl").parameters.loc["k", "default"])
+    assert values == {"first": 3.5, "second": 6.0}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +42,22 @@ STEPS = {"change": 0.05, "start": 1.0, "ramp_years": 0.0625}
 DRAW_CHOICES = (50, 100, 200, 500, 1000)
 FIRST_SHOWN_PLAN_YEAR = 2017  # targets before the calibration data end (2016) are history, not odds
 
-_engines: dict[tuple, WhatIf] = {}
+# Engines kept for switching back and forth between settings. Each holds its draws' ensembles
+# (1000 draws x every lever x 2017-2035 is tens of MB), and the page offers params x draws x world
+# combinations, so the cache is bounded: least recently used goes first.
+ENGINES_KEPT = 4
+_engines: OrderedDict[tuple, WhatIf] = OrderedDict()
 
 
 def engine_for(params: str, draws: int, seed: int, config_dir: Path, world: str = "sample") -> WhatIf:
     """One engine per (parameter set, draws, seed, outside world), shared by the tabs (it holds no page state)."""
     key = (params, int(draws), int(seed), str(config_dir), world)
-    if key not in _engines:
+    if key in _engines:
+        _engines.move_to_end(key)
+    else:
         _engines[key] = WhatIf(params, draws, seed, config_dir, world)
+        while len(_engines) > ENGINES_KEPT:
+            _engines.popitem(last=False)
     return _engines[key]
 
 

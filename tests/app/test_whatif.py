@@ -167,3 +167,20 @@ def test_the_outside_world_is_drawn_or_held_and_the_page_says_which(engine, app_
     held.save_scenario("app_world_held", "Talent x2 with the outside world held (test).", mix, overwrite=True)
     written = _saved_run(held, "app_world_held", tmp_path, capsys)
     np.testing.assert_array_equal(written["probability"].to_numpy(), outcome.attainment["probability"].to_numpy())
+
+
+def test_the_engine_cache_keeps_the_most_recently_used_few(monkeypatch, tmp_path):
+    """Switching settings must not hold every engine ever built (each holds its ensembles)."""
+    from innosd.experiments.app import page
+
+    built = []
+    monkeypatch.setattr(page, "WhatIf", lambda *key: built.append(key) or object())
+    monkeypatch.setattr(page, "_engines", type(page._engines)())
+    first = page.engine_for("calibrated", 50, 0, tmp_path)
+    for draws in (100, 200, 500):
+        page.engine_for("calibrated", draws, 0, tmp_path)
+    assert page.engine_for("calibrated", 50, 0, tmp_path) is first  # reused, now the most recent
+    page.engine_for("calibrated", 1000, 0, tmp_path)  # evicts the least recently used (100 draws)
+    assert len(page._engines) == page.ENGINES_KEPT
+    page.engine_for("calibrated", 100, 0, tmp_path)
+    assert len(built) == 6  # 5 distinct settings, and 100 draws built again after its eviction

@@ -130,31 +130,43 @@ def _refuse_legacy_xmile(path: Path) -> None:
                              "Stella/iThink as XMILE 1.0")
 
 
+def _first_unreadable(reader, items, parse_one):
+    """Walk a PySD file reader section by section and item by item, parsing each item alone:
+    (the first item that fails, its error), or None. None too when the file-level split
+    itself fails, since then no single item is to blame."""
+    try:
+        reader.parse(parse_all=False)
+        for section in reader.sections:
+            section.parse(parse_all=False)
+            for item in items(section):
+                try:
+                    parse_one(section, item)
+                except Exception as err:  # noqa: BLE001 - any reader error marks this item
+                    return item, err
+    except Exception:  # noqa: BLE001 - the file-level split itself failed
+        return None
+    return None
+
+
 def _failing_xmile_variable(path: Path) -> str:
     """'line N: cannot read XMILE <tag> 'name' (...)': the first variable PySD's XMILE
     reader fails on, found by parsing the variables one at a time; '' if none fails alone."""
     from pysd.translators.xmile.xmile_file import XmileFile
     try:
-        f = XmileFile(path)
-        f.parse(parse_all=False)
-        for section in f.sections:
-            section.parse(parse_all=False)
-            for component in section.components:
-                try:
-                    component.parse(section.behaviors)
-                except Exception as err:  # noqa: BLE001 - any reader error marks this variable
-                    node = component.node
-                    per_element = node.xpath("ns:element", namespaces=component.ns)
-                    how = (f"defined element by element ({len(per_element)} <element> "
-                           "entries)" if per_element else "")
-                    what = type(err).__name__ + (f": {err}" if str(err) else "")
-                    detail = "; ".join(x for x in (how, f"PySD's reader: {what}") if x)
-                    tag = etree_local(node.tag)
-                    return (f"line {node.sourceline}: cannot read XMILE {tag} "
-                            f"{component.name!r} ({detail})")
-    except Exception:  # noqa: BLE001 - the file-level split itself failed
+        reader = XmileFile(path)
+    except Exception:  # noqa: BLE001 - not even readable as XML: no variable to name
         return ""
-    return ""
+    found = _first_unreadable(reader, lambda section: section.components,
+                              lambda section, component: component.parse(section.behaviors))
+    if found is None:
+        return ""
+    component, err = found
+    node = component.node
+    per_element = node.xpath("ns:element", namespaces=component.ns)
+    how = f"defined element by element ({len(per_element)} <element> entries)" if per_element else ""
+    what = type(err).__name__ + (f": {err}" if str(err) else "")
+    detail = "; ".join(x for x in (how, f"PySD's reader: {what}") if x)
+    return f"line {node.sourceline}: cannot read XMILE {etree_local(node.tag)} {component.name!r} ({detail})"
 
 
 def etree_local(tag: str) -> str:
@@ -166,21 +178,18 @@ def _failing_equation(path: Path) -> tuple[str, Exception] | None:
     """Re-parse a .mdl one equation at a time: (the failing equation's text, its error)."""
     from pysd.translators.vensim.vensim_element import Component
     from pysd.translators.vensim.vensim_file import VensimFile
+
+    def parse_one(_section, element) -> None:
+        parsed = element.parse()
+        if isinstance(parsed, Component):
+            parsed.parse()
+
     try:
-        f = VensimFile(path)
-        f.parse(parse_all=False)
-        for section in f.sections:
-            section.parse(parse_all=False)
-            for element in section.elements:
-                try:
-                    parsed = element.parse()
-                    if isinstance(parsed, Component):
-                        parsed.parse()
-                except Exception as err:  # noqa: BLE001 - any parser error marks this equation
-                    return element.equation, err
-    except Exception:  # noqa: BLE001 - the file-level split itself failed
+        reader = VensimFile(path)
+    except Exception:  # noqa: BLE001 - the file cannot even be read: no equation to name
         return None
-    return None
+    found = _first_unreadable(reader, lambda section: section.elements, parse_one)
+    return None if found is None else (found[0].equation, found[1])
 
 
 def _flexible(text: str) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from innosd.calibration.likelihood import ObservationSet
 from innosd.calibration.priors import Prior, to_natural
+from innosd.stats import BAND_LEVEL, central_band
 
 # A parameter counts as pinned down by the data alone when they remove at least half of
 # its prior variance (posterior sd <= 0.71 prior sd): Betancourt's posterior contraction.
@@ -41,8 +42,8 @@ def fit_table(observations: ObservationSet, predicted: np.ndarray, replicated: n
     the model's own values without observation error. `sigma`: the log-scale error used (posterior median if estimated)."""
     table = observations.table
     median = np.median(predicted, axis=0)
-    p05, p95 = np.quantile(replicated, [0.05, 0.95], axis=0)
-    m05, m95 = np.quantile(predicted, [0.05, 0.95], axis=0)
+    p05, p95 = central_band(replicated, BAND_LEVEL)  # BAND_LEVEL is 0.90: the p05/p95 columns
+    m05, m95 = central_band(predicted, BAND_LEVEL)
     observed = table["observed"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         log_error = np.abs(np.log(median / observed))

@@ -41,6 +41,7 @@ from innosd.model.results import year_end_index, year_end_time
 from innosd.rundir import BACKTEST_FILE, BACKTEST_POINTS_FILE, WORLD_FILE, atomic_directory, provenance, write_metadata
 from innosd.scenarios import build, compose
 from innosd.scenarios.schema import BacktestSettings, typed
+from innosd.stats import central_band
 
 POINT_COLUMNS = ["indicator", "model_variable", "year", "base_year", "observed", "observed_base", "sigma",
                  "median", "band_low", "band_high", "covered", "model_low", "model_high", "covered_model",
@@ -121,21 +122,20 @@ def score_points(points: pd.DataFrame, levels: np.ndarray, base_levels: np.ndarr
     `levels`, `base_levels`: (draws, points) model values in the point's year and in the base
     year; `predictive`: the same draws with the calibration's observation error added
     (`calibration.likelihood.predictive_draws`)."""
-    lo, hi = (1 - band) / 2, 1 - (1 - band) / 2
     scored = points["observed_base"].notna().to_numpy()  # growth needs an observation in the base year
     with np.errstate(divide="ignore", invalid="ignore"):  # a flow that is 0 in the base year: no growth
         growth = np.where(scored, levels / np.where(scored, base_levels, 1.0) - 1, np.nan)
     out = points.copy()
     observed = out["observed"].to_numpy()
     out["median"] = np.median(predictive, axis=0)
-    out["band_low"], out["band_high"] = np.quantile(predictive, [lo, hi], axis=0)
-    out["model_low"], out["model_high"] = np.quantile(levels, [lo, hi], axis=0)
+    out["band_low"], out["band_high"] = central_band(predictive, band)
+    out["model_low"], out["model_high"] = central_band(levels, band)
     out["covered"] = (out["band_low"] <= observed) & (observed <= out["band_high"])
     out["covered_model"] = (out["model_low"] <= observed) & (observed <= out["model_high"])
     out["observed_growth"] = observed / out["observed_base"] - 1
     with np.errstate(invalid="ignore"):
         out["median_growth"] = np.median(growth, axis=0)
-        out["growth_low"], out["growth_high"] = np.quantile(growth, [lo, hi], axis=0)
+        out["growth_low"], out["growth_high"] = central_band(growth, band)
     out["abs_error_growth"] = (out["median_growth"] - out["observed_growth"]).abs()
     return out[POINT_COLUMNS]
 

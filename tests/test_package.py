@@ -63,3 +63,17 @@ def test_bare_names_do_not_import_outside_the_checkout(tmp_path):
             f"sys.exit(any(importlib.util.find_spec(n) for n in {BARE_NAMES!r}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_central_band_is_the_equal_tailed_interval():
+    import numpy as np
+    import pytest
+
+    from innosd.stats import central_band
+
+    draws = np.arange(101.0)[:, None] * [1.0, 2.0]  # 0..100 and 0..200 per column
+    low, high = central_band(draws, 0.90)
+    np.testing.assert_allclose(low, [5.0, 10.0])
+    np.testing.assert_allclose(high, [95.0, 190.0])
+    with pytest.raises(ValueError, match="band level"):
+        central_band(draws, 1.5)

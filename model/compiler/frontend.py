@@ -360,6 +360,8 @@ class ModelGraph:
                 return self._memo[key]
         if isinstance(node, ae.IntegStructure):
             raise unsupported("INTEG inside an expression", self._label)
+        if isinstance(node, ae.AllocateByPriorityStructure):
+            return self._allocate_by_priority(node, binding, phase)
         name = type(node).__name__.replace("Structure", "")
         names = {"GetConstants": "GET XLS CONSTANTS", "GetData": "GET XLS DATA",
                  "GetLookups": "GET XLS LOOKUPS", "Data": "DATA", "Game": "GAME",
@@ -543,6 +545,10 @@ class ModelGraph:
             return self._memo[memo]
         if fname == "vector_select":
             return self._vector_select(args, binding, phase)
+        if fname in ("vector_sort_order", "vector_rank", "vector_reorder", "invert_matrix"):
+            return self._vector_function(fname, args, binding, phase)
+        if fname == "get_time_value":
+            return self._get_time_value(args, binding, phase)
         if fname in _UNARY:
             return f"{_UNARY[fname]}({g(args[0])})"
         if fname in ("sum", "prod", "vmin", "vmax"):
@@ -674,7 +680,8 @@ class ModelGraph:
         """VECTOR SELECT(selection[d!], expression[d!], missing, numerical action, error
         action) as PySD's functions.vector_select: reduce the selected (non-zero)
         entries over the "!" dimensions (broadcast over both arguments' ones); the
-        missing value where nothing is selected.  The numerical action must be constant."""
+        missing value where nothing is selected.  A constant numerical action is inlined;
+        a run-time one is chosen at every evaluation (rt._vselect)."""
         g = lambda n: self._gen(n, binding, phase)  # noqa: E731
         try:
             error_action = self.const_value(args[4])
@@ -725,9 +732,110 @@ class ModelGraph:
                 raise ModelError(f"{self._label}: VECTOR SELECT numerical action must be "
                                  f"0..10, got {action}")
             return reduce(int(action))
-        # a run-time choice among all eleven reductions made Numba's compile explode
-        # (minutes, gigabytes) on the test models; PySD evaluates it as given
-        raise unsupported("VECTOR SELECT with a non-constant numerical action", self._label)
+        # a run-time choice: one loop over the selected entries (rt._vselect); inlining
+        # all eleven reductions as expressions made Numba's compile explode
+        tup = lambda codes: "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"  # noqa: E731
+        return f"_vselect({g(args[3])}, {missing}, {tup(sels)}, {tup(exprs)})"
+
+    # whole-vector functions -------------------------------------------------------
+    def _along(self, node, what):
+        """The range of the last subscript of `node` (a subscripted reference): the
+        dimension a vector function works along (Vensim: "relative to the last
+        subscript")."""
+        ae = expressions()
+        if not isinstance(node, ae.ReferenceStructure) or node.subscripts is None:
+            raise unsupported(f"{what} of an expression (not a subscripted variable)",
+                              self._label)
+        subs = node.subscripts.subscripts
+        rng = self._range(subs[-1])
+        if rng is None:
+            raise unsupported(f"{what} of a single element", self._label)
+        return rng, len(subs) - 1
+
+    def _vector(self, node, rng, pos, binding, phase) -> str:
+        """`node` at every element of range `rng`, the rest of the binding as given, as
+        one tuple literal."""
+        codes = []
+        for e in self.ranges[rng]:
+            b2 = dict(binding)
+            b2[rng] = (e, pos)
+            codes.append(self._gen(node, b2, phase))
+        return "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
+
+    def _position(self, rng, pos, binding) -> int:
+        """0-based position, along `rng`, of the element this left-hand side element
+        stands for (resolved as a reference to `rng` would be: binding, mapping, name)."""
+        return self.ranges[rng].index(self._resolve_sub(rng, binding, pos, []))
+
+    def _vector_function(self, fname, args, binding, phase) -> str:
+        """VECTOR SORT ORDER / RANK / REORDER and INVERT MATRIX: one result element from
+        the whole vector (matrix) along the argument's last (two) subscripts, as
+        PySD's functions.vector_sort_order, vector_rank, vector_reorder, invert_matrix."""
+        what = fname.upper().replace("_", " ")
+        if fname == "invert_matrix":
+            ae = expressions()
+            node = args[0]
+            if not isinstance(node, ae.ReferenceStructure) or node.subscripts is None \
+                    or len(node.subscripts.subscripts) < 2:
+                raise unsupported(f"{what} of an expression (not a subscripted variable)",
+                                  self._label)
+            subs = node.subscripts.subscripts
+            rows, cols = self._range(subs[-2]), self._range(subs[-1])
+            if rows is None or cols is None or \
+                    len(self.ranges[rows]) != len(self.ranges[cols]):
+                raise unsupported(f"{what} of a matrix that is not square", self._label)
+            n = len(subs)
+            entries = []
+            for r in self.ranges[rows]:
+                for c in self.ranges[cols]:
+                    b2 = dict(binding)
+                    b2[rows] = (r, n - 2)
+                    b2[cols] = (c, n - 1)
+                    entries.append(self._gen(node, b2, phase))
+            i = self._position(rows, n - 2, binding)
+            j = self._position(cols, n - 1, binding)
+            return f"_inv_elem({float(i)!r}, {float(j)!r}, ({', '.join(entries)},))"
+        rng, pos = self._along(args[0], what)
+        vector = self._vector(args[0], rng, pos, binding, phase)
+        if fname == "vector_reorder":
+            return f"_vreorder({self._gen(args[1], binding, phase)}, {vector})"
+        k = float(self._position(rng, pos, binding))
+        direction = self._gen(args[1], binding, phase)
+        fn = "_vsort_order" if fname == "vector_sort_order" else "_vrank"
+        return f"{fn}({k!r}, {direction}, {vector})"
+
+    def _allocate_by_priority(self, node, binding, phase) -> str:
+        """ALLOCATE BY PRIORITY(request[.., d], priority[.., d], size, width, supply): this
+        target's allocation along the request's last subscript (PySD's
+        allocation.allocate_by_priority); width and supply as the left-hand side binds
+        them."""
+        what = "ALLOCATE BY PRIORITY"
+        rng, pos = self._along(node.request, what)
+        prng, ppos = self._along(node.priority, what)
+        if len(self.ranges[prng]) != len(self.ranges[rng]):
+            raise ModelError(f"{self._label}: {what} request and priority differ in the "
+                             "length of their last subscript")
+        requests = self._vector(node.request, rng, pos, binding, phase)
+        priorities = self._vector(node.priority, prng, ppos, binding, phase)
+        k = float(self._position(rng, pos, binding))
+        width = self._gen(node.width, binding, phase)
+        supply = self._gen(node.supply, binding, phase)
+        return f"_allocate_by_priority({k!r}, {width}, {supply}, {requests}, {priorities})"
+
+    def _get_time_value(self, args, binding, phase) -> str:
+        """GET TIME VALUE(relative to, offset, measure): with relative to 0 (the current
+        time) and measure 0 (units of Time), TIME + offset, as PySD's
+        functions.get_time_value.  The other cases (the initial time, which PySD notes
+        Vensim does not compute as documented; the computer clock; calendar measures,
+        which need the model's date settings) are refused."""
+        try:
+            relative, measure = self.const_value(args[0]), self.const_value(args[2])
+        except ModelError:
+            relative = measure = None
+        if relative != 0 or measure != 0:
+            raise unsupported("GET TIME VALUE other than (0, offset, 0) (relative to the "
+                              "current time, in units of Time)", self._label)
+        return f"(@T@ + {self._gen(args[1], binding, phase)})"
 
     def _free_ranges(self, node, binding, found):
         """Ranges used as subscripts in `node` that the left-hand side does not bind."""

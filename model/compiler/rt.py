@@ -419,3 +419,244 @@ def _rnd_exponential(noise_seed, seed, occurrence, step, lo, hi, shift, stretch)
     u = _u01(noise_seed, seed, occurrence, step, 0)
     mass = 1.0 - np.exp(-(hi - start) / stretch) if hi < np.inf else 1.0
     return start - stretch * np.log(1.0 - u * mass)
+
+
+# ------------------------------------------------------------------ array functions
+# Vensim's functions of a whole vector (VECTOR SELECT with a run-time action, VECTOR SORT
+# ORDER / RANK / REORDER, INVERT MATRIX, ALLOCATE BY PRIORITY): the frontend passes the
+# vector's elements as one tuple and asks for one element of the result, so each result
+# element is a plain scalar statement (rollable like any other) and the arithmetic is a
+# loop here, not code unrolled per element.  Invalid arguments give NaN where PySD raises.
+
+@njit(**_opts)
+def _vselect(action, missing, sels, exprs):
+    # functions.vector_select: reduce expression (or selection*expression, or
+    # expression^selection) over the entries whose selection is non-zero; `missing` if none
+    if action != np.floor(action) or action < 0.0 or action > 10.0:
+        return np.nan
+    a = int(action)
+    count = 0
+    out = 0.0
+    if a in (1, 5, 7):
+        out = 1.0
+    elif a in (2, 8):
+        out = np.inf
+    elif a in (3, 9):
+        out = -np.inf
+    for q in range(len(sels)):
+        s = sels[q]
+        if s == 0.0:
+            continue
+        count += 1
+        if a < 5:
+            v = s * exprs[q]
+        elif a == 5:
+            v = _pow(exprs[q], s)
+        else:
+            v = exprs[q]
+        if a in (0, 4, 6, 10):
+            out += v
+        elif a in (1, 5, 7):
+            out *= v
+        elif a in (2, 8):
+            out = min(out, v)
+        else:
+            out = max(out, v)
+    if count == 0:
+        return missing
+    if a in (4, 10):
+        return out / count
+    return out
+
+
+@njit(**_opts)
+def _argsort_stable(values):
+    """Indices sorting `values` ascending, ties in their original order (numpy's argsort
+    gives this order for the short vectors of models: insertion sort below 17 elements)."""
+    n = len(values)
+    order = np.empty(n, dtype=np.int64)
+    for q in range(n):
+        order[q] = q
+    for q in range(1, n):
+        cur = order[q]
+        r = q - 1
+        while r >= 0 and values[order[r]] > values[cur]:
+            order[r + 1] = order[r]
+            r -= 1
+        order[r + 1] = cur
+    return order
+
+
+@njit(**_opts)
+def _sort_order(values, direction):
+    # functions.vector_sort_order: argsort, flipped when direction <= 0
+    order = _argsort_stable(values)
+    if direction <= 0.0:
+        order = order[::-1].copy()
+    return order
+
+
+@njit(**_opts)
+def _vsort_order(k, direction, vector):
+    """VECTOR SORT ORDER: element k of the (0-based) sort permutation of `vector`."""
+    n = len(vector)
+    values = np.empty(n)
+    for q in range(n):
+        values[q] = vector[q]
+    return float(_sort_order(values, direction)[int(k)])
+
+
+@njit(**_opts)
+def _vrank(k, direction, vector):
+    """VECTOR RANK: 1-based rank of element k (functions.vector_rank: the inverse of the
+    sort order, plus one)."""
+    n = len(vector)
+    values = np.empty(n)
+    for q in range(n):
+        values[q] = vector[q]
+    order = _sort_order(values, direction)
+    for q in range(n):
+        if order[q] == int(k):
+            return float(q + 1)
+    return np.nan
+
+
+@njit(**_opts)
+def _vreorder(index, vector):
+    """VECTOR REORDER: the element of `vector` at position `index` (an entry of the sort
+    order vector)."""
+    n = len(vector)
+    if index != np.floor(index) or index < 0.0 or index >= n:
+        return np.nan
+    return vector[int(index)]
+
+
+@njit(**_opts)
+def _inv_elem(i, j, matrix):
+    """INVERT MATRIX: element (i, j) of the inverse of the n x n matrix given row-major
+    (functions.invert_matrix calls np.linalg.inv; Gauss-Jordan with partial pivoting,
+    as LAPACK's getrf/getri, agrees to rounding)."""
+    n = int(np.sqrt(len(matrix)) + 0.5)
+    a = np.empty((n, n))
+    inv = np.zeros((n, n))
+    for r in range(n):
+        inv[r, r] = 1.0
+        for c in range(n):
+            a[r, c] = matrix[r * n + c]
+    for c in range(n):
+        p = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[p, c]):
+                p = r
+        if a[p, c] == 0.0:
+            return np.nan  # singular: np.linalg.inv raises
+        if p != c:
+            for q in range(n):
+                a[c, q], a[p, q] = a[p, q], a[c, q]
+                inv[c, q], inv[p, q] = inv[p, q], inv[c, q]
+        piv = a[c, c]
+        for q in range(n):
+            a[c, q] /= piv
+            inv[c, q] /= piv
+        for r in range(n):
+            if r != c and a[r, c] != 0.0:
+                f = a[r, c]
+                for q in range(n):
+                    a[r, q] -= f * a[c, q]
+                    inv[r, q] -= f * inv[c, q]
+    return inv[int(i), int(j)]
+
+
+_ALLOCATION_STEPS = 10000  # ALLOCATE BY PRIORITY: breakpoints before giving up (NaN)
+
+
+@njit(**_opts)
+def _allocate_by_priority(k, width, supply, requests, priorities):
+    """ALLOCATE BY PRIORITY: the share of `supply` of target k, by
+    allocation._allocate_by_priority_1d: targets sorted by priority (highest first) start
+    receiving supply one after the other, each once its predecessor holds
+    min(priority gap / width, 1) of its request; active targets share the supply in
+    proportion to their requests."""
+    n = len(requests)
+    request = np.empty(n)
+    priority = np.empty(n)
+    total = 0.0
+    for q in range(n):
+        request[q] = requests[q]
+        priority[q] = priorities[q]
+        total += request[q]
+        if request[q] < 0.0:
+            return np.nan
+    if width <= 0.0 or supply < 0.0:
+        return np.nan
+    kk = int(k)
+    if supply >= total:
+        return request[kk]
+    if supply == 0.0 or request[kk] == 0.0:
+        return 0.0
+    # targets with a request, highest priority first (stable sort of -priority)
+    m = 0
+    for q in range(n):
+        if request[q] != 0.0:
+            m += 1
+    keep = np.empty(m, dtype=np.int64)
+    neg = np.empty(m)
+    m = 0
+    for q in range(n):
+        if request[q] != 0.0:
+            keep[m] = q
+            neg[m] = -priority[q]
+            m += 1
+    sort = _argsort_stable(neg)
+    req = np.empty(m)
+    pri = np.empty(m)
+    mine = 0
+    for q in range(m):
+        req[q] = request[keep[sort[q]]]
+        pri[q] = priority[keep[sort[q]]]
+        if keep[sort[q]] == kk:
+            mine = q
+    out = np.zeros(m)
+    distances = np.full(m, np.nan)
+    for q in range(m - 1):
+        distances[q] = min((pri[q] - pri[q + 1]) / width, 1.0) * req[q]
+    active = np.zeros(m, dtype=np.bool_)
+    active[0] = True
+    slopes = np.empty(m)
+    c_i = 0
+    steps = 0
+    while supply > 0.0:
+        steps += 1
+        if steps > _ALLOCATION_STEPS:
+            return np.nan
+        ssum = 0.0
+        for q in range(m):
+            slopes[q] = req[q] if active[q] else 0.0
+            ssum += slopes[q]
+        for q in range(m):
+            slopes[q] /= ssum
+        dx_top = np.nan
+        for q in range(m):
+            if active[q]:
+                v = (req[q] - out[q]) / slopes[q]
+                if not np.isnan(v) and (np.isnan(dx_top) or v < dx_top):
+                    dx_top = v
+        dx_start = (distances[c_i] - out[c_i]) / slopes[c_i]
+        dx = supply
+        if not np.isnan(dx_start) and dx_start < dx:
+            dx = dx_start
+        if not np.isnan(dx_top) and dx_top < dx:
+            dx = dx_top
+        # np.nanmin((dx_top, dx_start, supply)): the first of equal values does not matter
+        for q in range(m):
+            out[q] += slopes[q] * dx
+        # np.isclose(dx, dx_start, rtol=1e-10, atol=1e-16)
+        if not np.isnan(dx_start) and abs(dx - dx_start) <= 1e-16 + 1e-10 * abs(dx_start):
+            c_i += 1
+            active[c_i] = True
+        if dx == dx_top:
+            for q in range(m):
+                if out[q] == req[q]:
+                    active[q] = False
+        supply -= dx
+    return out[mine]

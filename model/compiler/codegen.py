@@ -38,7 +38,7 @@ from innosd.model.compiler.rt import (_ite, _integer, _quantum, _modulo, _xidz, 
     _ramp_open, _pulse, _pulse_train, _delay_order, _delay_init, _delay_stage, _pick,
     _delay_fixed_order, _lk_interp, _lk_extrap, _lk_hold, _lk_forward, _lk_raw, _exp,
     _log, _pow, _rnd_uniform, _rnd_normal, _rnd_exponential, _vselect, _vsort_order, _vrank,
-    _vreorder, _inv_elem, _allocate_by_priority)
+    _vreorder, _inv_elem, _allocate_by_priority, _allocate_available)
 
 '''
 

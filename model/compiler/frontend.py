@@ -362,6 +362,8 @@ class ModelGraph:
             raise unsupported("INTEG inside an expression", self._label)
         if isinstance(node, ae.AllocateByPriorityStructure):
             return self._allocate_by_priority(node, binding, phase)
+        if isinstance(node, ae.AllocateAvailableStructure):
+            return self._allocate_available(node, binding, phase)
         name = type(node).__name__.replace("Structure", "")
         names = {"GetConstants": "GET XLS CONSTANTS", "GetData": "GET XLS DATA",
                  "GetLookups": "GET XLS LOOKUPS", "Data": "DATA", "Game": "GAME",
@@ -821,6 +823,49 @@ class ModelGraph:
         width = self._gen(node.width, binding, phase)
         supply = self._gen(node.supply, binding, phase)
         return f"_allocate_by_priority({k!r}, {width}, {supply}, {requests}, {priorities})"
+
+    def _allocate_available(self, node, binding, phase) -> str:
+        """ALLOCATE AVAILABLE(request[.., d], pp[.., d, profile], avail): this target's
+        allocation along the request's last subscript, pp's last subscript holding each
+        target's priority profile (type, priority, width, extra), as PySD's
+        allocation.allocate_available."""
+        what = "ALLOCATE AVAILABLE"
+        ae = expressions()
+        rng, pos = self._along(node.request, what)
+        pp = node.pp
+        if not isinstance(pp, ae.ReferenceStructure) or pp.subscripts is None \
+                or len(pp.subscripts.subscripts) < 2:
+            raise unsupported(f"{what} with priority profiles that are not a subscripted "
+                              "variable", self._label)
+        psubs = list(pp.subscripts.subscripts)
+        targets = self._range(psubs[-2])
+        # the profile subscript names the profile range, or (Vensim's usual form) its
+        # first element, "pp[branch, ptype]": the elements from there on
+        var = self.variables.get(norm(pp.reference))
+        profile = self._range(psubs[-1])
+        if profile is not None:
+            elements = self.ranges[profile]
+        elif var is not None and var.dims and psubs[-1] in var.dims[-1]:
+            elements = var.dims[-1][var.dims[-1].index(psubs[-1]):]
+        else:
+            elements = []
+        if targets is None or len(self.ranges[targets]) != len(self.ranges[rng]) \
+                or len(elements) < 3:
+            raise ModelError(f"{self._label}: {what} priority profiles must be subscripted "
+                             "[..., target, profile] with as many targets as the request "
+                             "and at least type, priority and width")
+        n = len(psubs)
+        entries = []
+        for t in self.ranges[targets]:
+            for e in elements[:4]:
+                b2 = dict(binding)
+                b2[targets] = (t, n - 2)
+                ref = type(pp)(pp.reference, type(pp.subscripts)(psubs[:-1] + [e]))
+                entries.append(self._gen(ref, b2, phase))
+        requests = self._vector(node.request, rng, pos, binding, phase)
+        k = float(self._position(rng, pos, binding))
+        avail = self._gen(node.avail, binding, phase)
+        return f"_allocate_available({k!r}, {avail}, {requests}, ({', '.join(entries)},))"
 
     def _get_time_value(self, args, binding, phase) -> str:
         """GET TIME VALUE(relative to, offset, measure): with relative to 0 (the current

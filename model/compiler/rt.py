@@ -6,6 +6,8 @@ Kept tiny so LLVM inlines them into the kernels.  References are to
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -660,3 +662,87 @@ def _allocate_by_priority(k, width, supply, requests, priorities):
                     active[q] = False
         supply -= dx
     return out[mine]
+
+
+# ALLOCATE AVAILABLE priority profiles (allocation.Priorities): the demand of a target at
+# priority level x for profile types 1 rectangular, 2 triangular, 3 normal, 4 exponential
+# (0 fixed quantity and 5 constant elasticity are not implemented in PySD either: NaN),
+# and the half-width of the x interval where each profile is strictly monotonous
+_PROFILE_HALF_WIDTH = (0.0, 0.5, 0.5, 8.2923611, 36.7368005696)
+_BISECTIONS = 2000  # enough to reach adjacent doubles from any bracket
+
+
+@njit(**_opts)
+def _profile_demand(x, q0, kind, prio, width):
+    if q0 == 0.0:
+        return 0.0
+    if kind == 1.0:
+        if x <= prio - width * .5:
+            return q0
+        if x < prio + width * .5:
+            return q0 * (1 - (x - prio + width * .5) / width)
+        return 0.0
+    if kind == 2.0:
+        if x <= prio - width * .5:
+            return q0
+        if x < prio:
+            return q0 * (1 - 2 * (x - prio + width * .5) ** 2 / width ** 2)
+        if x < prio + width * .5:
+            return 2 * q0 * (prio + width * .5 - x) ** 2 / width ** 2
+        return 0.0
+    if kind == 3.0:
+        return q0 * .5 * (2 - math.erfc((prio - x) / (np.sqrt(2) * width)))
+    if kind == 4.0:
+        if x < prio:
+            return q0 * (1 - .5 * np.exp((x - prio) / width))
+        return q0 * .5 * np.exp((prio - x) / width)
+    return np.nan
+
+
+@njit(**_opts)
+def _allocate_available(k, avail, requests, profiles):
+    """ALLOCATE AVAILABLE: target k's share of `avail` (allocation._allocate_available_1d):
+    every target's demand falls with a common priority level x along its profile
+    (type, priority, width, extra per target in `profiles`, row-major); x is where the
+    demands add up to the supply.  PySD finds x by least squares, this by bisection to
+    adjacent doubles: the same root, PySD's to its solver tolerance."""
+    n = len(requests)
+    m = len(profiles) // n
+    total = 0.0
+    for q in range(n):
+        if requests[q] < 0.0 or profiles[q * m + 2] <= 0.0:
+            return np.nan
+        total += requests[q]
+    if avail < 0.0:
+        return np.nan
+    kk = int(k)
+    if avail >= total:
+        return requests[kk]
+    if avail == 0.0:
+        return 0.0
+    lo = np.inf
+    hi = -np.inf
+    for q in range(n):
+        if requests[q] == 0.0:
+            continue
+        kind = profiles[q * m]
+        if kind != 1.0 and kind != 2.0 and kind != 3.0 and kind != 4.0:
+            return np.nan
+        half = _PROFILE_HALF_WIDTH[int(kind)] * profiles[q * m + 2]
+        lo = min(lo, profiles[q * m + 1] - half)
+        hi = max(hi, profiles[q * m + 1] + half)
+    for _ in range(_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        demand = 0.0
+        for q in range(n):
+            demand += _profile_demand(mid, requests[q], profiles[q * m], profiles[q * m + 1],
+                                      profiles[q * m + 2])
+        if demand > avail:
+            lo = mid
+        else:
+            hi = mid
+    x = 0.5 * (lo + hi)
+    return _profile_demand(x, requests[kk], profiles[kk * m], profiles[kk * m + 1],
+                           profiles[kk * m + 2])

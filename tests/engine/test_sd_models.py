@@ -37,7 +37,7 @@ def test_sd_model(folder, scratch):
     ours = model.run()
     reference = S.pysd_run(folder, scratch)
 
-    problems = S.compare(ours, reference, S.PYSD_RTOL, S.PYSD_ATOL)
+    problems = S.compare(ours, reference, S.PYSD_RTOL, S.PYSD_ATOL_OF.get(folder, S.PYSD_ATOL))
     assert not problems, f"differs from PySD: {problems[:3]}"
 
     canon = S.canonical(folder)

@@ -13,6 +13,7 @@ the PySD behaviour copied.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -241,8 +242,12 @@ class ModelGraph:
                         self.n_aux += 1
                         self._work.append((var, label, comp, binding, slot))
                     var.instances[tup] = slot
-        # pass 2: build code (may create states for INTEG, SMOOTH, ...)
+        # pass 2: build code (may create states for INTEG, SMOOTH, ...); an auxiliary
+        # already built early, for a compile-time initial value (_init_number), is skipped
+        self._pending = {slot_index(item[4]): item for item in self._work}
         for var, label, comp, binding, slot in self._work:
+            if slot_index(slot) in self.aux_code:
+                continue
             try:
                 self._build_aux(var, label, comp.ast, binding, slot)
             except ModelError as err:
@@ -913,17 +918,94 @@ class ModelGraph:
         return out
 
     # statefuls -------------------------------------------------------------------
-    def _const_order(self, node, what):
+    def _const_order(self, node, what, binding=None):
+        """The order of a SMOOTH N / DELAY N: PySD (and Vensim) evaluate it once, at
+        initialisation, so it fixes the number of stages.  A constant expression is read
+        directly; any other (a subscripted constant, an INITIAL, a lookup, a stock's
+        initial value, ...) is evaluated at compile time from the model's initial values
+        (_init_number), the parameters it reads compiled in."""
         try:
             return int(self.const_value(node))
         except ModelError:
-            raise unsupported(f"{what} with a non-constant order", self._label) from None
+            pass
+        label = self._label
+        try:
+            value = self._init_number(self._gen(node, binding or {}, "init"))
+        finally:
+            self._label = label
+        if not np.isfinite(value) or value < 1:
+            raise ModelError(f"{self._label}: {what} order must be at least 1 at "
+                             f"initialisation, got {value!r}")
+        return int(value)
+
+    def _init_number(self, code: str) -> float:
+        """The value at initialisation of init-phase `code`, computed now by evaluating it
+        and the slots it reads (parameters at their defaults, which become compiled in)
+        with the runtime helpers; auxiliaries not built yet are built first."""
+        from innosd.model.compiler import rt  # the helpers' Python-callable forms
+        values: dict[str, float] = {}
+        lx = np.concatenate([lk.x for lk in self.lookups]) if self.lookups else np.zeros(1)
+        ly = np.concatenate([lk.y for lk in self.lookups]) if self.lookups else np.zeros(1)
+        offsets = np.cumsum([0] + [len(lk.x) for lk in self.lookups]).tolist()
+        names = {k: getattr(rt, k) for k in dir(rt) if k.startswith("_") and
+                 callable(getattr(rt, k))}
+        # the inline-IR intrinsics run only inside compiled code: libm here (an order is
+        # an integer, far from their few-ulp difference)
+        names.update(_exp=np.exp, _log=np.log, _pow=np.power, np=np, LX=lx, LY=ly,
+                     nan=np.nan, inf=np.inf)  # repr() of a non-finite slot value
+        control = {}
+
+        def ctl(key):
+            if key not in control:
+                control[key] = self.const_value(
+                    expressions().ReferenceStructure(key))
+            return control[key]
+
+        def state_init(i):
+            for st in self.statefuls:
+                for slot, c in st.init:
+                    if slot == f"@S{i}@":
+                        return c
+            raise ModelError(f"{self._label}: initial value of state {i} not known yet")
+
+        def value(kind, i, path):
+            key = f"{kind}{i}"
+            if key in values:
+                return values[key]
+            if key in path:
+                raise ModelError(f"{self._label}: circular initialisation "
+                                 "(a SMOOTH N / DELAY N order depends on itself)")
+            if kind == "P":
+                p = self.params[i]
+                self.fixed_params.add(p["name"])
+                v = float(p["default"])
+            elif kind == "A":
+                if i not in self.aux_code:
+                    var, label, comp, binding, slot = self._pending[i]
+                    self._build_aux(var, label, comp.ast, binding, slot)
+                v = evaluate(self.aux_code[i][1], path | {key})
+            elif kind == "K":
+                v = evaluate(self.fixed_init[i], path | {key})
+            else:
+                v = evaluate(state_init(i), path | {key})
+            values[key] = v
+            return v
+
+        def evaluate(c, path):
+            c = PLACEHOLDER.sub(lambda m: repr(value(m.group(1), int(m.group(2)), path)), c)
+            c = re.sub(r"@LO(\d+)@", lambda m: str(offsets[int(m.group(1))]), c)
+            c = re.sub(r"@LN(\d+)@", lambda m: str(len(self.lookups[int(m.group(1))].x)), c)
+            c = (c.replace("@T@", repr(ctl("initial_time"))).replace("@DT@", repr(ctl("time_step")))
+                 .replace("@CAP@", "1e300").replace("@STEP@", "-1"))
+            with np.errstate(all="ignore"):
+                return float(eval(c, dict(names)))  # noqa: S307 - our own generated code
+        return evaluate(code, frozenset())
 
     def _smooth(self, node, binding) -> str:
         inp = self._gen(node.input, binding, "run")
         stime = self._gen(node.smooth_time, binding, "run")
         init = self._gen(node.initial, binding, "init")
-        order = self._const_order(node.order, "SMOOTH N")
+        order = self._const_order(node.order, "SMOOTH N", binding)
         slots = [self._new_state(f"{self._label}.smooth[{i}]") for i in range(order)]
         st = Stateful("SMOOTH", self._label, slots, [(s, init) for s in slots])
         # PySD Smooth.ddt: targets = roll(state); targets[0] = input;
@@ -941,7 +1023,7 @@ class ModelGraph:
         dtime = self._gen(node.delay_time, binding, "run")
         dtime0 = self._gen(node.delay_time, binding, "init")
         init = self._gen(node.initial, binding, "init")
-        order = self._const_order(node.order, "DELAY N")
+        order = self._const_order(node.order, "DELAY N", binding)
         # PySD: the order is reduced while order*TIME STEP > delay time (at init)
         k = self._new_fixed(f"_delay_order({float(order)!r}, @DT@, {dtime0})")
         slots = [self._new_state(f"{self._label}.delay[{i}]") for i in range(order)]

@@ -198,6 +198,19 @@ def use_threads(threads: int) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
 
 
+def resolve_model_file(path: str | None) -> Path:
+    """`calibration.model`: null is the project model; a relative path is looked up from the working
+    directory, then from the model package folder (where the shipped variants live: variants/v1.mdl)."""
+    if not path:
+        return MODEL_FILE
+    candidates = [Path(path)] + ([MODEL_FILE.parent / path] if not Path(path).is_absolute() else [])
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise ConfigError(f"calibration.model: {path}: no such model file (looked in "
+                          f"{' and '.join(str(c.parent.absolute()) for c in candidates)})")
+    return found
+
+
 def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
     """Compose and check `innosd calibrate`'s config; compile the model it names (calibration.model,
     default the project model) and read its observations (calibration.observations_file)."""
@@ -208,9 +221,7 @@ def load_config(overrides: list[str]) -> tuple[CalibrateConfig, Any]:
     if cal.get("name") == "model_file" and not (cal.get("model") and cal.get("observations_file")):
         raise ConfigError("calibration=model_file needs calibration.model=PATH.mdl and "
                           "calibration.observations_file=PATH.csv")
-    model_file = Path(cal.get("model") or MODEL_FILE)
-    if not model_file.is_file():
-        raise ConfigError(f"calibration.model: {model_file}: no such model file")
+    model_file = resolve_model_file(cal.get("model"))
     model = compile_model(model_file)
     data_file = cal.get("observations_file")
     observations = load_user_observations(data_file) if data_file else load_observations()
@@ -329,3 +340,28 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
         print(f"innosd calibrate: parameter set -> {path}", file=sys.stderr)
     print(f"innosd calibrate: {config.name} -> {folder}")
     return folder
+
+
+# ----------------------------------------------------------------------------- two model structures
+
+def side_overrides(side: str) -> list[str]:
+    """One side of `--compare-models`: a calibration config (scenarios/calibration/NAME.yaml, e.g.
+    compare_v1) or a Vensim model (PATH.mdl: calibration=model_file, its marked free constants)."""
+    if side.lower().endswith(".mdl"):
+        return ["calibration=model_file", f"calibration.model={side}"]
+    return [f"calibration={side}"]
+
+
+def compare_models(sides: tuple[str, str], overrides: list[str], command: str) -> tuple[str, list[Path]]:
+    """Calibrate two model structures with the same shared overrides and seed, then compare them by
+    PSIS-LOO (calibration.compare). Both configs are checked, and their scored rows compared, before
+    either calibration starts. Never writes a hand-off (a comparison is not a parameter set)."""
+    from innosd.calibration.compare import check_same_rows, compare_runs
+
+    loaded = [load_config([*side_overrides(side), *overrides, "handoff.write=false"]) for side in sides]
+    check_same_rows(loaded[0][0].observations, loaded[1][0].observations, *sides)
+    folders = []
+    for config, model in loaded:
+        use_threads(config.threads)
+        folders.append(run(config, model, command))
+    return compare_runs(*folders), folders

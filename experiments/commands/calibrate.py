@@ -8,6 +8,9 @@
     innosd calibrate hydra.run.dir=DIR                  write the run folder to DIR (Hydra's convention)
     innosd calibrate --cfg job                          print the composed config
     innosd calibrate --compare RUN_A RUN_B              PSIS-LOO of two calibration runs and their difference (SE)
+    innosd calibrate --compare-models A B [OVERRIDES]   calibrate two model structures on the same rows, then
+                                                        compare them by PSIS-LOO; A, B: calibration configs
+                                                        (compare_v1 = model v1, compare_v2 = model v2) or PATH.mdl
 
 Config: `scenarios/calibrate.yaml` (root) and the group `scenarios/calibration/` (priors,
 observations with their errors, optimiser, sampler, profiles). Writes the run folder
@@ -34,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bench", action="store_true", help="time optimisation + MCMC only, write nothing")
     p.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
                    help="compare two calibration run folders by PSIS-LOO (their posterior.nc)")
+    p.add_argument("--compare-models", nargs=2, metavar=("A", "B"),
+                   help="calibrate two model structures (calibration config names or PATH.mdl) with the same "
+                        "overrides and seed, and compare them by PSIS-LOO")
     p.add_argument("--cfg", "-c", choices=("job", "hydra", "all"), help="print the composed config (Hydra's --cfg)")
     p.add_argument("overrides", nargs="*", help="Hydra overrides KEY=VALUE, +KEY=VALUE, ~KEY")
     return p
@@ -48,6 +54,11 @@ def main(argv: list[str]) -> int:
         from innosd.calibration.compare import compare_runs
 
         print(compare_runs(*map(Path, args.compare)))
+        return 0
+    if args.compare_models:
+        text, _ = calibrate.compare_models(tuple(args.compare_models), args.overrides,
+                                           "innosd calibrate " + " ".join(argv))
+        print(text)
         return 0
     if args.cfg:
         with compose.hydra_app(compose.CONFIG_DIR) as app, compose.one_line_errors():

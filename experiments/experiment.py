@@ -1,5 +1,5 @@
 """`innosd run +experiment=NAME`: experiment folders for projections, attainment,
-sensitivity and policy search.
+sensitivity, policy search, scenario discovery and response curves.
 
 Each experiment reads its settings from `scenarios/experiment/NAME.yaml` (the `experiment`
 key of the composed config), checks them (one-line errors naming the key and the valid
@@ -24,6 +24,7 @@ from innosd.experiments import projections as proj
 from innosd.experiments.context import Context, Written, draw_figure, run_attrs, scenario_configs, scenario_names
 from innosd.experiments.discovery import run_discovery
 from innosd.experiments.policy import run_policy_search
+from innosd.experiments.response import run_response
 from innosd.experiments.sensitivity import run_sensitivity
 from innosd.model import MODEL_FILE
 from innosd.model.indicators import Indicator, model_indicators, select_indicators
@@ -103,7 +104,7 @@ def run_projections(ctx: Context, out: Path) -> Written:
 
 
 RUNNERS = {"projections": run_projections, "attainment": run_projections, "sensitivity": run_sensitivity,
-           "policy_search": run_policy_search, "discovery": run_discovery}
+           "policy_search": run_policy_search, "discovery": run_discovery, "response": run_response}
 
 
 def run_experiment(folder: Path, config: RunConfig, overrides: tuple[str, ...], info: ModelInfo,

@@ -274,12 +274,13 @@ def write_validation(out: Path, config: RunConfig) -> None:
           f"{sum(r.result == WARN for r in results)} warn -> {out}", file=sys.stderr)
 
 
-# The experiments the main job adds so its report can say at what cost and what could fail.
-PLANNER_EXPERIMENTS = ("policy_search", "discovery")
+# The experiments the main job adds so its report can say at what cost, what could fail and
+# what each lever alone buys (response curves: ~17,600 year-end runs, a few seconds).
+PLANNER_EXPERIMENTS = ("policy_search", "discovery", "response")
 
 
 def write_planner_experiments(out: Path, config: RunConfig) -> None:
-    """The default policy search and scenario discovery, with the sweep's parameter set and
+    """The default policy search, scenario discovery and response curves, with the sweep's parameter set and
     draws, into `out/<experiment>/` (the report reads them as the sweep's sub-folders)."""
     info = model_info(MODEL_FILE)
     kept = [o for o in config.overrides

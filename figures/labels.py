@@ -55,6 +55,12 @@ def indicator_scale(indicator_id: str, data_unit: str, language: str = "en") -> 
     return 1.0, unit_label(data_unit, language)
 
 
+def lever_label(lever: str, language: str = "en") -> str:
+    """A policy lever's display name; a lever labels.yaml lacks is shown by its id."""
+    entry = (_table().get("levers") or {}).get(lever)
+    return entry[check_language(language)] if entry else lever
+
+
 def unit_label(unit: str, language: str = "en") -> str:
     if check_language(language) == "en" or not isinstance(unit, str):
         return unit if isinstance(unit, str) else ""

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from innosd.calibration.tables import WITHIN_ERROR_SIGMAS
-from innosd.figures.labels import check_language, indicator_label, indicator_scale, scenario_label, text
+from innosd.figures.labels import check_language, indicator_label, indicator_scale, lever_label, scenario_label, text
 from innosd.figures.plots import (
     BAND_50_ALPHA,
     BAND_90_ALPHA,
@@ -300,6 +300,69 @@ def sensitivity_ranking(sobol: pd.DataFrame | None, morris: pd.DataFrame | None,
                loc="lower center", ncol=2)
     fig.suptitle(text("sensitivity_title", language), fontweight="bold")
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return fig
+
+
+# ----------------------------------------------------------------------------- response curves
+
+RESPONSE_COLUMNS = ("lever", "change", "output", "indicator", "unit", "median", "p05", "p25", "p75", "p95")
+TARGET_LINE_STYLE = {"color": TARGET_STYLE["mec"], "lw": 1.1, "ls": "--", "zorder": 4}
+SCENARIO_LINE_STYLE = {"color": "#999999", "lw": 0.7, "ls": ":", "zorder": 0}
+
+
+def response_levers(rows: pd.DataFrame, limit: int = PANELS_PER_FIGURE) -> list[str]:
+    """The levers whose curve moves the median most (max - min over the changes), at most `limit`."""
+    spread = rows.groupby("lever")["median"].agg(lambda m: float(m.max() - m.min()))
+    return list(spread.sort_values(ascending=False, kind="stable").index[:limit])
+
+
+def response_panel(ax, rows: pd.DataFrame, scale: float, color: str, language: str) -> None:
+    """Primitive: one lever's curve (median, 50% and 90% bands over the draws) and, if the
+    table carries one, its target as a dashed line, on `ax`."""
+    rows = rows.sort_values("change")
+    x = rows["change"].to_numpy() * 100  # relative change shown in percent
+    plot_fan(ax, x, *(rows[c].to_numpy() * scale for c in ("p05", "p25", "median", "p75", "p95")), color=color)
+    ax.plot(x, rows["median"].to_numpy() * scale, "o", color=color, ms=2.5)
+    ax.axvline(0, **SCENARIO_LINE_STYLE)
+    if "target" in rows.columns and rows["target"].notna().any():
+        first = rows[rows["target"].notna()].iloc[0]
+        status = str(first.get("status", "official") or "official")
+        mark = "" if status == "official" else f" [{text('status_' + status.split()[0], language)}]"
+        ax.axhline(float(first["target"]) * scale, label=text("plan_target", language) + mark, **TARGET_LINE_STYLE)
+
+
+def response_curves(response: pd.DataFrame, output: str, language: str = "en"):
+    """One output (`indicator@year`) against each lever moved alone: the levers that move it
+    most in up to PANELS_PER_FIGURE panels on one y scale (a flat panel is a lever that does
+    not matter), targets of targets.csv for that indicator and year as a dashed line."""
+    check_language(language)
+    _require(response, RESPONSE_COLUMNS, "response.csv")
+    rows = response[response["output"] == output]
+    if rows.empty:
+        raise DataError(f"response.csv: no rows for output {output!r}; outputs: "
+                        f"{', '.join(dict.fromkeys(response['output']))}")
+    use_style(language)
+    indicator = str(rows["indicator"].iloc[0])
+    scale, unit = indicator_scale(indicator, str(rows["unit"].iloc[0]), language)
+    levers = response_levers(rows)
+    fig, axes = panel_grid(len(levers), ncols=3 if len(levers) > 4 else 2, panel_height_in=2.2)
+    color = _colors()[0]
+    for ax, lever in zip(axes, levers):
+        response_panel(ax, rows[rows["lever"] == lever], scale, color, language)
+        ax.set_title(lever_label(lever, language), fontsize=9)
+        ax.set_xlabel(text("response_change", language), fontsize=7.5)
+        ax.set_ylabel(unit)
+    low = min(ax.get_ylim()[0] for ax in axes)
+    high = max(ax.get_ylim()[1] for ax in axes)
+    for ax in axes:
+        ax.set_ylim(low, high)  # one scale: a flat panel reads as a lever that does not move this output
+    shown = _output_label(output, language)
+    shared_legend(fig, axes, extra={text("median", language): plt.Line2D([], [], color=color),
+                                    text("band_50", language): Patch(color=color, alpha=BAND_50_ALPHA),
+                                    text("band_90", language): Patch(color=color, alpha=BAND_90_ALPHA),
+                                    text("response_scenario", language): plt.Line2D([], [], **SCENARIO_LINE_STYLE)})
+    fig.suptitle(text("response_title", language, output=shown), fontweight="bold", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
     return fig
 
 

@@ -73,6 +73,7 @@ POLICY_BEST_FILE = "policy_best.yaml"  # policy search: the cheapest feasible se
 POLICY_SUMMARY_FILE = "policy_summary.json"  # policy search: feasible or best achievable, binding target
 PRIM_BOXES_FILE = "prim_boxes.csv"     # scenario discovery: PRIM boxes (coverage, density, limits)
 ROBUSTNESS_FILE = "robustness.csv"     # scenario discovery: satisficing share and regret per scenario
+RESPONSE_FILE = "response.csv"         # response curves: outcome quantiles per lever and change
 POSTERIOR_FILE = "posterior.nc"        # calibration: ArviZ InferenceData
 FIT_FILE = "fit.csv"                   # calibration: observed vs posterior
 PARAMETERS_FILE = "parameters.csv"     # calibration: prior, posterior, identifiability

@@ -32,7 +32,7 @@ WORLD_MODES = ("sample", "central")          # uncertainty.world: draw the outsi
 WORLD_SAMPLING = ("latin_hypercube", "independent")
 WORLD_DISTRIBUTIONS = ("uniform", "triangular", "normal")
 SCHEDULERS = ("local", "cluster")    # or a Dask scheduler address tcp://HOST:PORT
-EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search", "discovery")
+EXPERIMENTS = ("projections", "attainment", "sensitivity", "policy_search", "discovery", "response")
 LEVER_FIELDS = tuple(LEVER_SUFFIXES)  # a lever's settings: change, start, ramp_years
 
 
@@ -376,9 +376,18 @@ class DiscoverySettings:
     boxes: int                # PRIM: boxes to find
 
 
+@dataclass(frozen=True)
+class ResponseSettings:
+    name: str
+    levers: Any               # all | [lever names]: one curve each
+    changes: Any              # [relative change, ...]: the curve's points, clipped to each lever's range
+    outputs: Any              # indicator ids
+    years: Any                # [year, ...]: outputs are <indicator>@<year>
+
+
 EXPERIMENT_SCHEMAS = {"projections": ProjectionSettings, "attainment": AttainmentSettings,
                       "sensitivity": SensitivitySettings, "policy_search": PolicySettings,
-                      "discovery": DiscoverySettings}
+                      "discovery": DiscoverySettings, "response": ResponseSettings}
 
 
 def experiment_settings(raw: Optional[dict[str, Any]]):

@@ -28,7 +28,7 @@ PLAIN_TABLES = {"projections": rundir.PROJECTIONS_FILE, "attainment": rundir.ATT
                 "sobol": rundir.SOBOL_FILE, "morris": rundir.MORRIS_FILE, "parameters": rundir.PARAMETERS_FILE,
                 "validation": rundir.VALIDATION_CSV_FILE, "candidates": rundir.POLICY_CANDIDATES_FILE,
                 "joint": rundir.JOINT_ATTAINMENT_FILE, "robustness": rundir.ROBUSTNESS_FILE,
-                "prim_boxes": rundir.PRIM_BOXES_FILE,
+                "prim_boxes": rundir.PRIM_BOXES_FILE, "response": rundir.RESPONSE_FILE,
                 "variance_shares": rundir.VARIANCE_SHARES_FILE, "backtest": rundir.BACKTEST_FILE,
                 "backtest_points": rundir.BACKTEST_POINTS_FILE}
 # a sweep's table repeats its runs' tables: shown once per row identity
@@ -58,6 +58,7 @@ class Inputs:
     joint: pd.DataFrame | None = None          # all of a plan-year's targets at once, per scenario
     robustness: pd.DataFrame | None = None
     prim_boxes: pd.DataFrame | None = None
+    response: pd.DataFrame | None = None          # response curves (response.csv)
     fit: pd.DataFrame | None = None
     parameters: pd.DataFrame | None = None
     correlations: pd.DataFrame | None = None
@@ -206,6 +207,7 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
     inputs.joint = _concat(tables.get("joint", []), ["scenario", "year"])
     inputs.robustness = _concat(tables.get("robustness", []), ["scenario", "year"])
     inputs.prim_boxes = _concat(tables.get("prim_boxes", []))
+    inputs.response = _concat(tables.get("response", []), ["lever", "change", "output"])
     inputs.fit = _concat(tables.get("fit", []))
     inputs.parameters = _concat(tables.get("parameters", []), ["parameter"])
     inputs.validation = _concat(tables.get("validation", []))

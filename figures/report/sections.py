@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from innosd.calibration.data import OBSERVATIONS_PATH, TARGETS_PATH
 from innosd.figures import report_figures as rf
 from innosd.figures.labels import (
     indicator_label,
     indicator_scale,
+    lever_label,
     report_keys,
     report_text,
     scenario_description,
@@ -278,6 +280,50 @@ def section_sensitivity(report: Report, inputs: Inputs) -> None:
         if table is not None:
             top = table.sort_values(["output", value], ascending=[True, False]).groupby("output").head(rf.TOP_INPUTS)
             report.table(top, caption, n=rf.TOP_INPUTS)
+
+
+def response_matrix(response: pd.DataFrame, language: str) -> pd.DataFrame:
+    """One row per output and lever (the levers that move it most first): the median at each
+    change, in display units, and the probability of the target at the lowest, zero and highest
+    change where targets.csv has one."""
+    rows = []
+    probability = report_text("text", "response_probability", language)
+    for output, group in response.groupby("output", sort=False):
+        indicator = str(group["indicator"].iloc[0])
+        scale, unit = indicator_scale(indicator, str(group["unit"].iloc[0]), language)
+        for lever in rf.response_levers(group, limit=len(group)):
+            curve = group[group["lever"] == lever].sort_values("change")
+            row = {report_text("summary", "indicator", language): f"{rf._output_label(output, language)} ({unit})",
+                   report_text("text", "response_lever", language): lever_label(lever, language)}
+            row.update({change_label(c): short(float(m) * scale) for c, m in zip(curve["change"], curve["median"])})
+            if curve["probability"].notna().any():
+                ends = curve.iloc[[0, int(np.argmin(np.abs(curve["change"].to_numpy()))), -1]]
+                row[probability] = " → ".join(f"{p:.2f}" for p in ends["probability"])
+            rows.append(row)
+    changes = [change_label(c) for c in sorted(set(response["change"].astype(float)))]
+    table = pd.DataFrame(rows)
+    ordered = [c for c in table.columns if c not in changes and c != probability] + changes \
+        + ([probability] if probability in table.columns else [])
+    return table[ordered].fillna("")
+
+
+def change_label(change: float) -> str:
+    """A relative change as a column header: -50%, 0, +100%."""
+    return "0" if change == 0 else f"{change:+.0%}"
+
+
+def section_response(report: Report, inputs: Inputs) -> None:
+    report.heading("response")
+    if inputs.response is None:
+        return report.absent("response")
+    lang = report.language
+    for output in dict.fromkeys(inputs.response["output"]):
+        label = rf._output_label(output, lang)
+        report.figure_or_note(f"response_{output.replace('@', '_')}",
+                              lambda output=output: rf.response_curves(inputs.response, output, language=lang),
+                              text("response_title", lang, output=label))
+    report.table(response_matrix(inputs.response, lang), "response")
+    report.note(report.text("text", "response_note", draws=int(inputs.response["draws"].max())))
 
 
 POLICY_ROWS_SHOWN = 10  # the ranked candidates shown; the full table is policy_candidates.csv

@@ -439,6 +439,49 @@ def test_discovery_writes_prim_boxes_and_robustness(cli, tmp_path):
         "rd_intensity@2025 >= 0.034", "incubators_national_level@2025 >= 60"]
 
 
+def test_response_curves_share_the_draws_of_a_scenario_run(cli, tmp_path):
+    # a response point is the scenario with one lever moved, over the same draws (posterior x outside
+    # world) an attainment experiment uses: at change 0 it is the baseline's ensemble, at +100% of the
+    # incubator lever it is the scenario that sets incubator.change=1
+    common = ("params=calibrated", f"uncertainty.draws={N_DRAWS}")
+    code, out = cli("+experiment=response", *common, "experiment.levers=[incubator,talent]",
+                    "experiment.changes=[0,1]", "experiment.outputs=[incubators_national_level]")
+    assert code == 0, out.err
+    folder = _only_folder(tmp_path / "out", "experiments/*/*_response")
+    response = pd.read_csv(folder / "response.csv").set_index(["lever", "change"])
+    assert len(response) == 4 and set(response["output"]) == {"incubators_national_level@2025"}
+    assert set(response["draws"]) == {N_DRAWS} and set(response["target"]) == {60.0}  # targets.csv's 2025 target
+    code, out = cli("+experiment=attainment", *common, "experiment.scenarios=[baseline]",
+                    "experiment.targets=[incubators_national_level@2025]")
+    assert code == 0, out.err
+    first = _only_folder(tmp_path / "out", "experiments/*/*_attainment*")
+    ensemble = xr.open_dataset(first / "ensemble.nc")
+    base = ensemble["national incubators"].sel(scenario="baseline", time=2026.0).to_numpy()
+    for lever in ("incubator", "talent"):
+        row = response.loc[(lever, 0.0)]
+        assert row["median"] == pytest.approx(np.median(base), rel=SAME_RUN_RTOL)
+        assert row["probability"] == pytest.approx((base >= 60).mean())
+    code, out = cli("+experiment=attainment", *common, "experiment.scenarios=[baseline]",
+                    "experiment.targets=[incubators_national_level@2025]", "scenario.levers.incubator.change=1")
+    assert code == 0, out.err
+    (moved,) = [p for p in (tmp_path / "out").glob("experiments/*/*_attainment*") if p.is_dir()
+                and not p.name.startswith(".") and p != first]
+    doubled = xr.open_dataset(moved / "ensemble.nc")["national incubators"].isel(scenario=0).sel(time=2026.0)
+    assert response.loc[("incubator", 1.0), "p95"] == pytest.approx(float(doubled.quantile(0.95)),
+                                                                    rel=SAME_RUN_RTOL)
+    assert response.loc[("incubator", 1.0), "median"] > response.loc[("incubator", 0.0), "median"]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("experiment.levers=[incubatr]",), ("experiment.levers", "'incubator'")),
+    (("experiment.changes=[1]",), ("experiment.changes", "at least 2")),
+    (("experiment.years=[2050]",), ("experiment.years", "2050")),
+])
+def test_response_bad_settings_are_one_line(cli, args, fragments):
+    code, out = cli("+experiment=response", "params=model_defaults", *args)
+    _one_line_error(code, out, *fragments)
+
+
 def test_margin_and_regret_are_what_they_say():
     from innosd.experiments.discovery import margin, robustness_table
 

@@ -67,6 +67,27 @@ def make_candidates() -> pd.DataFrame:
                          "feasible": probability >= 0.6})
 
 
+def make_response() -> pd.DataFrame:
+    """response.csv of two levers x three changes x two outputs (one with a 2025 target)."""
+    rows = []
+    for output, unit, target, slope in (("rd_intensity@2025", "Dmnl", 0.034, 0.004),
+                                        ("high_tech_enterprises@2025", "firms", np.nan, 900.0)):
+        indicator, _, year = output.partition("@")
+        base = 0.035 if unit == "Dmnl" else 17000.0
+        for lever, effect in (("fiscal_st", 1.0), ("talent", 0.0)):
+            for change in (-0.5, 0.0, 1.0):
+                median = base + effect * slope * change
+                rows.append({"lever": lever, "change": change, "output": output, "indicator": indicator,
+                             "model_variable": indicator.replace("_", " "), "unit": unit, "year": int(year),
+                             "median": median, "p05": median * 0.8, "p25": median * 0.9, "p75": median * 1.1,
+                             "p95": median * 1.2, "draws": 50, "target": target,
+                             "direction": "at_least" if target == target else "",
+                             "status": "official" if target == target else "",
+                             "probability": 0.5 + 0.3 * effect * change if target == target else np.nan,
+                             "mc_se": 0.07 if target == target else np.nan})
+    return pd.DataFrame(rows)
+
+
 def make_fit() -> pd.DataFrame:
     rows = []
     for indicator, variable, unit, value in (("high_tech_enterprises", "high tech enterprises", "firms", 1500),

@@ -61,6 +61,7 @@ def write_experiment(folder: Path) -> Path:
     fx.make_sobol().to_csv(folder / "sobol.csv", index=False)
     fx.make_morris().to_csv(folder / "morris.csv", index=False)
     fx.make_candidates().to_csv(folder / "policy_candidates.csv", index=False)
+    fx.make_response().to_csv(folder / "response.csv", index=False)
     fx.make_variance_shares().to_csv(folder / "variance_shares.csv", index=False)
     fx.make_world().to_csv(folder / "world.csv", index=False)
     (folder / "policy_best.yaml").write_text("name: cheapest\nlevers:\n  incubator: {change: 0.5}\n")
@@ -145,7 +146,7 @@ def test_report_has_every_section_and_figure(full_report):
     assert "rows of projections" not in page
     expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
                 "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram",
-                "variance_shares", "backtest"}
+                "variance_shares", "backtest", "response_rd_intensity_2025", "response_high_tech_enterprises_2025"}
     stems = {p.stem for p in (out / "figures").iterdir()}
     assert stems == expected
     for stem in expected:
@@ -165,6 +166,10 @@ def test_report_tables_and_provenance(full_report):
     assert "2 of 3</strong> parameters identified" in page  # calibration summary.md rendered
     assert "mass balance: pass" in page                  # validation.md rendered
     assert "cheapest" in page                            # policy_best.yaml shown
+    # response curves: the lever that moves R&D intensity first, its medians in percent, target odds at the ends
+    response = page[page.index('id="response"'):page.index('id="policy"')]
+    assert response.index("Fiscal S&amp;T spending") < response.index("Talent programmes")
+    assert "3.3" in response and "3.9" in response and "0.35 → 0.50 → 0.80" in response
     meta = json.loads((out / "metadata.json").read_text())
     assert {"git_commit", "package_versions", "created", "inputs", "language"} <= set(meta)
     assert str(folders[0]) in meta["inputs"]  # the sweep's run sub-folder was found
@@ -204,7 +209,7 @@ def test_report_images_load_in_chromium(full_report, tmp_path):
     widths = re.search(r'data-widths="([\d,]*)"', dom)
     assert count and widths, "the page's load handler did not run"
     widths = [int(w) for w in widths.group(1).split(",") if w]
-    assert int(count.group(1)) == len(widths) == 11  # the nine figures plus variance_shares and backtest
+    assert int(count.group(1)) == len(widths) == 13  # nine figures, variance_shares, backtest, 2 response curves
     assert all(w > 100 for w in widths), f"images that did not load: {widths}"
     assert 'data-sorted="asc"' in dom  # clicking a header sorts the table
 

@@ -116,6 +116,30 @@ def test_pareto_front(language):
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
+def test_response_curves_rank_levers_and_draw_the_target(language):
+    response = fx.make_response()
+    fig = rf.response_curves(response, "rd_intensity@2025", language=language)
+    axes = data_axes(fig)
+    # the lever that moves the output comes first; panels share one y scale
+    assert [ax.get_title() for ax in axes] == [labels.lever_label(lv, language) for lv in ("fiscal_st", "talent")]
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    target = labels.text("plan_target", language)
+    for ax in axes:  # the 2025 target as a dashed line, in percent like the curve
+        (line,) = [ln for ln in ax.lines if ln.get_label() == target]
+        assert line.get_ydata()[0] == pytest.approx(3.4)
+    check_figure(fig, language)
+    # no target for this indicator and year: no line
+    fig = rf.response_curves(response, "high_tech_enterprises@2025", language=language)
+    assert not [ln for ax in data_axes(fig) for ln in ax.lines if ln.get_label() == target]
+    plt.close(fig)
+
+
+def test_response_curves_name_a_missing_output():
+    with pytest.raises(DataError, match="no rows for output 'patents@2025'"):
+        rf.response_curves(fx.make_response(), "patents@2025")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_scenario_difference(language):
     projections = fx.make_projections()
     fig = rf.scenario_difference(projections, language=language)

@@ -76,6 +76,8 @@ class CompiledModel:
         self._fixed = {self._pindex[n] for n in meta.get("fixed_params", [])
                        if n in self._pindex}
         self._control = meta["control"]
+        # control variables that change during the run (functions of Time): their names
+        self._control_time = meta.get("control_time", [])
         self._lx = np.asarray(meta["lx"], dtype=float)
         self._ly = np.asarray(meta["ly"], dtype=float)
 
@@ -161,6 +163,8 @@ class CompiledModel:
 
     def _time_grid(self, P: np.ndarray):
         p = {pp["name"]: P[i] for i, pp in enumerate(self._params)}
+        if self._control_time:
+            return self._changing_time_grid(p)
         ctl = {k: float(eval(expr, {"__builtins__": {}}, {"p": p}))  # noqa: S307
                for k, expr in self._control.items()}
         t0, tf, dt = ctl["INITIAL TIME"], ctl["FINAL TIME"], ctl["TIME STEP"]
@@ -182,6 +186,43 @@ class CompiledModel:
         save = ((np.mod(delay, sp) < prec) | (np.mod(-delay, sp) < prec))
         rounded = np.round(times[save], -int(np.log10(prec)))
         return times, save, dt, rounded, ctl
+
+    def _changing_time_grid(self, p: dict):
+        """The time grid when control variables change during the run (functions of Time):
+        as PySD's Model._integrate and components.Time, FINAL TIME, TIME STEP and SAVEPER
+        are evaluated at every step's time, INITIAL TIME once, at Time = 0 (what PySD does:
+        it is evaluated before any time is set); the step taken is the current TIME STEP.
+        The time step per step goes to the kernel, which the compiler made read it per step
+        when TIME STEP itself changes."""
+        def at(name, t):
+            return float(eval(self._control[name], {"__builtins__": {}},  # noqa: S307
+                              {"p": p, "t": t}))
+        t0 = at("INITIAL TIME", 0.0)
+        ctl = {name: at(name, t0) for name in self._control}
+        ctl["INITIAL TIME"] = t0
+        times, dts, save, rounded = [], [], [], []
+        t = t0
+        while True:
+            dt, tf, sp = at("TIME STEP", t), at("FINAL TIME", t), at("SAVEPER", t)
+            if not dt > 0:
+                raise ModelError(f"TIME STEP must be positive, got {dt} at time {t}")
+            if not sp > 0:
+                raise ModelError(f"SAVEPER must be positive, got {sp} at time {t}")
+            prec = dt * TIME_RPREC
+            delay = t - t0
+            times.append(t)
+            dts.append(dt)
+            save.append(delay % sp < prec or -delay % sp < prec)
+            if save[-1]:
+                rounded.append(np.round(t, -int(np.log10(prec))))
+            if not t + dt * TIME_RPREC < tf:
+                break
+            if len(times) > 5e7:
+                raise ModelError(f"too many time steps: the run has not reached FINAL TIME "
+                                 f"({tf}) after 5e7 steps")
+            t = t + dt
+        step = np.array(dts) if "TIME STEP" in self._control_time else dts[0]
+        return np.array(times), np.array(save), step, np.array(rounded), ctl
 
     def control_values(self, params=None) -> dict[str, float]:
         """INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER for a run with `params`."""

@@ -503,14 +503,29 @@ def _array_kernels(plan: Plan) -> str:
     return "\n".join(head + body) + "\n"
 
 
+def _per_step_time_step(src: str) -> str:
+    """Kernels for a TIME STEP that changes during the run: they take the time step of
+    every step as an array `dts` (runtime: one per time) where they took one `dt`, and
+    set `dt` from it where they set the time, so every use of dt (Euler, RK4, STEP, ...)
+    sees the current step's, as PySD's time_step() at the current time."""
+    src = src.replace("save, dt, cap", "save, dts, cap")
+    src = re.sub(r"^(\s*)(t0? = times\[(step|0)\].*)$",
+                 lambda m: f"{m.group(1)}{m.group(2)}\n{m.group(1)}dt = dts[{m.group(3)}]",
+                 src, flags=re.M)
+    return src
+
+
 def generate(g: ModelGraph, outputs, version: str) -> str:
     plan = Plan(g, outputs)
     src = HEADER.format(version=version, source=g.source.name)
     if any(var.dims for var in g.variables.values()):
         # subscripted: arrays and loops (compile time grows with equations, not elements)
-        return src + _array_kernels(plan)
-    src += _scalar_kernel(plan, "_run_one", rk4=False) + "\n\n"
-    src += _scalar_kernel(plan, "_run_one_rk4", rk4=True) + "\n\n"
-    src += _chunk_kernel(plan, "_run_chunk", rk4=False) + "\n\n"
-    src += _chunk_kernel(plan, "_run_chunk_rk4", rk4=True) + "\n"
+        src += _array_kernels(plan)
+    else:
+        src += _scalar_kernel(plan, "_run_one", rk4=False) + "\n\n"
+        src += _scalar_kernel(plan, "_run_one_rk4", rk4=True) + "\n\n"
+        src += _chunk_kernel(plan, "_run_chunk", rk4=False) + "\n\n"
+        src += _chunk_kernel(plan, "_run_chunk_rk4", rk4=True) + "\n"
+    if getattr(g, "variable_time_step", False):
+        src = _per_step_time_step(src)
     return src

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -81,11 +82,45 @@ def _key(source: bytes) -> str:
     return h.hexdigest()[:20]
 
 
+_CMP = {"=": "==", "<>": "!=", ">=": ">=", ">": ">", "<=": "<=", "<": "<"}
+
+
 def _ctl_expr(g, node) -> str:
-    """Python expression (over `p`, a name->value dict) for a control variable."""
+    """Python expression (over `p`, a name->value dict, and `t`, the time) for a control
+    variable.  Control variables may change during the run (PySD evaluates FINAL TIME,
+    TIME STEP and SAVEPER at every step, INITIAL TIME once) when they are functions of
+    Time and constants: numbers, constants, auxiliaries of those, + - * / ^, comparisons,
+    IF THEN ELSE, MIN and MAX.  A control that reads a stock is refused."""
     ae = expressions()
     if isinstance(node, (int, float, np.integer, np.floating)):
         return repr(float(node))
+    if isinstance(node, ae.ReferenceStructure) and node.reference == "time":
+        return "t"
+    if isinstance(node, ae.CallStructure) and node.function.reference in (
+            "if_then_else", "min", "max") and len(node.arguments) in (2, 3):
+        a = [_ctl_expr(g, x) for x in node.arguments]
+        fn = node.function.reference
+        if fn == "if_then_else" and len(a) == 3:
+            return f"({a[1]} if {a[0]} != 0.0 else {a[2]})"
+        if fn in ("min", "max") and len(a) == 2:
+            op = "<=" if fn == "min" else ">="
+            return f"({a[0]} if {a[0]} {op} {a[1]} else {a[1]})"
+    if isinstance(node, ae.LogicStructure) or (
+            isinstance(node, ae.ArithmeticStructure) and any(op in _CMP for op in node.operators)):
+        args = [_ctl_expr(g, a) for a in node.arguments]
+        if len(args) == 1 and node.operators[0] == ":NOT:":
+            return f"(1.0 if {args[0]} == 0.0 else 0.0)"
+        right = args[-1]  # PySD nests from the right
+        for op, left in zip(reversed(node.operators), reversed(args[:-1])):
+            if op in _CMP:
+                right = f"(1.0 if {left} {_CMP[op]} {right} else 0.0)"
+            elif op in (":AND:", ":OR:"):
+                join = "and" if op == ":AND:" else "or"
+                right = f"(1.0 if ({left} != 0.0) {join} ({right} != 0.0) else 0.0)"
+            else:
+                break
+        else:
+            return right
     if isinstance(node, ae.ReferenceStructure) and node.subscripts is None:
         var = g.variables.get(norm(node.reference))
         if var is not None and () in var.instances:
@@ -104,9 +139,15 @@ def _ctl_expr(g, node) -> str:
         for op, a in zip(node.operators, args[1:]):
             out += f" {ops[op]} {a}"
         return f"({out})"
-    raise ModelError("unsupported construct control variable that changes during the run "
-                     "(INITIAL TIME, FINAL TIME, TIME STEP and SAVEPER must be constant "
-                     "expressions); run this model with --backend pysd")
+    raise ModelError("unsupported construct control variable that depends on a stock or "
+                     "a function other than IF THEN ELSE, MIN, MAX (INITIAL TIME, FINAL TIME, "
+                     "TIME STEP and SAVEPER must be functions of Time and constants); run "
+                     "this model with --backend pysd")
+
+
+def _reads_time(expr: str) -> bool:
+    """Whether a control expression (from _ctl_expr) reads the time `t`."""
+    return re.search(r"(?<![\w'])t(?![\w'])", expr) is not None
 
 
 def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
@@ -133,13 +174,6 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
             kind = "stock" if run_code in integ_slots else \
                 "constant" if not slot.startswith("@A") else "auxiliary"
             columns.append(dict(name=col, variable=var.name, units=var.units, kind=kind))
-    try:
-        src = generate(g, outputs, COMPILER_VERSION)
-    except ModelError as err:  # e.g. simultaneous equations: name the file
-        raise located(err, path, source) from None
-    if long_compile:
-        _progress(path, started, f"kernel source written ({src.count(chr(10))} lines); "
-                                 "machine code is compiled at the first run")
     ReferenceStructure = expressions().ReferenceStructure
     control = {}
     for k, name in CONTROL_VARS.items():
@@ -148,6 +182,15 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
         except ModelError as err:
             err.variable = name
             raise located(err, path, source) from None
+    # a TIME STEP that changes during the run: the kernels read it per step (codegen)
+    g.variable_time_step = _reads_time(control["TIME STEP"])
+    try:
+        src = generate(g, outputs, COMPILER_VERSION)
+    except ModelError as err:  # e.g. simultaneous equations: name the file
+        raise located(err, path, source) from None
+    if long_compile:
+        _progress(path, started, f"kernel source written ({src.count(chr(10))} lines); "
+                                 "machine code is compiled at the first run")
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
     ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
     params = [dict(name=p["name"], variable=p["variable"], element=list(p["element"]),
@@ -155,7 +198,8 @@ def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
                    limits=[None if v is None else float(v) for v in p["limits"]],
                    doc=p["doc"]) for p in g.params]
     meta = dict(version=COMPILER_VERSION, source=str(path), params=params,
-                columns=columns, control=control, lx=lx.tolist(), ly=ly.tolist(),
+                columns=columns, control=control,
+                control_time=[k for k, e in control.items() if _reads_time(e)], lx=lx.tolist(), ly=ly.tolist(),
                 n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
                 long_compile=long_compile, fixed_params=sorted(g.fixed_params),
                 data_files={os.path.relpath(Path(f).resolve(), path.resolve().parent): _file_digest(f)

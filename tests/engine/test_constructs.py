@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from innosd.errors import ModelError
@@ -103,3 +104,31 @@ def test_vector_select_action_chosen_at_run_time():
     assert rt._vselect(5.0, -1.0, sels, exprs) == 45.0     # 5^1 * 3^2
     assert rt._vselect(0.0, -1.0, (0.0, 0.0, 0.0), exprs) == -1.0  # missing value
     assert np.isnan(rt._vselect(6.5, -1.0, sels, exprs))
+
+
+CONTROL_VARS = S.SUITE / "control_vars" / "test_control_vars.mdl"
+
+
+def test_changing_time_step_same_in_single_run_and_ensemble():
+    # the community folder (TIME STEP 1 then 0.5, SAVEPER then 5, FINAL TIME 10 then 50) is
+    # checked against PySD and Vensim in test_sd_models; here the ensemble kernels agree
+    model = compile_model(CONTROL_VARS)
+    single = model.run()
+    ens = model.run_ensemble(pd.DataFrame(index=range(3)))
+    assert list(ens["time"].values) == list(single.index)
+    np.testing.assert_array_equal(ens["var"].values[2], single["var"].to_numpy())
+    # the step taken follows TIME STEP: 1 until t = 4, then 0.5; saved every 5 from t = 10
+    assert list(single.index[:7]) == [0.0, 1.0, 2.0, 3.0, 4.0, 4.5, 5.0]
+    assert list(single.index[-3:]) == [40.0, 45.0, 50.0]
+
+
+def test_control_reading_a_stock_is_one_line(tmp_path):
+    text = CONTROL_VARS.read_text().replace(
+        "FINAL TIME  = IF THEN ELSE(Time < 5, 10, 50)", "FINAL TIME  = level + 10")
+    text = text.replace("var=\n", "level = INTEG(1, 0)\n\t~\t\n\t~\t\t|\n\nvar=\n", 1)
+    bad = tmp_path / "stock_control.mdl"
+    bad.write_text(text)
+    with pytest.raises(ModelError) as err:
+        compile_model(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and "FINAL TIME" in msg and "depends on a stock" in msg

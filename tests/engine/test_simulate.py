@@ -34,9 +34,9 @@ def test_simulate_one_line_errors(argv, message, capsys):
 
 
 def test_simulate_unsupported_construct_suggests_pysd(capsys):
-    assert cli.main(["simulate", str(S.model_file("allocate_available"))]) == 2
+    assert cli.main(["simulate", str(S.model_file("game"))]) == 2
     err = capsys.readouterr().err
-    assert "ALLOCATE AVAILABLE" in err and "--backend pysd" in err and err.count("\n") == 1
+    assert "GAME" in err and "--backend pysd" in err and err.count("\n") == 1
 
 
 def _broken(tmp_path, old, new):

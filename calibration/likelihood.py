@@ -10,21 +10,26 @@ in the calibration config with its reason. Rows marked `use: check` are compared
 `fit.csv` but do not enter the likelihood (e.g. R&D intensity repeats R&D expenditure
 divided by the exogenous GDP).
 
-The model is evaluated through `CompiledModel.run_ensemble` on a whole batch of parameter
+The model is evaluated through `CompiledModel.ensemble_evaluator` on a whole batch of parameter
 rows at once (every emcee walker of a half-step is one call), asking only for the
-observed variables and stopping the run at the end of the last observed year.
+observed variables and stopping the run at the end of the last observed year. A batch runner
+(`BatchRunner`, e.g. innosd.experiments.dask_exec.DaskBatches for `run.scheduler`) may split each
+batch across Dask workers: the batch is then an `EnsembleTask`, which a worker can rebuild.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from innosd.calibration.priors import Prior, log_prior, to_natural
+from innosd.model import compile_model
 from innosd.model.results import time_index, year_end_time
 
 from innosd.errors import ConfigError, ModelError, closest
@@ -209,17 +214,51 @@ def error_priors(spec: dict, likelihood: dict | None, parse) -> list[Prior]:
     return found
 
 
+@dataclass(frozen=True)
+class EnsembleTask:
+    """A batch of parameter rows (n, len(varied)), natural units, through the compiled model:
+    values of `columns` at the saved times, shape (columns, n, times) (`ensemble_evaluator`).
+
+    Picklable (a model path and names), so a Dask worker runs it; each process compiles (or loads
+    from its cache) the model and builds the evaluator once (`_evaluator`). The worker needs this
+    package and the model file at the same path, as for experiments (innosd.experiments.dask_exec)."""
+
+    model_path: str
+    varied: tuple[str, ...]
+    columns: tuple[str, ...]
+    fixed: tuple[tuple[str, float], ...]
+
+    def __call__(self, natural: np.ndarray) -> np.ndarray:
+        return _evaluator(self).evaluate(natural)
+
+
+@functools.lru_cache(maxsize=16)
+def _evaluator(task: EnsembleTask):
+    return compile_model(task.model_path).ensemble_evaluator(list(task.varied), list(task.columns), dict(task.fixed))
+
+
+# runner(task, rows) -> task(rows), the batch possibly split across workers; None: in this process
+BatchRunner = Callable[[EnsembleTask, np.ndarray], np.ndarray]
+
+
 def observation_simulator(model, names: list[str], observations: ObservationSet,
-                          fixed: dict[str, float] | None = None) -> Callable[[np.ndarray], np.ndarray]:
+                          fixed: dict[str, float] | None = None,
+                          runner: BatchRunner | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """A function: parameter rows (n, len(names)), natural units -> model values at every
     observation, shape (n, n_obs).
 
     Names, outputs and the time grid are resolved once (`CompiledModel.ensemble_evaluator`);
-    each call is one compiled ensemble run that ends at 1 January after the last observed year.
+    each call is one compiled ensemble run that ends at 1 January after the last observed year,
+    in this process or, with a `runner`, as an `EnsembleTask` on its workers (same values).
     """
     settings = dict(fixed or {})
     settings["FINAL TIME"] = observations.last_time
     evaluator = model.ensemble_evaluator(list(names), observations.variables, settings)
+    evaluate = evaluator.evaluate
+    if runner is not None:
+        task = EnsembleTask(str(Path(model.path).resolve()), tuple(names), tuple(observations.variables),
+                            tuple(sorted((str(k), float(v)) for k, v in settings.items())))
+        evaluate = functools.partial(runner, task)
     table = observations.table
     column = time_index(evaluator.times, table["time"].to_numpy(), missing="nan")
     if (column < 0).any():
@@ -232,7 +271,7 @@ def observation_simulator(model, names: list[str], observations: ObservationSet,
     rows = np.array([row_of[v] for v in table["model_variable"]])
 
     def simulate(natural: np.ndarray) -> np.ndarray:
-        result = evaluator.evaluate(np.atleast_2d(natural))  # (columns, n, times)
+        result = evaluate(np.atleast_2d(natural))  # (columns, n, times)
         return result[rows, :, column].T
 
     return simulate
@@ -322,7 +361,7 @@ class LogPosterior:
     """
 
     def __init__(self, model, priors: list[Prior], observations: ObservationSet,
-                 fixed: dict[str, float] | None = None):
+                 fixed: dict[str, float] | None = None, runner: BatchRunner | None = None):
         self.model = model
         self.priors = priors
         self.names = [p.name for p in priors]
@@ -333,7 +372,7 @@ class LogPosterior:
         self._sigmas = {p.target: j for j, p in enumerate(priors) if p.role == "sigma"}
         self._nu = next((j for j, p in enumerate(priors) if p.role == "nu"), None)
         self._simulate = observation_simulator(model, [self.names[j] for j in self.constants], observations,
-                                               self.fixed)
+                                               self.fixed, runner)
 
     def predict(self, working: np.ndarray) -> np.ndarray:
         working = np.atleast_2d(working)

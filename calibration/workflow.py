@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from innosd.calibration import pipeline, tables
-from innosd.calibration.likelihood import LogPosterior, ObservationSet, predictive_draws
+from innosd.calibration.likelihood import BatchRunner, LogPosterior, ObservationSet, predictive_draws
 from innosd.calibration.priors import Prior, log_prior, sample_prior, to_natural, to_working_rows
 from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 
@@ -80,15 +80,17 @@ class CalibrationResult:
 
 
 def calibrate(model, priors: list[Prior], observations: ObservationSet, settings: CalibrationSettings,
-              defaults: np.ndarray | None = None, progress: bool = True) -> CalibrationResult:
-    """Run the whole pipeline; every random choice derives from `settings.seed`.
+              defaults: np.ndarray | None = None, progress: bool = True,
+              runner: BatchRunner | None = None) -> CalibrationResult:
+    """Run the whole pipeline; every random choice derives from `settings.seed`. `runner` (e.g. Dask
+    workers, `run.scheduler`) evaluates the model batches; the result is the same as without it.
 
     Free constants that change no observed value (`pipeline.inert_parameters`) are not
     sampled: their posterior is exactly their prior, so their columns of the chain are
     independent prior draws. Everything else is optimised and sampled on the unconstrained scale."""
     seed = int(settings.seed)
     rng = np.random.default_rng(seed)
-    full = LogPosterior(model, priors, observations)
+    full = LogPosterior(model, priors, observations, runner=runner)
     timings = pipeline.Timings()
     names = [p.name for p in priors]
 
@@ -104,7 +106,7 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     prior_draws = sample_prior(priors, PRIOR_DRAWS, np.random.default_rng([seed, 1]))
     # an inert constant's value does not matter for the likelihood: its prior median stands in
     held = {names[j]: float(np.median(to_natural([priors[j]], prior_draws[:, [j]]))) for j in inert}
-    logpost = LogPosterior(model, [priors[j] for j in active], observations, held)
+    logpost = LogPosterior(model, [priors[j] for j in active], observations, held, runner)
     timings.record("screening", started, full.evaluations)
 
     started, before = time.perf_counter(), logpost.evaluations

@@ -188,8 +188,9 @@ def run(config: BacktestConfig, model, command: str) -> Path:
     if cal.left_out:
         print(f"innosd backtest: no observation up to {settings.until} for {', '.join(cal.left_out)}: "
               "calibrated without them", file=sys.stderr)
-    result = calibrate(model, cal.priors, cal.observations, cal.settings,
-                       calibrate_command.model_defaults(model, cal.priors), progress=cal.progress)
+    with calibrate_command.batch_runner(cal) as runner:  # run.scheduler, as for innosd calibrate
+        result = calibrate(model, cal.priors, cal.observations, cal.settings,
+                           calibrate_command.model_defaults(model, cal.priors), progress=cal.progress, runner=runner)
     calibrated = time.perf_counter()
     later = with_estimated_sigmas(later, result)
     points = later.table

@@ -6,10 +6,12 @@ optimisation + MCMC. The command line is `innosd.experiments.commands.calibrate`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,11 @@ from typing import Any
 import numpy as np
 from innosd.calibration import handoff
 from innosd.calibration.data import load_observations, load_user_observations
-from innosd.calibration.likelihood import ObservationSet, error_priors, observations_from_columns, select_observations
+from innosd.calibration.likelihood import (BatchRunner, ObservationSet, error_priors, observations_from_columns,
+                                          select_observations)
 from innosd.calibration.priors import Prior, parse_prior
 from innosd.calibration.workflow import CalibrationSettings, calibrate
+from innosd.experiments import dask_exec
 from innosd.model import MODEL_FILE
 
 from innosd.errors import ConfigError, closest
@@ -47,6 +51,8 @@ class CalibrateConfig:
     allow_dirty: bool = False
     model_file: Path = MODEL_FILE
     left_out: tuple[str, ...] = ()  # indicators without observations up to data.until_year
+    scheduler: str = "local"        # run.scheduler: where the likelihood's model batches run
+    workers: int = 2                # run.workers of scheduler=cluster
 
 
 # ----------------------------------------------------------------------------- compose and check
@@ -179,7 +185,7 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
     return CalibrateConfig(name, priors, obs, settings, Path(folder), run.figures, run.progress,
                            _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
                            _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw, hand.allow_dirty,
-                           left_out=left_out)
+                           left_out=left_out, scheduler=run.scheduler, workers=run.workers)
 
 
 def observations_until(observations, spec: dict[str, Any], window: tuple[int, int]
@@ -189,6 +195,18 @@ def observations_until(observations, spec: dict[str, Any], window: tuple[int, in
     inside = set(observations.loc[observations["year"].between(*window), "indicator"])
     later = set(observations["indicator"]) - inside  # a misspelt indicator stays, for its one-line error
     return {k: v for k, v in spec.items() if k not in later}, tuple(k for k in spec if k in later)
+
+
+@contextlib.contextmanager
+def batch_runner(config: CalibrateConfig) -> Iterator[BatchRunner | None]:
+    """`run.scheduler`: None (in this process) for `local`; else the model batches of the likelihood
+    split across the workers of a Dask LocalCluster or an existing scheduler (experiments.dask_exec:
+    the same one-line errors for an unreachable scheduler or one without workers)."""
+    if config.scheduler == "local":
+        yield None
+        return
+    with dask_exec.dask_client(dask_exec.ExecSettings(config.scheduler, config.workers, progress=False)) as client:
+        yield dask_exec.DaskBatches(client)
 
 
 def use_threads(threads: int) -> None:
@@ -286,15 +304,16 @@ def bench(config: CalibrateConfig, model) -> int:
     from innosd.calibration import pipeline
     from innosd.calibration.likelihood import LogPosterior
 
-    logpost = LogPosterior(model, config.priors, config.observations)
-    logpost(np.array([[p.working_bounds[0] for p in config.priors]]))  # compile/warm the kernel outside the clock
-    logpost.evaluations = 0
-    rng = np.random.default_rng(config.settings.seed)
-    t0 = time.perf_counter()
-    best, _ = pipeline.optimise(logpost, config.settings.optimiser, rng, model_defaults(model, config.priors))
-    t1, n_opt = time.perf_counter(), logpost.evaluations
-    pipeline.sample(logpost, best, config.settings.sampler, config.settings.seed, progress=config.progress)
-    t2 = time.perf_counter()
+    with batch_runner(config) as runner:
+        logpost = LogPosterior(model, config.priors, config.observations, runner=runner)
+        logpost(np.array([[p.working_bounds[0] for p in config.priors]]))  # compile/warm the kernel outside the clock
+        logpost.evaluations = 0
+        rng = np.random.default_rng(config.settings.seed)
+        t0 = time.perf_counter()
+        best, _ = pipeline.optimise(logpost, config.settings.optimiser, rng, model_defaults(model, config.priors))
+        t1, n_opt = time.perf_counter(), logpost.evaluations
+        pipeline.sample(logpost, best, config.settings.sampler, config.settings.seed, progress=config.progress)
+        t2 = time.perf_counter()
     n_mcmc = logpost.evaluations - n_opt
     print(f"innosd calibrate --bench ({len(config.priors)} parameters, {config.settings.sampler.walkers} walkers "
           f"x {config.settings.sampler.steps} steps; shared machine, numbers are noisy)")
@@ -313,14 +332,15 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
     attrs = provenance(config.raw, config.model_file)
     if config.handoff_write:  # a refused hand-off should not cost a calibration
         handoff.refuse_dirty_tree(attrs["git_commit"], config.allow_dirty)
-    check_writable(config.folder.parent)  # before hours of sampling, not after
-    if config.handoff_write:
-        check_writable(config.params_dir, "hand-off folder (handoff.params_dir)")
-    if config.left_out:
-        print(f"innosd calibrate: data.until_year leaves out {', '.join(config.left_out)} (no observation "
-              "in the window)", file=sys.stderr)
-    result = calibrate(model, config.priors, config.observations, config.settings,
-                       model_defaults(model, config.priors), progress=config.progress)
+    with batch_runner(config) as runner:  # a scheduler that cannot run anything stops before any folder exists
+        check_writable(config.folder.parent)  # before hours of sampling, not after
+        if config.handoff_write:
+            check_writable(config.params_dir, "hand-off folder (handoff.params_dir)")
+        if config.left_out:
+            print(f"innosd calibrate: data.until_year leaves out {', '.join(config.left_out)} (no observation "
+                  "in the window)", file=sys.stderr)
+        result = calibrate(model, config.priors, config.observations, config.settings,
+                           model_defaults(model, config.priors), progress=config.progress, runner=runner)
     attrs.update({"seed": str(config.settings.seed), "command": command})
     folder = write_run(config.folder, config, result, attrs)
     t = result.timings

@@ -183,6 +183,25 @@ def run_chunked(table: pd.DataFrame, task: Callable[[pd.DataFrame], np.ndarray],
     return np.concatenate([parts[i] for i in range(len(bounds))], axis=0), folder
 
 
+class DaskBatches:
+    """A calibration's batch runner (innosd.calibration.likelihood.BatchRunner) on a Dask client:
+    each batch of parameter rows (the walkers of one emcee half-step, an optimiser's gradient
+    stencil, the kept draws) is split into one chunk per worker, and the chunks' model values are
+    joined in row order, so the result equals the in-process evaluation. Nothing is cached on
+    disk: a batch takes milliseconds, and the sampler's next batch depends on this one."""
+
+    def __init__(self, client, min_rows: int = 1):
+        self.client = client
+        self.min_rows = max(1, int(min_rows))  # fewer rows per chunk than this are not worth a task
+        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def __call__(self, task: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(rows)
+        parts = np.array_split(rows, max(1, min(self.workers, len(rows) // self.min_rows)))
+        futures = self.client.map(task, parts, pure=False)
+        return np.concatenate(self.client.gather(futures), axis=1)  # (columns, rows, times)
+
+
 def discard_chunks(folder: Path) -> None:
     """Delete a finished experiment's chunks (and the cache folder once it is empty)."""
     shutil.rmtree(folder, ignore_errors=True)

@@ -177,9 +177,14 @@ class RunSettings:
             raise ConfigError(f"{key}.output_dir: empty; name a folder (e.g. {key}.output_dir=outputs)")
         _positive_int(self.workers, f"{key}.workers")
         _positive_int(self.chunk_size, f"{key}.chunk_size")
-        if self.scheduler not in SCHEDULERS and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", self.scheduler):
-            raise ConfigError(f"{key}.scheduler: {self.scheduler!r} is neither {' nor '.join(SCHEDULERS)} "
-                              "nor a scheduler address like tcp://HOST:8786")
+        check_scheduler(self.scheduler, f"{key}.scheduler")
+
+
+def check_scheduler(scheduler: str, key: str) -> None:
+    """`run.scheduler` of experiments and calibrations: local, cluster or a Dask scheduler address."""
+    if scheduler not in SCHEDULERS and not re.fullmatch(r"(tcp|tls|inproc|ucx)://\S+", scheduler):
+        raise ConfigError(f"{key}: {scheduler!r} is neither {' nor '.join(SCHEDULERS)} "
+                          "nor a scheduler address like tcp://HOST:8786")
 
 
 @dataclass(frozen=True)
@@ -449,6 +454,12 @@ class CalibrateRunSettings:
     figures: bool
     progress: bool
     threads: int
+    scheduler: str            # local | cluster | tcp://HOST:PORT: where the likelihood's model batches run
+    workers: int              # worker processes of `scheduler=cluster`
+
+    def check(self, key: str) -> None:
+        check_scheduler(self.scheduler, f"{key}.scheduler")
+        _positive_int(self.workers, f"{key}.workers")
 
 
 @dataclass(frozen=True)

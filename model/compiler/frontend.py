@@ -365,6 +365,9 @@ class ModelGraph:
                 return self._memo[key]
         if isinstance(node, ae.IntegStructure):
             raise unsupported("INTEG inside an expression", self._label)
+        if isinstance(node, ae.GameStructure):
+            # GAME(x): Vensim's gaming input; outside a game it is x (PySD: the content)
+            return self._gen(node.expression, binding, phase)
         if isinstance(node, ae.AllocateByPriorityStructure):
             return self._allocate_by_priority(node, binding, phase)
         if isinstance(node, ae.AllocateAvailableStructure):

@@ -16,7 +16,12 @@ from tests.engine import sdmodels as S
 BEFORE = ("Before issue 16 (commit ae2bc05): 115 of 143 folders compiled (all matching "
           "PySD). Issue 16 added GET XLS/DIRECT CONSTANTS, DATA (incl. :RAW:), LOOKUPS and "
           "SUBSCRIPT, rolled array kernels for subscripted models, and RANDOM functions "
-          "(no folder of the suite; see tests/engine/test_random.py).")
+          "(no folder of the suite; see tests/engine/test_random.py). At commit 636653f: 129 "
+          "of 143. Then added: VECTOR SORT ORDER / RANK / REORDER, INVERT MATRIX, ALLOCATE BY "
+          "PRIORITY, ALLOCATE AVAILABLE, VECTOR SELECT with a run-time action, GET TIME "
+          "VALUE(0, offset, 0), control variables that change during the run (functions of "
+          "Time), and SMOOTH N / DELAY N with a non-constant order (no folder of the suite; "
+          "see tests/engine/test_constructs.py).")
 
 
 def main() -> None:

@@ -134,8 +134,8 @@ def test_cache_key_covers_every_compiler_file(tmp_path):
 
 
 def test_unsupported_construct_names_construct_and_variable():
-    with pytest.raises(ModelError, match=r"GAME.*--backend pysd"):
-        compile_model(S.model_file("game"))
+    with pytest.raises(ModelError, match=r"DATA from a data file.*'var 0dim'.*--backend pysd"):
+        compile_model(S.model_file("data_from_other_model"))
 
 
 # exp/log/pow are inlined IR (model/compiler/rt.py) so that ensembles vectorise; these

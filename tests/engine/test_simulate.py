@@ -34,9 +34,9 @@ def test_simulate_one_line_errors(argv, message, capsys):
 
 
 def test_simulate_unsupported_construct_suggests_pysd(capsys):
-    assert cli.main(["simulate", str(S.model_file("game"))]) == 2
+    assert cli.main(["simulate", str(S.model_file("data_from_other_model"))]) == 2
     err = capsys.readouterr().err
-    assert "GAME" in err and "--backend pysd" in err and err.count("\n") == 1
+    assert "DATA from a data file" in err and "--backend pysd" in err and err.count("\n") == 1
 
 
 def _broken(tmp_path, old, new):
@@ -47,9 +47,10 @@ def _broken(tmp_path, old, new):
 
 @pytest.mark.parametrize("old, new, expected", [
     # construct, variable and the line of its definition; PySD runs it, so suggest it
-    ("decay rate * Amount", "GAME(decay rate * Amount)",
-     "broken.mdl:9: unsupported construct GAME in variable 'decay'; run this model with "
-     "--backend pysd"),
+    ("decay rate * Amount", "decay rate * Amount + GET TIME VALUE(2, 0, 1)",
+     "broken.mdl:9: unsupported construct GET TIME VALUE other than (0, offset, 0) "
+     "(relative to the current time, in units of Time) in variable 'decay'; run this model "
+     "with --backend pysd"),
     ("decay rate * Amount", "decay rat * Amount",
      "broken.mdl:9: decay: reference to undefined variable 'decay_rat' (did you mean "
      "'decay rate'"),

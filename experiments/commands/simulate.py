@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output CSV file (default: stdout)")
     p.add_argument("--method", choices=("euler", "rk4"), default="euler",
                    help="integration method (compiled core only; Vensim uses euler)")
+    p.add_argument("--data", dest="data_files", action="append", default=[], metavar="FILE",
+                   help="a .tab/.csv (another run's output) holding the values of the model's "
+                        "DATA variables defined without GET XLS/DIRECT (repeatable)")
     return p
 
 
@@ -52,7 +55,7 @@ def _parse_sets(sets: list[str]) -> dict[str, float]:
     return params
 
 
-def _run_pysd(path: Path, params, columns, method):
+def _run_pysd(path: Path, params, columns, method, data_files=()):
     if method != "euler":
         raise InnosdError("--method rk4 needs the compiled core (--backend numba)")
     # PySD writes its translation (MODEL.py) beside the model file: translate a private copy,
@@ -60,16 +63,17 @@ def _run_pysd(path: Path, params, columns, method):
     with tempfile.TemporaryDirectory(prefix="innosd-pysd-") as tmp:
         copy = Path(tmp) / path.name
         shutil.copyfile(path, copy)
-        return _run_pysd_copy(copy, path, params, columns)
+        return _run_pysd_copy(copy, path, params, columns, data_files)
 
 
-def _run_pysd_copy(copy: Path, path: Path, params, columns):
+def _run_pysd_copy(copy: Path, path: Path, params, columns, data_files=()):
     import pysd
+    extra = {"data_files": [str(Path(f).resolve()) for f in data_files]} if data_files else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            model = pysd.read_vensim(str(copy)) if path.suffix.lower() == ".mdl" \
-                else pysd.read_xmile(str(copy))
+            model = pysd.read_vensim(str(copy), **extra) if path.suffix.lower() == ".mdl" \
+                else pysd.read_xmile(str(copy), **extra)
         except Exception as err:
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise ModelError(f"{path}: cannot be read by PySD: {first}") from None
@@ -114,11 +118,11 @@ def main(argv: list[str]) -> int:
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] \
         if args.columns else None
     if args.backend == "pysd":
-        df = _run_pysd(path, params, columns, args.method)
+        df = _run_pysd(path, params, columns, args.method, args.data_files)
     else:
         from innosd.model import compile_model
-        df = compile_model(path).run(params=params, return_columns=columns,
-                                     method=args.method)
+        df = compile_model(path, data_files=args.data_files).run(
+            params=params, return_columns=columns, method=args.method)
     df = df.copy()
     df.index.name = "Time"
     check_results(df, path)

@@ -150,11 +150,11 @@ def _reads_time(expr: str) -> bool:
     return re.search(r"(?<![\w'])t(?![\w'])", expr) is not None
 
 
-def _build(path: Path, source: bytes, key: str, folder: Path) -> None:
+def _build(path: Path, source: bytes, key: str, folder: Path, data_files=()) -> None:
     started = time.perf_counter()
     am = parse(path)
     try:
-        g = ModelGraph(am, path)
+        g = ModelGraph(am, path, data_files)
     except ModelError as err:
         raise located(err, path, source) from None
     long_compile = g.n_aux + g.n_state > LONG_COMPILE_SLOTS
@@ -250,14 +250,26 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
-    """Compile (or load from the cache) the model at `path`."""
+def compile_model(path, *, use_cache: bool = True, data_files=None) -> "CompiledModel":
+    """Compile (or load from the cache) the model at `path`.  `data_files` (a path or a
+    list of them: .tab/.csv output of another run) give the values of DATA variables the
+    model defines without GET XLS/DIRECT, which Vensim reads at run time; they are read
+    now, as PySD's read_vensim(data_files=...) does, and a changed file rebuilds."""
     path = Path(path)
     try:
         source = path.read_bytes()
     except OSError as err:
         raise ModelError(f"cannot read model file {path}: {err.strerror}") from None
-    key = _key(source)
+    if isinstance(data_files, (str, Path)):
+        data_files = [data_files]
+    data_files = [Path(f) for f in data_files or []]
+    for f in data_files:
+        if not f.is_file():
+            raise ModelError(f"data file {f} does not exist (data_files of {path.name})")
+    # the same model with other data files is another build (the files' contents are
+    # checked by _data_files_unchanged, as for GET XLS/DIRECT)
+    key = _key(source + b"".join(b"\0data:" + os.path.relpath(f.resolve(), path.resolve().parent)
+                                 .encode() for f in data_files))
     folder = cache_dir() / key
     if use_cache and str(folder) in _loaded and _data_files_unchanged(folder, path):
         return _loaded[str(folder)]
@@ -266,12 +278,12 @@ def compile_model(path, *, use_cache: bool = True) -> "CompiledModel":
         and _data_files_unchanged(folder, path)
     if not from_cache:
         try:
-            _build(path, source, key, folder)
+            _build(path, source, key, folder, data_files)
         except OSError as err:  # a read-only or full cache folder: compile into a private one instead
             folder = Path(tempfile.mkdtemp(prefix="innosd-cache-")) / key
             print(f"innosd: cache folder {cache_dir()} cannot be written ({err.strerror or err}); "
                   f"compiled into {folder.parent} for this process (set INNOSD_CACHE_DIR)", file=sys.stderr)
-            _build(path, source, key, folder)
+            _build(path, source, key, folder, data_files)
     model = CompiledModel(path, folder, key, from_cache=from_cache)
     _loaded[str(folder)] = model
     return model

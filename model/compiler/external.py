@@ -114,3 +114,31 @@ def subscript(spec, root: Path) -> list[str]:
         first = (str(err).strip().splitlines() or [type(err).__name__])[-1].strip()
         raise ModelError(f"GET SUBSCRIPT: {first}") from None
     return list(ext.subscript), [(Path(root) / spec["file"]).resolve()]
+
+
+def tab_data(name: str, lists, files: list[Path], variable: str, keyword=None):
+    """DATA read from a data file given with the model (Vensim's run-time data, a .tab or
+    .csv of another run's output): element tuple -> (time, value) arrays, by PySD's
+    `pysd.py_backend.data.TabData` (the file PySD's `read_vensim(..., data_files=...)`
+    reads).  NaN points are kept: PySD's Data interpolates through them to NaN."""
+    import itertools
+
+    from pysd.py_backend.data import TabData
+    mode = DATA_MODES.get(keyword)
+    if mode is None:
+        raise ModelError(f"unknown DATA keyword {keyword!r} of variable {variable!r}; "
+                         f"choose one of {sorted(k for k in DATA_MODES if k)}")
+    obj = TabData(name, name.lower().replace(" ", "_"), _dims(lists), mode)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            obj.load_data([Path(f) for f in files])
+    except (ValueError, FileNotFoundError, KeyError, IndexError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[-1].strip()
+        raise ModelError(f"DATA of variable {variable!r}: {first}") from None
+    out = {}
+    for tup in itertools.product(*lists):
+        one = _pick(obj.data, tup)
+        out[tup] = (np.asarray(one.coords["time"].values, dtype=float),
+                    np.asarray(one.values, dtype=float).reshape(-1))
+    return out

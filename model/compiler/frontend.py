@@ -39,8 +39,11 @@ _RANDOM = {"random_0_1": 0, "random_uniform": 3, "random_normal": 5, "random_exp
 class ModelGraph:
     """The scalarised model: slots, statements and metadata for the code generator."""
 
-    def __init__(self, abstract_model, source: Path):
+    def __init__(self, abstract_model, source: Path, data_files=()):
         self.source = source
+        # files holding the values of DATA variables defined without GET (Vensim takes
+        # them at run time; here at compile time, as PySD's read_vensim(data_files=...))
+        self.tab_files = [Path(f) for f in data_files]
         sections = abstract_model.sections
         self.section = sections[0]
         # Vensim macros: inlined at each call (see _macro_call)
@@ -153,9 +156,13 @@ class ModelGraph:
             for c in el.components:
                 if c.type == "Data" and isinstance(c.ast, ae.GetDataStructure):
                     var.kind = "data"
+                elif c.type == "Data" and isinstance(c.ast, ae.DataStructure) \
+                        and self.tab_files:
+                    var.kind = "data"
                 elif c.type == "Data" and not isinstance(c.ast, ae.GetConstantsStructure):
-                    raise unsupported("DATA from a data file given at run time (.tab/.vdf)",
-                                      el.name)
+                    raise unsupported("DATA from a data file given at run time (.tab/.vdf; "
+                                      "give a .tab/.csv with data_files=, innosd simulate "
+                                      "--data)", el.name)
             ndim = {len(c.subscripts[0]) for c in el.components}
             if len(ndim) > 1:
                 raise unsupported("components with different numbers of subscripts", el.name)
@@ -207,7 +214,7 @@ class ModelGraph:
                         self.params.append(dict(
                             name=label, variable=var.name, element=tup, default=ext[tup],
                             units=var.units, limits=var.limits, doc=var.doc))
-                    elif isinstance(ast, ae.GetDataStructure):
+                    elif isinstance(ast, (ae.GetDataStructure, ae.DataStructure)):
                         x, y = ext[tup]
                         mode = external.DATA_MODES[getattr(comp, "keyword", None)
                                                    and comp.keyword.lower()]
@@ -259,6 +266,14 @@ class ModelGraph:
         """Values of a GET XLS/DIRECT component, read once (None for other components)."""
         ae = expressions()
         ast = comp.ast
+        if isinstance(ast, ae.DataStructure) and self.tab_files:
+            lists = [self._elements_of(sub) for sub in comp.subscripts[0]]
+            if comp.subscripts[1]:
+                raise unsupported("DATA with EXCEPT", var.name)
+            values = external.tab_data(var.name, lists, self.tab_files, var.name,
+                                       getattr(comp, "keyword", None))
+            self.data_files.update(f.resolve() for f in self.tab_files)
+            return values
         if not isinstance(ast, (ae.GetConstantsStructure, ae.GetDataStructure,
                                 ae.GetLookupsStructure)):
             return None

@@ -20,8 +20,9 @@ BEFORE = ("Before issue 16 (commit ae2bc05): 115 of 143 folders compiled (all ma
           "of 143. Then added: VECTOR SORT ORDER / RANK / REORDER, INVERT MATRIX, ALLOCATE BY "
           "PRIORITY, ALLOCATE AVAILABLE, VECTOR SELECT with a run-time action, GET TIME "
           "VALUE(0, offset, 0), control variables that change during the run (functions of "
-          "Time), and SMOOTH N / DELAY N with a non-constant order (no folder of the suite; "
-          "see tests/engine/test_constructs.py).")
+          "Time), GAME, DATA from another run's output given with the model (data_files=), and "
+          "SMOOTH N / DELAY N with a non-constant order (no folder of the suite; see "
+          "tests/engine/test_constructs.py).")
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
             rows.append((folder, "no model", "no .mdl or .xmile file in the folder"))
             continue
         try:
-            compile_model(f)
+            compile_model(f, data_files=S.data_files(folder))
             n_ok += 1
             continue
         except ModelError as err:

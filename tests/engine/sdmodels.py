@@ -40,6 +40,14 @@ def folders() -> list[str]:
 # get_time_value's README: "test_get_time_value_simple.mdl currently used simple model"
 # (the other holds calendar measures for a future output)
 MODEL_OF = {"get_time_value": "test_get_time_value_simple.mdl"}
+# folders whose DATA variables read another run's output, given with the model (Vensim: at
+# run time; PySD: read_vensim(data_files=...)); data_from_other_model's README: "The
+# conversion of data.vdf to tab file is provided to be able to simulate"
+DATA_FILES_OF = {"data_from_other_model": ["data.tab"]}
+
+
+def data_files(folder: str, root: Path = SUITE) -> list[Path]:
+    return [Path(root) / folder / f for f in DATA_FILES_OF.get(folder, [])]
 
 
 def model_file(folder: str) -> Path | None:
@@ -81,9 +89,12 @@ def pysd_run(folder: str, tmpdir: Path) -> pd.DataFrame:
     if not dst.exists():
         shutil.copytree(SUITE / folder, dst)
     f = dst / model_file(folder).name
+    extra = {"data_files": [str(p) for p in data_files(folder, Path(tmpdir))]} \
+        if folder in DATA_FILES_OF else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = pysd.read_vensim(str(f)) if f.suffix.lower() == ".mdl" else pysd.read_xmile(str(f))
+        m = pysd.read_vensim(str(f), **extra) if f.suffix.lower() == ".mdl" \
+            else pysd.read_xmile(str(f), **extra)
         return m.run()
 
 

@@ -132,3 +132,26 @@ def test_control_reading_a_stock_is_one_line(tmp_path):
         compile_model(bad)
     msg = str(err.value)
     assert "\n" not in msg and "FINAL TIME" in msg and "depends on a stock" in msg
+
+
+def test_data_file_given_with_the_model(tmp_path, capsys):
+    # data_from_other_model is checked against PySD and Vensim in test_sd_models (with
+    # data_files); here the command line and the cache: another file is another build
+    from innosd.experiments import cli
+    folder = S.SUITE / "data_from_other_model"
+    model, data = folder / "test_data_from_other_model.mdl", folder / "data.tab"
+    out = tmp_path / "run.csv"
+    # (var 3dim is :RAW:, NaN between data times as in Vensim, which simulate refuses)
+    assert cli.main(["simulate", str(model), "--data", str(data), "--columns", "var 0dim",
+                     "--out", str(out)]) == 0
+    first = pd.read_csv(out, index_col=0)
+    assert first.loc[1.0, "var 0dim"] == pytest.approx(
+        pd.read_table(data, index_col=0).loc[1, "var 0dim"])
+    changed = tmp_path / "data.tab"
+    table = pd.read_table(data, index_col=0)
+    table["var 0dim"] = table["var 0dim"] + 100.0
+    table.to_csv(changed, sep="\t")
+    again = compile_model(model, data_files=changed).run()
+    np.testing.assert_allclose(again["var 0dim"], first["var 0dim"] + 100.0, rtol=1e-12)
+    with pytest.raises(ModelError, match="data file .* does not exist"):
+        compile_model(model, data_files=tmp_path / "missing.tab")

@@ -24,7 +24,7 @@ def test_sd_model(folder, scratch):
     if f is None:
         pytest.skip("no .mdl or .xmile model in this folder")
     try:
-        model = compile_model(f)
+        model = compile_model(f, data_files=S.data_files(folder))
     except ModelError as err:
         if "--backend pysd" in str(err):
             pytest.skip(str(err))

@@ -196,7 +196,17 @@ def convergence_lines(result: CalibrationResult) -> list[str]:
     return lines
 
 
-def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_commit: str) -> str:
+def fixed_lines(fixed) -> list[str]:
+    """The constants `calibration.fixed` holds at a sourced value: (name, value, source) each."""
+    if not fixed:
+        return []
+    return ([f"Held at a sourced value, not calibrated ({len(fixed)}; `calibration.fixed`): the data are silent "
+             "about them (posterior about as wide as the prior) or they move only together with another "
+             "constant, so freeing them added dimensions the sampler had to explore without evidence.", ""]
+            + [f"- `{n}` = {v:g}: {source}" for n, v, source in fixed] + [""])
+
+
+def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_commit: str, fixed=()) -> str:
     p = result.parameters
     fit = result.fit
     pinned = p[p["identified"]]["parameter"].tolist()
@@ -213,6 +223,7 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
            f"Run folder `{run_dir}`, git commit `{git_commit}`, seed {result.seed}. "
            f"{len(result.names)} free constants, {int(lk.shape[0])} observations in the likelihood "
            f"({fit.shape[0] - lk.shape[0]} more compared as checks).", "",
+           *fixed_lines(fixed),
            "## Convergence", "",
            *convergence_lines(result), "",
            "## What the data pin down", "",

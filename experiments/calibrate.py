@@ -53,6 +53,7 @@ class CalibrateConfig:
     left_out: tuple[str, ...] = ()  # indicators without observations up to data.until_year
     scheduler: str = "local"        # run.scheduler: where the likelihood's model batches run
     workers: int = 2                # run.workers of scheduler=cluster
+    fixed: tuple[tuple[str, float, str], ...] = ()  # (name, model file value, source) of calibration.fixed
 
 
 # ----------------------------------------------------------------------------- compose and check
@@ -136,7 +137,14 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
         row = table.loc[name]
         priors.append(parse_prior(name, spec, where, (_bound(row["min"], -math.inf), _bound(row["max"], math.inf)),
                                   str(row["units"] or "")))
-    priors += marked_free_priors(cal.free, table, seen)
+    fixed = fixed_constants(cal.fixed, table)
+    held = {name for name, _, _ in fixed}
+    both = next((name for name in held if name in seen), None)
+    if both:
+        raise ConfigError(f"calibration.fixed.{both.replace(' ', '_')}: {both!r} is also given a prior under "
+                          "calibration.parameters; a constant is either free or fixed")
+    priors += marked_free_priors(cal.free, table, seen | held)
+    seen = {p.name for p in priors}
     if not priors:
         raise ConfigError("calibration.parameters: no free constants configured (and calibration.free is empty)")
     if len(cal.window) != 2:
@@ -185,7 +193,20 @@ def validate(raw: dict[str, Any], model, observations, folder: Path) -> Calibrat
     return CalibrateConfig(name, priors, obs, settings, Path(folder), run.figures, run.progress,
                            _minimum(run.threads, "run.threads", 1), hand.write, handoff_name,
                            _minimum(hand.draws, "handoff.draws", 1), params_dir.absolute(), raw, hand.allow_dirty,
-                           left_out=left_out, scheduler=run.scheduler, workers=run.workers)
+                           left_out=left_out, scheduler=run.scheduler, workers=run.workers, fixed=fixed)
+
+
+def fixed_constants(spec: dict[str, Any], table) -> tuple[tuple[str, float, str], ...]:
+    """`calibration.fixed`: constants held at the model file's (sourced) value although the .mdl marks
+    them free, each with the source of that value; (name, value, source) for summary.md."""
+    fixed = []
+    for key, source in spec.items():
+        where = f"calibration.fixed.{key}"
+        name = resolve_parameter(str(key), table, where)
+        if not isinstance(source, str) or not source.strip():
+            raise ConfigError(f"{where}: expected the source of the model file's value (a quote), got {source!r}")
+        fixed.append((name, float(table.loc[name, "default"]), source.strip()))
+    return tuple(fixed)
 
 
 def observations_until(observations, spec: dict[str, Any], window: tuple[int, int]
@@ -292,7 +313,7 @@ def write_run(folder: Path, config: CalibrateConfig, result, attrs: dict[str, st
         write_metadata(tmp, "calibration", seed=int(config.settings.seed), command=attrs["command"],
                        config=config.raw, recorded=attrs, extra={"calibration": config.name})
         (tmp / "summary.md").write_text(outputs.summary_markdown(result, config.name, str(folder),
-                                                                 attrs["git_commit"]), encoding="utf-8")
+                                                                 attrs["git_commit"], config.fixed), encoding="utf-8")
         if config.figures:
             (tmp / "figures").mkdir()
             write_figures(tmp)
@@ -350,7 +371,8 @@ def run(config: CalibrateConfig, model, command: str) -> Path:
     if config.handoff_write:
         source = {"run_dir": str(folder), "git_commit": attrs["git_commit"], "created": attrs["created"],
                   "seed": config.settings.seed, "calibration": config.name,
-                  "convergence": outputs.convergence_verdict(result)}
+                  "convergence": outputs.convergence_verdict(result),
+                  "fixed": {n: v for n, v, _ in config.fixed}}
         if attrs["git_commit"].endswith("-dirty"):
             source["allow_dirty"] = True
         path = handoff.write_parameter_set(

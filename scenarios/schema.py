@@ -19,7 +19,7 @@ import dataclasses
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Union
 
 from hydra.core.config_store import ConfigStore
@@ -446,6 +446,8 @@ class CalibrationGroup:
     optimiser: OptimiserSettings
     sampler: SamplerSettings
     profile: ProfileSettings
+    fixed: dict[str, Any] = field(default_factory=dict)  # name -> source of the model file's value: constants
+                                    # held at a sourced value because the data are silent (listed in summary.md)
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,23 @@ def test_hydra_deletion_removes_a_prior():
     assert {p.name for p in config.priors} == {p.name for p in full.priors} - {"rd per hte"}
 
 
+def test_fixed_constants_carry_their_model_file_value_and_source_and_are_not_free(capsys):
+    config, model = calmod.load_config([])
+    fixed = {name: (value, source) for name, value, source in config.fixed}
+    assert fixed and not set(fixed) & {p.name for p in config.priors}
+    for name, (value, source) in fixed.items():
+        assert value == float(model.parameters.loc[name, "default"]) and source
+        assert "fixed" in str(model.parameters.loc[name, "doc"]).lower()  # the .mdl cites why and from where
+    assert fixed["rd depreciation rate"][0] == 0.15
+    err = _one_line_error(capsys, ["+calibration.parameters.rd_depreciation_rate.prior=uniform",
+                                   "+calibration.parameters.rd_depreciation_rate.lower=0.1",
+                                   "+calibration.parameters.rd_depreciation_rate.upper=0.2",
+                                   "+calibration.parameters.rd_depreciation_rate.source=x"])
+    assert "calibration.fixed.rd_depreciation_rate" in err and "either free or fixed" in err
+    err = _one_line_error(capsys, ["+calibration.fixed.rd_publik_2013=x"])
+    assert "calibration.fixed.rd_publik_2013" in err and "unknown model parameter" in err
+
+
 def test_handoff_goes_under_the_working_directory_not_the_package(tmp_path, monkeypatch):
     from innosd.scenarios import CONFIG_DIR
 

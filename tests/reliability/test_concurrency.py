@@ -15,7 +15,7 @@ from innosd.rundir import read_folder
 from tests.reliability.common import HANG_S, innosd
 
 # A calibration budget of seconds (the result is not a posterior anyone should use).
-# 96 walkers: model v2 samples 46 free constants and the sampler needs at least twice as many
+# 96 walkers: model v2 has 42 free constants and the sampler needs at least twice as many
 TINY_CALIBRATION = ("run.figures=false", "run.progress=false", "handoff.draws=20", "handoff.allow_dirty=true",
                     "calibration.optimiser.screen=16", "calibration.optimiser.starts=1",
                     "calibration.optimiser.max_iterations=1", "calibration.sampler.walkers=96",

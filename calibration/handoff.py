@@ -16,6 +16,7 @@
           created: 2026-11-22T10:00:00+00:00
           seed: 0
           convergence: {converged: true, rhat_max: 1.004, ess_bulk_min: 812, ...}
+          fixed: {rd depreciation rate: 0.15, ...}  # calibration.fixed: held at sourced values
       params:
         hte exit rate: 0.05                  # model constant names as in the .mdl
         ...

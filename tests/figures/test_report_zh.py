@@ -122,3 +122,21 @@ def test_every_name_a_report_table_shows_has_a_chinese_label():
     assert not [t for t in tags if not labels.plan_label(t, "zh")]
     urls = {s.split(" | ")[0] for s in list(observations["source"]) + list(targets["source"]) if " | " in s}
     assert not sorted(u for u in urls if not labels.source_label(u, "zh"))
+
+
+def test_the_outside_world_table_reads_its_ranges_from_a_run_when_the_sweep_has_none(tmp_path):
+    """A sweep's config.yaml records only its jobs; its world.csv came first and left the
+    world table out of the main job's report."""
+    import figure_fixtures as fx
+    from innosd.figures.report import inputs, uncertainty
+
+    from innosd.rundir import write_metadata
+
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    fx.make_world().to_csv(sweep / "world.csv", index=False)
+    write_metadata(sweep, "experiment", seed=0, command="innosd run -m", recorded={"git_commit": "abc"},
+                   config={"jobs": []}, extra={"experiment": "projections", "parameter_set": {"name": "calibrated"}})
+    found = inputs.collect(inputs.discover([sweep, write_experiment(tmp_path / "experiment")]), load_observations())
+    table = uncertainty.world_rows(found, "zh")
+    assert table is not None and len(table) == len(fx.WORLD_CONFIG["uncertainties"])

@@ -187,7 +187,12 @@ class Report:
         self.parts.append(f'<h2 id="{key}">{esc(self.text("headings", key))}</h2>')
 
     def absent(self, key: str) -> None:
-        self.parts.append(f'<p class="absent">{esc(self.text("absent", key))}</p>')
+        """A section without inputs: one line saying which command makes them, on the page only
+        (a printed report for a planner leaves the empty section and the command out)."""
+        heading = f'<h2 id="{key}">'
+        if self.parts and self.parts[-1].startswith(heading):
+            self.parts[-1] = self.parts[-1].replace(heading, f'<h2 id="{key}" class="screen">', 1)
+        self.parts.append(f'<p class="absent screen">{esc(self.text("absent", key))}</p>')
 
     def note(self, message: str) -> None:
         self.parts.append(f'<p class="note">{esc(message)}</p>')

@@ -418,7 +418,8 @@ def section_policy(report: Report, inputs: Inputs) -> None:
     if inputs.policy_best:
         sentence = report.sentence("policy_best", code={"file": POLICY_BEST_FILE,
                                                         "folder": f"{shown_path(SCENARIO_DIR)}/"})
-        report.html(f"<p>{sentence}</p><pre>{esc(inputs.policy_best)}</pre>")
+        # a scenario file to copy: for the page (the summary states the mix in words)
+        report.html(f'<div class="screen"><p>{sentence}</p><pre>{esc(inputs.policy_best)}</pre></div>')
 
 
 def prim_table(boxes: pd.DataFrame, language: str) -> pd.DataFrame:

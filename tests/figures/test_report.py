@@ -136,7 +136,7 @@ def test_report_has_every_section_and_figure(full_report):
     page = (out / "report.html").read_text(encoding="utf-8")
     for key, heading in sections.HEADINGS.items():
         assert f'id="{key}"' in page and heading["en"] in page
-    assert 'class="absent"' not in page  # every section had its inputs
+    assert 'class="absent' not in page  # every section had its inputs
     # the executive summary comes first and answers: how likely, at what cost, what could make it fail
     assert page.index('id="summary"') < page.index('id="run"')
     summary = page[page.index('id="summary"'):page.index('id="run"')]
@@ -268,6 +268,10 @@ def test_pdf_without_chromium_is_the_whole_report(tmp_path, targets, monkeypatch
     assert (round(width_pt), round(height_pt)) == A4_PT
     text = "".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
     assert report_text("headings", "summary", "en") in text  # tables and text, not only figures
+    # a section without inputs says which command makes them on the page, not in the printed report
+    html_page = (out / "report.html").read_text(encoding="utf-8")
+    assert "+experiment=sensitivity" in html_page and "+experiment=sensitivity" not in text
+    assert report_text("headings", "sensitivity", "en") not in text
 
 
 def test_pdf_with_neither_renderer_is_one_line_and_no_report(tmp_path, targets, monkeypatch, quick_figures):

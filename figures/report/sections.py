@@ -337,29 +337,31 @@ def section_sensitivity(report: Report, inputs: Inputs) -> None:
             report.table(sensitivity_table(table, value, lang), caption, n=rf.TOP_INPUTS)
 
 
-def response_matrix(response: pd.DataFrame, language: str) -> pd.DataFrame:
-    """One row per output and lever (the levers that move it most first): the median at each
-    change, in display units, and the probability of the target at the lowest, zero and highest
-    change where targets.csv has one."""
+RESPONSE_COLUMNS_SHOWN = (-0.5, 0.0, 0.5, 1.0)  # changes shown as columns; the curve's highest point follows
+
+
+def response_matrix(response: pd.DataFrame, output: str, language: str) -> pd.DataFrame:
+    """One output's table, one row per lever (the levers that move it most first): the median
+    at a few changes and at the lever's highest change, in display units, and the probability
+    of the target at the lowest, zero and highest change where targets.csv has one."""
+    group = response[response["output"] == output]
+    scale, _ = indicator_scale(str(group["indicator"].iloc[0]), str(group["unit"].iloc[0]), language)
+    lever_column = report_text("text", "response_lever", language)
+    highest_column = report_text("text", "response_highest", language)
+    probability_column = report_text("text", "response_probability", language)
     rows = []
-    probability = report_text("text", "response_probability", language)
-    for output, group in response.groupby("output", sort=False):
-        indicator = str(group["indicator"].iloc[0])
-        scale, unit = indicator_scale(indicator, str(group["unit"].iloc[0]), language)
-        for lever in rf.response_levers(group, limit=len(group)):
-            curve = group[group["lever"] == lever].sort_values("change")
-            row = {report_text("summary", "indicator", language): f"{rf._output_label(output, language)} ({unit})",
-                   report_text("text", "response_lever", language): lever_label(lever, language)}
-            row.update({change_label(c): short(float(m) * scale) for c, m in zip(curve["change"], curve["median"])})
-            if curve["probability"].notna().any():
-                ends = curve.iloc[[0, int(np.argmin(np.abs(curve["change"].to_numpy()))), -1]]
-                row[probability] = " → ".join(f"{p:.2f}" for p in ends["probability"])
-            rows.append(row)
-    changes = [change_label(c) for c in sorted(set(response["change"].astype(float)))]
-    table = pd.DataFrame(rows)
-    ordered = [c for c in table.columns if c not in changes and c != probability] + changes \
-        + ([probability] if probability in table.columns else [])
-    return table[ordered].fillna("")
+    for lever in rf.response_levers(group, limit=len(group)):
+        curve = group[group["lever"] == lever].sort_values("change")
+        medians = dict(zip(curve["change"].astype(float), curve["median"].astype(float)))
+        row = {lever_column: lever_label(lever, language)}
+        row.update({change_label(c): short(medians[c] * scale) if c in medians else "" for c in RESPONSE_COLUMNS_SHOWN})
+        top = curve.iloc[-1]
+        row[highest_column] = f"{short(float(top['median']) * scale)} ({change_label(float(top['change']))})"
+        if curve["probability"].notna().any():
+            ends = curve.iloc[[0, int(np.argmin(np.abs(curve["change"].to_numpy()))), -1]]
+            row[probability_column] = " → ".join(f"{p:.2f}" for p in ends["probability"])
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def change_label(change: float) -> str:
@@ -377,7 +379,9 @@ def section_response(report: Report, inputs: Inputs) -> None:
         report.figure_or_note(f"response_{output.replace('@', '_')}",
                               lambda output=output: rf.response_curves(inputs.response, output, language=lang),
                               text("response_title", lang, output=label))
-    report.table(response_matrix(inputs.response, lang), "response")
+        _, unit = indicator_scale(output.partition("@")[0], str(
+            inputs.response.loc[inputs.response["output"] == output, "unit"].iloc[0]), lang)
+        report.table(response_matrix(inputs.response, output, lang), "response", output=f"{label} ({unit})")
     report.note(report.text("text", "response_note", draws=int(inputs.response["draws"].max())))
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from innosd.model.compiler.frontend import ModelGraph
 from innosd.model.compiler.ir import PLACEHOLDER, dependencies, slot_index
 from innosd.model.compiler.rolling import (HOLE, TARGET, Statement, affine, roll_ordered,
@@ -547,4 +549,27 @@ def generate(g: ModelGraph, outputs, version: str) -> str:
         src += _chunk_kernel(plan, "_run_chunk_rk4", rk4=True) + "\n"
     if getattr(g, "variable_time_step", False):
         src = _per_step_time_step(src)
-    return src
+    return _constant_tables(src, g)
+
+
+def _literal(v: float) -> str:
+    return repr(float(v)) if np.isfinite(v) else "np.nan" if np.isnan(v) else \
+        ("np.inf" if v > 0 else "-np.inf")
+
+
+def _constant_tables(src: str, g: ModelGraph) -> str:
+    """The lookup tables as module constants, read by every kernel instead of its LX/LY
+    arguments (the runtime passes the same values, from meta.json).  Numba freezes a
+    global array into the machine code as constant data, so LLVM knows no store of the
+    kernel touches it: with argument arrays it could not prove that a table read
+    (at a data-dependent point) is independent of the work-array stores, and left the
+    member loop of the ensemble kernels scalar in every model with a lookup."""
+    xs = [v for lk in g.lookups for v in lk.x] or [0.0]
+    ys = [v for lk in g.lookups for v in lk.y] or [0.0]
+    tables = (f"_LX = np.array([{', '.join(map(_literal, xs))}])\n"
+              f"_LY = np.array([{', '.join(map(_literal, ys))}])\n\n")
+    src = re.sub(r"^(def \w+\(.*\bLX, LY\b.*\):)$", r"\1\n    LX = _LX\n    LY = _LY",
+                 src, flags=re.M)
+    head, sep, rest = src.partition("\n@njit")
+    return head + "\n" + tables + sep.lstrip("\n") + rest
+

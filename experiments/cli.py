@@ -9,6 +9,7 @@
     innosd report RUN_DIR...            HTML + PDF report from saved run folders
     innosd app [MODEL] [--port N]       the what-if page (local server; --bench: its latency)
     innosd sketch [MODEL] [--write]     the .mdl's Vensim diagram (sketch section) from its equations
+    innosd loops [MODEL] [--vars A,B]   which feedback loops dominate over time (Loops That Matter)
 
 User errors (`innosd.errors.InnosdError`) are printed as one line and exit 2.
 """
@@ -32,6 +33,7 @@ SUBCOMMANDS = {
     "report": "innosd.experiments.commands.report",
     "app": "innosd.experiments.commands.app",
     "sketch": "innosd.experiments.commands.sketch",
+    "loops": "innosd.experiments.commands.loops",
 }
 
 USAGE = "usage: innosd {" + ",".join(SUBCOMMANDS) + "} [ARGS...]  (innosd COMMAND --help for details)"

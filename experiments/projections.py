@@ -168,27 +168,61 @@ def target_label(row) -> str:
     return f"{describe_target(row)} [{target_status(row.plan, row.note)}]"
 
 
+def target_values(ensemble: xr.Dataset, targets: pd.DataFrame) -> np.ndarray:
+    """(target, scenario, draw) values of each target row's variable at its year-end; NaN rows
+    for a variable or year the ensemble lacks (as `year_values`)."""
+    years = ensemble["year"].to_numpy()
+    shape = (ensemble.sizes["scenario"], ensemble.sizes["draw"])
+    cache: dict[str, np.ndarray] = {}
+    out = np.full((len(targets), *shape), np.nan)
+    for k, (variable, year) in enumerate(zip(targets["model_variable"], targets["year"].astype(int))):
+        hit = np.flatnonzero(years == year)
+        if not hit.size or variable not in ensemble:
+            continue
+        if variable not in cache:
+            cache[variable] = ensemble[variable].to_numpy()
+        out[k] = cache[variable][:, :, hit[0]]
+    return out
+
+
+def met_matrix(values: np.ndarray, targets: pd.DataFrame) -> np.ndarray:
+    """(target, ...) booleans: each row of `values` against its target (`meets`, vectorised; NaN never meets)."""
+    goal = targets["value"].to_numpy(dtype=float).reshape((-1,) + (1,) * (values.ndim - 1))
+    at_least = (targets["direction"] == "at_least").to_numpy().reshape(goal.shape)
+    return np.where(at_least, values >= goal, values <= goal)
+
+
 def attainment_table(ensemble: xr.Dataset, targets: pd.DataFrame) -> pd.DataFrame:
     """Per modelled target and scenario: the share of draws meeting it, its MC standard error,
     the 95% Wilson interval, the number of draws, and whether the target is official, derived
-    or a user benchmark."""
-    rows = []
+    or a user benchmark. Rows target by target, scenarios within (arrays, not a row loop: the
+    what-if page computes this on every move)."""
+    modelled = modelled_targets(targets)
     n = int(ensemble.sizes["draw"])
-    for t in modelled_targets(targets).itertuples(index=False):
-        values = year_values(ensemble, t.model_variable, int(t.year))
-        met = meets(values, float(t.value), t.direction)
-        for s, scenario in enumerate(ensemble["scenario"].to_numpy()):
-            v = values[s]
-            known = np.isfinite(v).all()
-            p = float(met[s].mean()) if known else np.nan
-            low, high = wilson_interval(p, n)
-            rows.append({"scenario": str(scenario), "indicator": t.indicator, "model_variable": t.model_variable,
-                         "year": int(t.year), "target": float(t.value), "direction": t.direction, "unit": t.unit,
-                         "status": target_status(t.plan, t.note), "probability": p,
-                         "mc_se": float(mc_standard_error(p, n)), "ci_low": float(low), "ci_high": float(high),
-                         "draws": n, "median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)),
-                         "p95": float(np.quantile(v, 0.95)), "plan": t.plan, "source": t.source})
-    return pd.DataFrame(rows, columns=ATTAINMENT_COLUMNS)
+    scenarios = [str(s) for s in ensemble["scenario"].to_numpy()]
+    if modelled.empty:
+        return pd.DataFrame(columns=ATTAINMENT_COLUMNS)
+    values = target_values(ensemble, modelled)                     # (target, scenario, draw)
+    known = np.isfinite(values).all(axis=2)
+    p = np.where(known, met_matrix(values, modelled).mean(axis=2), np.nan)
+    low, high = wilson_interval(p, n)
+    per_target = len(scenarios)
+
+    def repeat(column: str, dtype=None) -> np.ndarray:
+        return np.repeat(modelled[column].to_numpy(dtype=dtype), per_target)
+
+    status = np.repeat(np.array([target_status(plan, note) for plan, note in zip(modelled["plan"], modelled["note"])],
+                                dtype=object), per_target)
+    table = pd.DataFrame({
+        "scenario": np.tile(np.array(scenarios, dtype=object), len(modelled)),
+        "indicator": repeat("indicator"), "model_variable": repeat("model_variable"),
+        "year": np.repeat(modelled["year"].astype(int).to_numpy(), per_target),
+        "target": repeat("value", float), "direction": repeat("direction"), "unit": repeat("unit"),
+        "status": status, "probability": p.ravel(), "mc_se": mc_standard_error(p, n).ravel(),
+        "ci_low": low.ravel(), "ci_high": high.ravel(), "draws": n,
+        "median": np.median(values, axis=2).ravel(), "p05": np.quantile(values, 0.05, axis=2).ravel(),
+        "p95": np.quantile(values, 0.95, axis=2).ravel(), "plan": repeat("plan"), "source": repeat("source")})
+    return table[ATTAINMENT_COLUMNS]
 
 
 def distinct_requirements(targets: pd.DataFrame) -> pd.DataFrame:
@@ -214,24 +248,34 @@ def joint_attainment_table(ensemble: xr.Dataset, targets: pd.DataFrame,
     """Per scenario and plan-year: the probability that a draw meets ALL that year's modelled
     targets at once (official ones by default: a derived or benchmark target is not the plan's),
     with its MC standard error, Wilson interval, draws, the targets it covers and the binding
-    one (the target met least often)."""
+    one (the target met least often). Every target is scored once, as arrays; the loop is over
+    plan-years and scenarios only (the what-if page computes this on every move)."""
     modelled = modelled_targets(targets)
     modelled = modelled[[target_status(p, n) in statuses for p, n in zip(modelled["plan"], modelled["note"])]]
+    # distinct requirements (`distinct_requirements`): the year is part of the key, so one pass
+    # over the whole table keeps, per year, the same first rows as a pass per year would
+    modelled = distinct_requirements(modelled)
     n = int(ensemble.sizes["draw"])
+    scenarios = [str(s) for s in ensemble["scenario"].to_numpy()]
+    met = met_matrix(target_values(ensemble, modelled), modelled)   # (target, scenario, draw)
+    singles = met.mean(axis=2)                                       # (target, scenario)
+    years = modelled["year"].astype(int).to_numpy()
+    described = [f"{indicator}@{int(year)} {'>=' if direction == 'at_least' else '<='} {float(value):g}"
+                 for indicator, year, direction, value in zip(modelled["indicator"], years, modelled["direction"],
+                                                              modelled["value"])]  # describe_target, per row
+    warning = draws_warning(n)
     rows = []
-    for year, group in modelled.groupby(modelled["year"].astype(int)):
-        group = distinct_requirements(group)
-        met = joint_met(ensemble, group)
-        singles = [meets(year_values(ensemble, t.model_variable, year), float(t.value), t.direction).mean(axis=1)
-                   for t in group.itertuples(index=False)]
-        for s, scenario in enumerate(ensemble["scenario"].to_numpy()):
-            p = float(met[s].mean())
-            low, high = wilson_interval(p, n)
-            binding = int(np.argmin([single[s] for single in singles]))
-            rows.append({"scenario": str(scenario), "year": int(year), "targets": len(group),
-                         "requirements": "; ".join(describe_target(t) for t in group.itertuples(index=False)),
-                         "probability": p, "mc_se": float(mc_standard_error(p, n)), "ci_low": float(low),
-                         "ci_high": float(high), "draws": n,
-                         "binding_target": describe_target(group.iloc[binding]),
-                         "binding_probability": float(singles[binding][s]), "warning": draws_warning(n)})
+    for year in np.unique(years):
+        rows_of_year = np.flatnonzero(years == year)
+        joint = met[rows_of_year].all(axis=0).mean(axis=1)          # (scenario,)
+        binding = rows_of_year[np.argmin(singles[rows_of_year], axis=0)]  # first of equals, as np.argmin
+        low, high = wilson_interval(joint, n)
+        se = mc_standard_error(joint, n)
+        requirements = "; ".join(described[k] for k in rows_of_year)
+        for s, scenario in enumerate(scenarios):
+            rows.append({"scenario": scenario, "year": int(year), "targets": len(rows_of_year),
+                         "requirements": requirements, "probability": float(joint[s]), "mc_se": float(se[s]),
+                         "ci_low": float(low[s]), "ci_high": float(high[s]), "draws": n,
+                         "binding_target": described[binding[s]],
+                         "binding_probability": float(singles[binding[s], s]), "warning": warning})
     return pd.DataFrame(rows, columns=JOINT_COLUMNS)

@@ -77,6 +77,48 @@ def stock_label(stock: str, language: str = "en") -> str:
     return entry.get(check_language(language), stock)
 
 
+def lever_ids() -> set[str]:
+    return set(_table().get("levers") or {})
+
+
+def variable_label(name: str, language: str = "en") -> str | None:
+    """The Chinese name of a model variable (a flow, constant or stock; underscores may stand
+    for spaces), None where labels.yaml has none; English has no label (the name is the label)."""
+    if check_language(language) == "en":
+        return None
+    table = _table()
+    for key in (str(name), str(name).replace("_", " ")):
+        found = (table.get("variables") or {}).get(key) or (table.get("stocks") or {}).get(key, {}).get(language)
+        if found:
+            return found
+    return None
+
+
+def region_label(region: str, language: str = "en") -> str:
+    entry = (_table().get("regions") or {}).get(str(region)) or {}
+    return entry.get(check_language(language), str(region))
+
+
+def plan_label(tag: str, language: str = "en") -> str | None:
+    """A plan's name from its bracketed tag ('[003]'), None for a tag labels.yaml lacks."""
+    entry = (_table().get("plans") or {}).get(str(tag)) or {}
+    return entry.get(check_language(language))
+
+
+def source_label(where: str, language: str = "en") -> str | None:
+    """The Chinese description of a data source (by its URL or seed file), None if absent."""
+    if check_language(language) == "en":
+        return None
+    return (_table().get("sources") or {}).get(str(where))
+
+
+def world_source(name: str, source: str, language: str = "en") -> str:
+    """An outside-world uncertainty's `source` text in the report's language."""
+    if check_language(language) == "en":
+        return source
+    return (_table().get("world") or {}).get(str(name), source)
+
+
 def scenario_label(name: str, language: str = "en") -> str:
     """Scenario names are file names (`incubator_doubling`): with spaces, or the Chinese name."""
     entry = (_table().get("scenarios") or {}).get(str(name)) or {}
@@ -109,9 +151,10 @@ def report_keys(group: str) -> list[str]:
 
 
 def column_label(column: str, language: str = "en") -> str:
-    """A report table's column header: the column name in English, translated in Chinese."""
+    """A report table's column header: in English the column name (or, for a snake_case name,
+    its words from `report_columns_en`), translated in Chinese."""
     if check_language(language) == "en":
-        return column
+        return (_table().get("report_columns_en") or {}).get(column, column)
     return (_table().get("report_columns") or {}).get(column, column)
 
 

@@ -124,8 +124,7 @@ def key_indicators_figure(runs: Mapping[str, xr.Dataset], observations: pd.DataF
     for ax, indicator in zip(axes, indicators):
         plot_indicator(ax, runs, indicator, observations, targets, language)
     shared_legend(fig, axes)
-    title = "Guangzhou innovation ecosystem: key indicators" if language == "en" else "广州创新生态系统：关键指标"
-    fig.suptitle(f"{title} ({text('key_years_note', language)})", fontweight="bold")
+    fig.suptitle(f"{text('key_indicators_title', language)} ({text('key_years_note', language)})", fontweight="bold")
     fig.tight_layout(rect=(0, 0.04, 1, 0.98))
     return fig
 

@@ -97,7 +97,7 @@ KNOWN_FILES = (METADATA_FILE, RESULTS_FILE, PROJECTIONS_FILE, ATTAINMENT_FILE, S
 # Version 1: the first common schema (before it, run folders stored package_versions as a
 # JSON string and seed as a string; such folders are read with their kind inferred).
 SCHEMA_VERSION = 1
-KINDS = ("run", "sweep", "experiment", "calibration", "validation", "report", "backtest")
+KINDS = ("run", "sweep", "experiment", "calibration", "validation", "report", "backtest", "loops")
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,11 @@ KIND_FIELDS: dict[str, dict[str, MetadataField]] = {
         "calibration": MetadataField((str,), False, "the calibration's name"),
     },
     "validation": {},
+    "loops": {
+        "variables": MetadataField((list,), True, "the key variables analysed"),
+        "method": MetadataField((str,), True, "how loops were found: exhaustive or strongest path"),
+        "loops_found": MetadataField((int,), False, "feedback loops found"),
+    },
     "backtest": {
         "until": MetadataField((int,), True, "last observation year the calibration saw"),
         "draws": MetadataField((int,), True, "posterior draws projected"),

@@ -24,6 +24,7 @@ REQUIRED_EXTRA = {
     "validation": {},
     "report": {"inputs": ["outputs/run"], "language": "en"},
     "backtest": {"until": 2015, "draws": 200, "world": {"name": "default", "mode": "sample"}},
+    "loops": {"variables": ["high tech enterprises"], "method": "exhaustive"},
 }
 
 

@@ -51,14 +51,57 @@ def fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-def table_html(frame: pd.DataFrame, caption: str = "") -> str:
+class Markup(str):
+    """A table cell already written as HTML (an identifier in <code>, a quote): not escaped again."""
+
+
+def code(value) -> Markup:
+    """An identifier (a file name, a model variable, a requirement) set as code."""
+    return Markup(f"<code>{esc(value)}</code>")
+
+
+def named(identifier, label: str | None) -> Markup | str:
+    """A model identifier with its label in the report's language: 'LABEL <code>name</code>'.
+    English has no label (the identifier is its own name) and shows the name as text."""
+    if label is None:
+        return str(identifier)
+    return Markup(f'{esc(label)} <code class="id">{esc(identifier)}</code>')
+
+
+def quote(value) -> Markup | str:
+    """A source's original wording, marked as quoted material (any language)."""
+    text = "" if value is None or (isinstance(value, float) and not np.isfinite(value)) else str(value)
+    return Markup(f'<q class="quote">{esc(text)}</q>') if text else ""
+
+
+def cell(value) -> str:
+    return value if isinstance(value, Markup) else esc(fmt(value))
+
+
+def table_html(frame: pd.DataFrame, caption: str = "", css_class: str = "") -> str:
     """A sortable table (click a header) that scrolls sideways on a phone."""
     head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{esc(fmt(v))}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
                    for row in frame.itertuples(index=False))
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return (f'<div class="table"><table class="sortable">{cap}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+    return (f'<div class="{" ".join(["table", css_class]).strip()}"><table class="sortable">{cap}'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def grouped_table_html(groups: list[tuple[str, pd.DataFrame]], caption: str = "") -> str:
+    """One table of several same-column blocks, each under a full-width title row (e.g. one
+    block per indicator): the title is said once, not on every row."""
+    if not groups:
+        return ""
+    columns = list(groups[0][1].columns)
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = ""
+    for title, frame in groups:
+        body += f'<tr class="group"><th colspan="{len(columns)}">{esc(title)}</th></tr>'
+        body += "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                        for row in frame.itertuples(index=False))
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f'<div class="table"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def markdown_html(source: str) -> str:
@@ -144,7 +187,12 @@ class Report:
         self.parts.append(f'<h2 id="{key}">{esc(self.text("headings", key))}</h2>')
 
     def absent(self, key: str) -> None:
-        self.parts.append(f'<p class="absent">{esc(self.text("absent", key))}</p>')
+        """A section without inputs: one line saying which command makes them, on the page only
+        (a printed report for a planner leaves the empty section and the command out)."""
+        heading = f'<h2 id="{key}">'
+        if self.parts and self.parts[-1].startswith(heading):
+            self.parts[-1] = self.parts[-1].replace(heading, f'<h2 id="{key}" class="screen">', 1)
+        self.parts.append(f'<p class="absent screen">{esc(self.text("absent", key))}</p>')
 
     def note(self, message: str) -> None:
         self.parts.append(f'<p class="note">{esc(message)}</p>')
@@ -152,21 +200,23 @@ class Report:
     def html(self, fragment: str) -> None:
         self.parts.append(fragment)
 
-    def table(self, frame: pd.DataFrame, caption_key: str = "", **fields) -> None:
+    def table(self, frame: pd.DataFrame, caption_key: str = "", css_class: str = "", **fields) -> None:
         """A sortable table with headers in the report's language; the caption is a
-        `captions` key of labels.yaml."""
+        `captions` key of labels.yaml. css_class "screen" keeps a long table out of the PDF."""
         frame = frame.rename(columns=lambda c: column_label(c, self.language))
-        self.parts.append(table_html(frame, self.text("captions", caption_key, **fields) if caption_key else ""))
+        self.parts.append(table_html(frame, self.text("captions", caption_key, **fields) if caption_key else "",
+                                     css_class))
 
     def figure(self, name: str, fig, caption: str) -> None:
-        """Save the figure (PNG/PDF/SVG) and embed its PNG."""
+        """Save the figure (PNG/PDF/SVG) and embed its PNG; the file names are for the page
+        only (a printed report has no folder beside it)."""
         paths = save_figure(fig, self.folder / FIGURES_DIR / name)
         png = next(p for p in paths if p.suffix == ".png")
         self.figures.extend(paths)
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         files = self.text("text", "figure_files", name=name)
         self.parts.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
-                          f"<figcaption>{esc(caption)} {esc(files)}</figcaption></figure>")
+                          f'<figcaption>{esc(caption)} <code class="files">{esc(files)}</code></figcaption></figure>')
 
     def figure_or_note(self, name: str, make, caption: str) -> None:
         """A figure whose table turned out unusable becomes a one-line note, not a failed report."""

@@ -187,7 +187,11 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
             inputs.policy_summary = json.loads(folder.text(rundir.POLICY_SUMMARY_FILE))
         if folder.has(rundir.WORLD_FILE) and inputs.world is None and folder.kind != "backtest":
             inputs.world = folder.table(rundir.WORLD_FILE)
-            inputs.world_config = folder.config.get("world") if isinstance(folder.config.get("world"), dict) else None
+        # a sweep's config.yaml records only its jobs: the uncertainties come from a run's config
+        # (every run of a sweep has the same world)
+        world = folder.config.get("world")
+        if isinstance(world, dict) and inputs.world_config is None and folder.kind != "backtest":
+            inputs.world_config = world
         if folder.has(rundir.BACKTEST_FILE) and inputs.backtest_folder is None:
             inputs.backtest_folder = folder
     # deterministic runs fill in scenarios that no ensemble covers

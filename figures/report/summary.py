@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 from innosd.figures.labels import indicator_label, indicator_scale, report_text, scenario_label
 from innosd.figures.plots import HIGHLIGHT_YEARS
-from innosd.figures.report.html import Report, esc
+from innosd.figures.report.display import change_text, input_text, lever_id, requirement_text, short
+from innosd.figures.report.html import Report, esc, grouped_table_html
 from innosd.figures.report.inputs import Inputs
 
 # The plan-year a planner is asked about first (the 2021-2025 plans), and the indicators whose
@@ -18,25 +19,6 @@ from innosd.figures.report.inputs import Inputs
 SUMMARY_YEAR = 2025
 HEADLINE_INDICATORS = ("rd_intensity", "high_tech_enterprises", "invention_patents_per_10k")
 SHOWN_PRIM_BOXES = 2
-
-
-def short(value: float) -> str:
-    """A headline number: thousands with separators, smaller ones to 3 significant digits."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
-def requirement_text(requirement: str, language: str) -> str:
-    """'rd_intensity@2025 >= 0.034' -> 'R&D intensity (R&D / GDP) ≥ 3.4 % of GDP (2025)' in display units."""
-    key, _, rest = requirement.partition(" ")
-    indicator, _, year = key.partition("@")
-    operator, _, value = rest.partition(" ")
-    try:
-        number = float(value)
-    except ValueError:
-        return requirement
-    scale, unit = indicator_scale(indicator, "", language)
-    sign = "≥" if operator == ">=" else "≤"
-    return f"{indicator_label(indicator, language)} {sign} {short(number * scale)} {unit} ({year})".replace("  ", " ")
 
 
 def probability_text(p: float, se: float, interval: tuple[float, float] | None = None) -> str:
@@ -73,26 +55,29 @@ def joint_rows(joint: pd.DataFrame, language: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def headline_rows(projections: pd.DataFrame, language: str) -> pd.DataFrame:
-    """Headline indicators x scenario: median [5–95%] in 2020, 2025, 2035, in display units."""
-    rows = []
+def headline_groups(projections: pd.DataFrame, language: str) -> list[tuple[str, pd.DataFrame]]:
+    """Per headline indicator (its label and display unit): scenario x median [5–95%] in 2020,
+    2025, 2035 — one small table each, so the summary fits its page without repeating names."""
+    groups = []
     for indicator in (i for i in HEADLINE_INDICATORS if i in set(projections["indicator"])):
         table = projections[projections["indicator"] == indicator]
         scale, unit = indicator_scale(indicator, str(table["unit"].iloc[0]), language)
+        rows = []
         for scenario, group in table.groupby("scenario", sort=False):
             by_year = group.set_index(group["year"].astype(int))
-            row = {report_text("summary", "indicator", language): f"{indicator_label(indicator, language)} ({unit})",
-                   report_text("summary", "scenario", language): scenario_label(scenario, language)}
+            row = {report_text("summary", "scenario", language): scenario_label(scenario, language)}
             for year in HIGHLIGHT_YEARS:
                 row[str(year)] = band_text(by_year.loc[year], scale) if year in by_year.index else "–"
             rows.append(row)
-    return pd.DataFrame(rows)
+        groups.append((f"{indicator_label(indicator, language)} ({unit})", pd.DataFrame(rows)))
+    return groups
 
 
 def policy_sentence(summary: dict | None, language: str) -> str:
     if not summary:
         return report_text("summary", "no_policy", language)
-    mix = ", ".join(f"{lever} {change:+.0%}" for lever, change in summary["mix"].items() if abs(change) >= 0.005)
+    mix = ", ".join(f"{input_text(lever, language)} {change_text(change)}" for lever, change in summary["mix"].items()
+                    if abs(change) >= 0.005)
     fields = dict(cost=f"{summary['cost_100m_yuan']:,.1f}", first=summary["cost_years"][0],
                   last=summary["cost_years"][1], mix=mix or report_text("summary", "no_change", language),
                   probability=probability_text(summary["probability"], summary["mc_se"]),
@@ -103,13 +88,20 @@ def policy_sentence(summary: dict | None, language: str) -> str:
     return report_text("summary", key, language, **fields)
 
 
+def limit_text(name: str, lower: float, upper: float, language: str) -> str:
+    """A PRIM box edge: a lever's relative change as percent, any other input in its own unit."""
+    if lever_id(name):
+        return f"{input_text(name, language)} {change_text(lower)}–{change_text(upper)}"
+    return f"{input_text(name, language)} {short(lower)}–{short(upper)}"
+
+
 def failure_sentences(inputs: Inputs, language: str) -> list[str]:
     """PRIM boxes where the targets are missed; else the binding target of the least likely scenario."""
     boxes = inputs.prim_boxes
     if boxes is not None and len(boxes):
         sentences = []
         for number, group in list(boxes.groupby("box"))[:SHOWN_PRIM_BOXES]:
-            limits = "; ".join(f"{r.input} {short(r.lower)}–{short(r.upper)}" for r in group.itertuples(index=False))
+            limits = "; ".join(limit_text(r.input, r.lower, r.upper, language) for r in group.itertuples(index=False))
             first = group.iloc[0]
             sentences.append(report_text("summary", "prim_box", language, n=int(number), limits=limits,
                                          density=f"{first['density']:.0%}", coverage=f"{first['coverage']:.0%}"))
@@ -128,6 +120,7 @@ def failure_sentences(inputs: Inputs, language: str) -> list[str]:
 def section_summary(report: Report, inputs: Inputs) -> None:
     """The executive summary (first page)."""
     report.heading("summary")
+    report.html('<div class="summary">')  # printed smaller: the whole summary fits page 1
     lang = report.language
     if inputs.joint is not None and len(inputs.joint):
         draws = int(inputs.joint["draws"].max())
@@ -140,7 +133,8 @@ def section_summary(report: Report, inputs: Inputs) -> None:
     else:
         report.absent("summary")
     if inputs.projections is not None:
-        report.table(headline_rows(inputs.projections, lang), "summary_headline")
+        report.html(grouped_table_html(headline_groups(inputs.projections, lang),
+                                       report.text("captions", "summary_headline")))
     items = [policy_sentence(inputs.policy_summary, lang), *failure_sentences(inputs, lang),
              report.text("summary", "held_fixed")]
-    report.html("<ul>" + "".join(f"<li>{esc(s)}</li>" for s in items) + "</ul>")
+    report.html("<ul>" + "".join(f"<li>{esc(s)}</li>" for s in items) + "</ul></div>")

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 from innosd.figures import uncertainty_figures as uf
-from innosd.figures.labels import indicator_label, scenario_label
+from innosd.figures.labels import indicator_label, report_keys, report_text, scenario_label, world_source
 from innosd.figures.plots import HIGHLIGHT_YEARS
-from innosd.figures.report.html import Report, fmt
+from innosd.figures.report.display import variable_cell
+from innosd.figures.report.html import Report, code, fmt
 from innosd.figures.report.inputs import Inputs
 from innosd.model.indicators import KEY_INDICATORS
 
@@ -18,16 +19,29 @@ def percent(value) -> str:
     return "–" if pd.isna(value) else f"{float(value):.0%}"
 
 
-def shares_table(shares: pd.DataFrame, language: str) -> pd.DataFrame:
+def shares_table(shares: pd.DataFrame, scenario: str, language: str) -> pd.DataFrame:
+    """The outside world's share of each key indicator's variance at the key years, for the
+    scenario the figure shows (the other scenarios' shares are in variance_shares.csv; they
+    differ little, since the levers move medians more than spreads): one row per indicator."""
     keys = [i.id for i in KEY_INDICATORS]
-    rows = shares[shares["indicator"].isin(keys) & shares["year"].isin(HIGHLIGHT_YEARS)]
-    return pd.DataFrame({"scenario": rows["scenario"].map(lambda s: scenario_label(s, language)),
-                         "indicator": rows["indicator"].map(lambda i: indicator_label(i, language)),
-                         "year": rows["year"].astype(int),
-                         **{c: rows[c].map(percent) for c in uf.SHARE_COLUMNS}})
+    rows = shares[shares["indicator"].isin(keys) & shares["year"].isin(HIGHLIGHT_YEARS)
+                  & (shares["scenario"] == scenario)]
+    table = []
+    for indicator, group in rows.groupby("indicator", sort=False):
+        by_year = group.set_index(group["year"].astype(int))
+        row = {"indicator": indicator_label(indicator, language)}
+        for year in HIGHLIGHT_YEARS:
+            row[report_text("text", "world_share_year", language, year=year)] = \
+                percent(by_year.loc[year, "share_world"]) if year in by_year.index else "–"
+        table.append(row)
+    return pd.DataFrame(table)
 
 
-def world_rows(inputs: Inputs) -> pd.DataFrame | None:
+def distribution_text(name: str, language: str) -> str:
+    return report_text("distributions", name, language) if name in report_keys("distributions") else name
+
+
+def world_rows(inputs: Inputs, language: str = "en") -> pd.DataFrame | None:
     """Each outside-world uncertainty: what it sets, its range and the band of its draws."""
     config = (inputs.world_config or {}).get("uncertainties") or {}
     draws = inputs.world
@@ -39,10 +53,13 @@ def world_rows(inputs: Inputs) -> pd.DataFrame | None:
         if name in draws.columns:
             low, high = draws[name].quantile([0.05, 0.95])
             drawn = f"{fmt(low)}–{fmt(high)}"
-        rows.append({"uncertainty_name": name, "constants": "; ".join(spec.get("constants") or []),
-                     "distribution": spec.get("distribution", ""), "lower": spec.get("lower"),
-                     "upper": spec.get("upper"), "drawn (p05–p95)": drawn,
-                     "source": " ".join(str(spec.get("source", "")).split())})
+        constants = spec.get("constants") or []
+        rows.append({"uncertainty_name": variable_cell(name, language),
+                     "constants": variable_cell(constants[0], language) if len(constants) == 1
+                     else code("; ".join(constants)),
+                     "distribution": distribution_text(str(spec.get("distribution", "")), language),
+                     "lower": spec.get("lower"), "upper": spec.get("upper"), "drawn (p05–p95)": drawn,
+                     "source": world_source(name, " ".join(str(spec.get("source", "")).split()), language)})
     return pd.DataFrame(rows)
 
 
@@ -57,10 +74,42 @@ def section_bands(report: Report, inputs: Inputs) -> None:
     scenario = uf.SHARES_SCENARIO if uf.SHARES_SCENARIO in set(shares["scenario"]) else str(shares["scenario"].iloc[0])
     report.figure_or_note("variance_shares", lambda: uf.variance_shares_figure(shares, language=lang),
                           report.text("headings", "bands") + f" ({scenario_label(scenario, lang)})")
-    report.table(shares_table(shares, lang), "variance_shares")
-    world = world_rows(inputs)
+    report.table(shares_table(shares, scenario, lang), "variance_shares", scenario=scenario_label(scenario, lang))
+    world = world_rows(inputs, lang)
     if world is not None:
         report.table(world, "world")
+
+
+def note_text(note, language: str) -> str:
+    """A backtest note (experiments/backtest writes a few fixed sentences) in the report's language."""
+    if not isinstance(note, str) or not note:
+        return ""
+    return report_text("backtest_notes", note, language) if note in report_keys("backtest_notes") else note
+
+
+def backtest_scores(scores: pd.DataFrame, language: str) -> pd.DataFrame:
+    indicator = scores["indicator"].map(lambda i: report_text("text", "all_indicators", language) if i == "all"
+                                        else indicator_label(i, language))
+    shown = scores.assign(indicator=indicator)
+    if "model_variable" in shown.columns:
+        shown = shown.assign(model_variable=shown["model_variable"].map(
+            lambda v: variable_cell(v, language) if isinstance(v, str) and v else ""))
+    if "note" in shown.columns:
+        shown = shown.assign(note=shown["note"].map(lambda n: note_text(n, language)))
+    return shown
+
+
+def backtest_points(points: pd.DataFrame, language: str) -> pd.DataFrame:
+    shown = points.assign(indicator=points["indicator"].map(lambda i: indicator_label(i, language)))
+    if "model_variable" in shown.columns:
+        shown = shown.assign(model_variable=shown["model_variable"].map(lambda v: variable_cell(v, language)))
+    if "source" in shown.columns:
+        shown = shown.assign(source=shown["source"].map(lambda v: code(str(v).split(" | ")[0])))
+    for column in ("covered", "covered_model"):
+        if column in shown.columns:
+            shown[column] = shown[column].map(lambda v: report_text("text", "yes" if str(v) == "True" else "no",
+                                                                    language))
+    return shown
 
 
 def section_backtest(report: Report, inputs: Inputs) -> None:
@@ -73,11 +122,10 @@ def section_backtest(report: Report, inputs: Inputs) -> None:
     until = int(meta.get("until", 0))
     world = meta.get("world") if isinstance(meta.get("world"), dict) else {}
     report.html(f"<p>{report.sentence('backtest_intro', until=until, calibration=meta.get('calibration', ''), draws=meta.get('draws', ''), world=world.get('mode', ''), scenario=scenario_label(str(meta.get('scenario', 'baseline')), lang))}</p>")
-    scores = inputs.backtest.assign(indicator=inputs.backtest["indicator"].map(lambda i: indicator_label(i, lang)))
-    report.table(scores, "backtest")
+    report.table(backtest_scores(inputs.backtest, lang), "backtest")
     if inputs.backtest_points is not None:
         points = inputs.backtest_points
         report.figure_or_note("backtest", lambda: uf.backtest_figure(points, until, language=lang),
                               report.text("headings", "backtest"))
-        report.table(points.assign(indicator=points["indicator"].map(lambda i: indicator_label(i, lang))),
-                     "backtest_points")
+        # twenty columns per observation: on the page; the PDF has the figure and the scores
+        report.table(backtest_points(points, lang), "backtest_points", css_class="screen")

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from innosd.model.compiler.frontend import ModelGraph
 from innosd.model.compiler.ir import PLACEHOLDER, dependencies, slot_index
 from innosd.model.compiler.rolling import (HOLE, TARGET, Statement, affine, roll_ordered,
@@ -42,13 +44,24 @@ from innosd.model.compiler.rt import (_ite, _integer, _quantum, _modulo, _xidz, 
 
 '''
 
-def _sub_scalar(code: str, g: ModelGraph) -> str:
-    """Placeholders -> locals of the member-at-a-time kernels."""
+def _sub_scalar(code: str, g: ModelGraph, prefix: str = "") -> str:
+    """Placeholders -> locals of the member-at-a-time kernels (named `prefix` + slot)."""
     def rep(m):
-        return m.group(1).lower() + m.group(2)
+        return prefix + m.group(1).lower() + m.group(2)
     code = PLACEHOLDER.sub(rep, code)
     code = code.replace("@T@", "t").replace("@DT@", "dt").replace("@CAP@", "cap").replace("@STEP@", "step")
     return _sub_lookups(code, g)
+
+
+def _init_name(node: str) -> str:
+    """Local name of an init-phase slot: auxiliaries 'ia<i>', states and fixed values as in the loop."""
+    return "i" + node.lower() if node[0] == "A" else node.lower()
+
+
+def _sub_init(code: str, g: ModelGraph) -> str:
+    """Placeholders -> locals of the initialisation phase (auxiliaries as 'ia<i>')."""
+    code = re.sub(r"@A(\d+)@", r"ia\1", code)
+    return _sub_scalar(code, g)
 
 
 def _sub_lookups(code: str, g: ModelGraph) -> str:
@@ -71,8 +84,11 @@ def _scalar_kernel(plan: Plan, name: str, rk4: bool) -> str:
         w(f"    p{i} = P[{i}, j]")
     w("    t = times[0]")
     w("    step = -1  # random streams: the initialisation draw")
+    # initialisation-phase auxiliaries get names of their own (i<slot>): a name assigned
+    # both before and inside the time loop is one Numba must rebuild SSA form for, over
+    # every block of the function, which dominated the compile of large models
     for node in plan.init_order:
-        w(f"    {node.lower()} = {sub(plan.init_nodes[node])}")
+        w(f"    {_init_name(node)} = {_sub_init(plan.init_nodes[node], g)}")
     for n, df in enumerate(g.delay_fixed):
         s, k = sub(df["state"]), sub(df["order"])
         w(f"    df{n}_n = int({k})")
@@ -204,8 +220,7 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
         return out
 
     def step_body(ind):
-        out = loads(ind)
-        out += [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.loop_order]
+        out = [f"{ind}{n.lower()} = {sub(plan.run_nodes[n])}" for n in plan.loop_order]
         out += [f"{ind}W[{oA + int(n[1:]) * B} + m] = {n.lower()}" for n in plan.loop_order]
         out += [f"{ind}d1_{v} = {c}" for v, c, _ in cont]
         out += [f"{ind}n_{v} = {c}" for v, c in disc]
@@ -227,7 +242,10 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
                 expr = f"np.maximum({expr}, 0.0)"
             out.append(f"{ind}W[{oS + idx * B} + m] = {expr}")
         out += [f"{ind}W[{oS + int(v[1:]) * B} + m] = n_{v}" for v, _ in disc]
-        return out
+        # load only the slots the step reads: a parameter used only at initialisation
+        # needs no load (LLVM drops dead loads anyway, but Numba types each one first)
+        used = set(re.findall(r"\b[pksa]\d+\b", "\n".join(out)))
+        return [x for x in loads(ind) if x.split(" = ")[0].strip() in used] + out
 
     w(f"{name.upper()}_OUT_ROWS = np.array([{out_rows}], dtype=np.int64)")
     w("")
@@ -245,17 +263,20 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
     w("    step = -1  # random streams: the initialisation draw")
     w(f"    for m in range({B}):")
     w("        t = times[0]  # (keeps the loop body non-empty for a model without slots)")
+    # the initialisation pass names its locals 'i_<slot>': the step body loads every slot
+    # from W under the plain names, so each name has one assignment (see _init_name)
+    isub = lambda c: _sub_scalar(c, g, "i_")  # noqa: E731
     for i in plan.params_used:
-        w(f"        p{i} = W[{oP + i * B} + m]")
+        w(f"        i_p{i} = W[{oP + i * B} + m]")
     for node in plan.init_order:
-        w(f"        {node.lower()} = {sub(plan.init_nodes[node])}")
+        w(f"        i_{node.lower()} = {isub(plan.init_nodes[node])}")
         if node[0] == "S":
-            w(f"        W[{oS + int(node[1:]) * B} + m] = {node.lower()}")
+            w(f"        W[{oS + int(node[1:]) * B} + m] = i_{node.lower()}")
         elif node[0] == "K":
-            w(f"        W[{oK + int(node[1:]) * B} + m] = {node.lower()}")
+            w(f"        W[{oK + int(node[1:]) * B} + m] = i_{node.lower()}")
     for n in plan.hoisted:
-        w(f"        {n.lower()} = {sub(plan.run_nodes[n])}")
-        w(f"        W[{oA + int(n[1:]) * B} + m] = {n.lower()}")
+        w(f"        i_{n.lower()} = {isub(plan.run_nodes[n])}")
+        w(f"        W[{oA + int(n[1:]) * B} + m] = i_{n.lower()}")
     # DELAY FIXED pipes: lengths per member; buffer rows [pos * CHUNK + m]
     w(f"    DFN = np.empty({max(n_df, 1) * B}, dtype=np.int64)")
     w(f"    DFP = np.zeros({max(n_df, 1) * B}, dtype=np.int64)")
@@ -528,4 +549,27 @@ def generate(g: ModelGraph, outputs, version: str) -> str:
         src += _chunk_kernel(plan, "_run_chunk_rk4", rk4=True) + "\n"
     if getattr(g, "variable_time_step", False):
         src = _per_step_time_step(src)
-    return src
+    return _constant_tables(src, g)
+
+
+def _literal(v: float) -> str:
+    return repr(float(v)) if np.isfinite(v) else "np.nan" if np.isnan(v) else \
+        ("np.inf" if v > 0 else "-np.inf")
+
+
+def _constant_tables(src: str, g: ModelGraph) -> str:
+    """The lookup tables as module constants, read by every kernel instead of its LX/LY
+    arguments (the runtime passes the same values, from meta.json).  Numba freezes a
+    global array into the machine code as constant data, so LLVM knows no store of the
+    kernel touches it: with argument arrays it could not prove that a table read
+    (at a data-dependent point) is independent of the work-array stores, and left the
+    member loop of the ensemble kernels scalar in every model with a lookup."""
+    xs = [v for lk in g.lookups for v in lk.x] or [0.0]
+    ys = [v for lk in g.lookups for v in lk.y] or [0.0]
+    tables = (f"_LX = np.array([{', '.join(map(_literal, xs))}])\n"
+              f"_LY = np.array([{', '.join(map(_literal, ys))}])\n\n")
+    src = re.sub(r"^(def \w+\(.*\bLX, LY\b.*\):)$", r"\1\n    LX = _LX\n    LY = _LY",
+                 src, flags=re.M)
+    head, sep, rest = src.partition("\n@njit")
+    return head + "\n" + tables + sep.lstrip("\n") + rest
+

@@ -125,25 +125,36 @@ def _delay_fixed_order(delay_time, dt, cap):
     return min(k, cap)
 
 
+# a table up to this many points is searched by a branch-free scan (selects, no loop
+# once LLVM unrolls it for the table's constant length), so the member loop of the
+# ensemble kernels can vectorise; longer tables use a binary search
+LOOKUP_SCAN_POINTS = 32
+
+
 @njit(**_opts)
 def _lk_interp(x, LX, LY, off, n):
-    # lookups.Lookups._call 'interpolate' / np.interp: clamp outside the range
-    if x >= LX[off + n - 1]:
-        return LY[off + n - 1]
-    if x <= LX[off]:
-        return LY[off]
+    # lookups.Lookups._call 'interpolate' / np.interp: clamp outside the range.  `lo`
+    # is the last point with LX[lo] <= x under either search, so both give one value
+    last = off + n - 1
     lo = off
-    hi = off + n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if LX[mid] <= x:
-            lo = mid
-        else:
-            hi = mid
-    if LX[lo] == x:
-        return LY[lo]
-    slope = (LY[hi] - LY[lo]) / (LX[hi] - LX[lo])
-    return slope * (x - LX[lo]) + LY[lo]
+    if n <= LOOKUP_SCAN_POINTS:
+        for i in range(off + 1, last):
+            lo = i if LX[i] <= x else lo
+    else:
+        hi = last
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if LX[mid] <= x:
+                lo = mid
+            else:
+                hi = mid
+    hi = lo + 1 if n > 1 else lo
+    xl = LX[lo]
+    yl = LY[lo]
+    v = (LY[hi] - yl) / (LX[hi] - xl) * (x - xl) + yl
+    v = yl if xl == x else v
+    v = LY[off] if x <= LX[off] else v
+    return LY[last] if x >= LX[last] else v
 
 
 @njit(**_opts)

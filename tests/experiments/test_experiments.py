@@ -195,6 +195,18 @@ def test_sensitivity_tiny_sobol_and_morris(cli, tmp_path):
     assert runs == 16 * (3 + 2) + 4 * (3 + 1)  # Sobol N (D + 2), Morris r (D + 1)
 
 
+def test_sensitivity_warns_when_n_is_too_small():
+    # negative S1 beyond its interval and intervals wider than ST are what a small N gives: said, with N
+    from innosd.experiments.sensitivity import sobol_warnings
+
+    sobol = pd.DataFrame({"S1": [-0.2, 0.3, -0.01], "S1_conf": [0.1, 0.05, 0.05], "ST": [0.05, 0.4, 0.2],
+                          "ST_conf": [0.3, 0.1, 0.05]})
+    negative, wide = sobol_warnings(sobol, 8)
+    assert negative.startswith("1 of 3 first-order indices S1 are negative") and "N = 8" in negative
+    assert wide.startswith("1 of 3 total indices have a 95% interval wider")
+    assert sobol_warnings(sobol.iloc[[1]], 1024) == [] and sobol_warnings(None, 8) == []
+
+
 def test_sensitivity_outputs_all_means_every_model_indicator(cli, tmp_path):
     # `all` is documented for indicator choices; it was once wrapped into the list ['all']
     code, out = cli("+experiment=sensitivity", "params=model_defaults", "experiment.outputs=all",

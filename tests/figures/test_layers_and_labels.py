@@ -71,7 +71,9 @@ def _entries(tree, path=""):
 def test_every_report_text_has_both_languages_with_the_same_fields():
     table = yaml.safe_load(labels.LABELS_FILE.read_text(encoding="utf-8"))
     entries = list(_entries(table["report"]))
-    groups = {"page", "headings", "absent", "captions", "kinds", "text", "status", "summary"}
+    groups = {"page", "headings", "absent", "captions", "kinds", "text", "status", "summary", "distributions",
+              "directions", "results", "validation_tests", "validation_checks", "backtest_notes", "statistics",
+              "modes"}
     assert groups == set(table["report"]) and len(entries) == sum(len(table["report"][g]) for g in groups)
 
     def fields(s):

@@ -136,11 +136,11 @@ def test_report_has_every_section_and_figure(full_report):
     page = (out / "report.html").read_text(encoding="utf-8")
     for key, heading in sections.HEADINGS.items():
         assert f'id="{key}"' in page and heading["en"] in page
-    assert 'class="absent"' not in page  # every section had its inputs
+    assert 'class="absent' not in page  # every section had its inputs
     # the executive summary comes first and answers: how likely, at what cost, what could make it fail
     assert page.index('id="summary"') < page.index('id="run"')
     summary = page[page.index('id="summary"'):page.index('id="run"')]
-    for fragment in ("0.80 ± 0.03", "26.8", "post_subsidy +80%", "PRIM box 1", "rd_per_hte"):
+    for fragment in ("0.80 ± 0.03", "26.8", "R&amp;D post-subsidy +80%", "PRIM box 1", "rd_per_hte"):
         assert fragment in summary, fragment
     # baseline is both in the deterministic run and in the experiment: shown once, no developer note about it
     assert "rows of projections" not in page
@@ -161,10 +161,10 @@ def test_report_has_every_section_and_figure(full_report):
 def test_report_tables_and_provenance(full_report):
     out, folders, _ = full_report
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert "incubator: +100% from 2017 over 4 y" in page  # the scenario's lever from config.yaml
+    assert "Incubator support: +100% from 2017 over 4 y" in page  # the scenario's lever from config.yaml
     assert "model_defaults" in page                      # the parameter set the run used
     assert "2 of 3</strong> parameters identified" in page  # calibration summary.md rendered
-    assert "mass balance: pass" in page                  # validation.md rendered
+    assert "<td>mass balance</td>" in page and "validation.md" in page  # validation.csv shown, .md named
     assert "cheapest" in page                            # policy_best.yaml shown
     # response curves: the lever that moves R&D intensity first, its medians in percent, target odds at the ends
     response = page[page.index('id="response"'):page.index('id="policy"')]
@@ -268,6 +268,10 @@ def test_pdf_without_chromium_is_the_whole_report(tmp_path, targets, monkeypatch
     assert (round(width_pt), round(height_pt)) == A4_PT
     text = "".join(page.extract_text() for page in PdfReader(out / "report.pdf").pages)
     assert report_text("headings", "summary", "en") in text  # tables and text, not only figures
+    # a section without inputs says which command makes them on the page, not in the printed report
+    html_page = (out / "report.html").read_text(encoding="utf-8")
+    assert "+experiment=sensitivity" in html_page and "+experiment=sensitivity" not in text
+    assert report_text("headings", "sensitivity", "en") not in text
 
 
 def test_pdf_with_neither_renderer_is_one_line_and_no_report(tmp_path, targets, monkeypatch, quick_figures):

@@ -42,6 +42,9 @@ from innosd.errors import ConfigError
 CONNECT_TIMEOUT_S = 5.0
 # How long a reachable scheduler may go without a worker before the run stops with one line.
 WORKERS_TIMEOUT_S = 30.0
+# The LocalCluster's HTTP server (dashboard, metrics) on a free port: Dask's default 8787 is taken by any
+# other cluster on the machine, and Dask then warns and moves (an error where warnings are errors).
+FREE_PORT = ":0"
 CHUNK_PATTERN = "chunk_{:05d}.npy"
 CHECKSUM_SUFFIX = ".sha256"  # chunk_NNNNN.npy.sha256: a resumed chunk is reused only if it matches
 
@@ -116,7 +119,7 @@ def dask_client(settings: ExecSettings) -> Iterator["object"]:
     if settings.scheduler == "cluster":
         try:
             cluster = LocalCluster(n_workers=int(settings.workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=FREE_PORT, silence_logs=logging.ERROR)
         except (OSError, RuntimeError, TimeoutError) as err:
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(f"run.scheduler=cluster: cannot start a local Dask cluster of {settings.workers} "

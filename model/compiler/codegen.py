@@ -245,7 +245,8 @@ def _chunk_kernel(plan: Plan, name: str, rk4: bool) -> str:
         # load only the slots the step reads: a parameter used only at initialisation
         # needs no load (LLVM drops dead loads anyway, but Numba types each one first)
         used = set(re.findall(r"\b[pksa]\d+\b", "\n".join(out)))
-        return [x for x in loads(ind) if x.split(" = ")[0].strip() in used] + out
+        body = [x for x in loads(ind) if x.split(" = ")[0].strip() in used] + out
+        return body or [f"{ind}pass  # a model whose every slot is constant"]
 
     w(f"{name.upper()}_OUT_ROWS = np.array([{out_rows}], dtype=np.int64)")
     w("")

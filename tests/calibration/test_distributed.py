@@ -26,7 +26,8 @@ def test_batches_on_a_local_cluster_give_the_same_posterior(tmp_path, capsys):
     from dask.distributed import Client, LocalCluster
 
     assert cli_main([*COMMAND, f"hydra.run.dir={tmp_path / 'local'}"]) == 0, capsys.readouterr().err
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=dask_exec.FREE_PORT) as cluster:
         code = cli_main([*COMMAND, f"hydra.run.dir={tmp_path / 'dask'}", f"run.scheduler={cluster.scheduler_address}"])
         assert code == 0, capsys.readouterr().err
         with Client(cluster) as client:  # every worker built the model's evaluator: batches ran there
@@ -35,7 +36,8 @@ def test_batches_on_a_local_cluster_give_the_same_posterior(tmp_path, capsys):
     distributed = xr.open_dataset(tmp_path / "dask" / "posterior.nc", group="posterior")
     for name in local.data_vars:  # bit for bit: each row's run does not depend on its batch
         np.testing.assert_array_equal(distributed[name].to_numpy(), local[name].to_numpy())
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / "fit.csv"), pd.read_csv(tmp_path / "local" / "fit.csv"))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "dask" / "fit.csv"),
+                                  pd.read_csv(tmp_path / "local" / "fit.csv"))
     assert len(built) == 2 and all(n >= 1 for n in built.values()), built
 
 
@@ -48,7 +50,7 @@ def _evaluators_built() -> int:
 def test_a_scheduler_without_workers_is_one_line(tmp_path, capsys):
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=dask_exec.FREE_PORT) as cluster, \
             mock.patch.object(dask_exec, "WORKERS_TIMEOUT_S", 1.0):
         code = cli_main([*COMMAND, f"run.output_dir={tmp_path}", f"run.scheduler={cluster.scheduler_address}"])
     err = capsys.readouterr().err.strip()

@@ -300,7 +300,8 @@ def test_dask_local_cluster_equals_in_process(tmp_path):
     table = _small_table()
     local, _ = dask_exec.run_chunked(table, _task(), dask_exec.ExecSettings("local", chunk_size=16,
                                                                             progress=False), tmp_path / "a")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=dask_exec.FREE_PORT) as cluster:
         settings = dask_exec.ExecSettings(cluster.scheduler_address, chunk_size=16, progress=False)
         distributed, folder = dask_exec.run_chunked(table, _task(), settings, tmp_path / "b")
     assert distributed.shape == (48, 2, 2)

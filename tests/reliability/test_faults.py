@@ -100,7 +100,7 @@ def test_a_scheduler_without_workers_times_out_in_one_line(tmp_path):
     from dask.distributed import LocalCluster
 
     table = pd.DataFrame({"x": np.arange(4.0)})
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=dask_exec.FREE_PORT) as cluster, \
             mock.patch.object(dask_exec, "WORKERS_TIMEOUT_S", 1.0):
         settings = ExecSettings(scheduler=cluster.scheduler_address, chunk_size=2, progress=False)
         with no_hang(60), pytest.raises(ConfigError, match="has no workers") as err:  # it waited for ever

@@ -25,8 +25,9 @@ def probability_text(p: float, se: float, interval: tuple[float, float] | None =
     """'0.80 ± 0.03' (share of draws ± its Monte Carlo standard error). Where no draw (or every
     draw) meets the targets the binomial standard error is 0, which would read as certainty;
     the Wilson 95% interval of the joint table says how far from 0 (or 1) the odds may be:
-    '0.00 (95%: 0.00–0.02)'."""
-    if se == 0 and interval is not None:
+    '0.00 (95%: 0.00–0.02)'. The same where the error rounds to 0.00 (199 of 200 draws: ± 0.0050 shown as 0.00),
+    since '0.99 ± 0.00' reads as certainty too."""
+    if f"{se:.2f}" == "0.00" and interval is not None:
         return f"{p:.2f} (95%: {interval[0]:.2f}–{interval[1]:.2f})"
     return f"{p:.2f} ± {se:.2f}"
 

@@ -363,3 +363,4 @@ def test_a_probability_at_zero_or_one_shows_its_interval_not_a_zero_error():
     assert probability_text(0.0, 0.0, (0.0, 0.0188)) == "0.00 (95%: 0.00–0.02)"
     assert probability_text(1.0, 0.0, (0.9812, 1.0)) == "1.00 (95%: 0.98–1.00)"
     assert probability_text(0.8, 0.03, (0.74, 0.85)) == "0.80 ± 0.03"
+    assert probability_text(0.995, 0.004987, (0.9723, 0.9991)) == "0.99 (95%: 0.97–1.00)"  # '± 0.00' would read as certain

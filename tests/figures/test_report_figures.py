@@ -70,7 +70,7 @@ def test_projection_fans(language, observations, targets):
 def test_projection_fans_scale_rd_intensity_to_percent(observations, targets):
     fig = rf.projection_fans(fx.make_projections(spread=0.0), observations, targets)
     ax = next(a for a in data_axes(fig) if a.get_ylabel() == "% of GDP")
-    medians = [line for line in ax.lines if line.get_label() == "baseline"]
+    medians = [line for line in ax.lines if line.get_label() == labels.scenario_label("baseline")]
     assert medians and medians[0].get_ydata()[0] == pytest.approx(1.9)  # 0.019 shown as 1.9 %
     plt.close(fig)
 

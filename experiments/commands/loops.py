@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-from innosd.experiments.commands import OneLineParser
+from innosd.experiments.commands import OneLineParser, add_model_arguments, existing_model
 from innosd.experiments.commands.simulate import _parse_sets
-from innosd.errors import ConfigError, ModelError
+from innosd.errors import ConfigError
 from innosd.scenarios.languages import LANGUAGES, check_language
 
 # loops printed per key variable (the folder's tables hold every one)
@@ -37,11 +37,8 @@ def parser() -> argparse.ArgumentParser:
     from innosd.model import MODEL_FILE
     p = OneLineParser(prog="innosd loops", description=__doc__.split("\n")[0], add_help=False)
     p.add_argument("-h", "--help", action="store_true")
-    p.add_argument("model", nargs="?", default=str(MODEL_FILE), help="Vensim .mdl (default: the project model)")
+    add_model_arguments(p, str(MODEL_FILE))
     p.add_argument("--vars", help="comma-separated key variables (default: key indicators / the stocks)")
-    p.add_argument("--out", help="output folder (must not exist)")
-    p.add_argument("--params", help="parameter set (default: calibrated if present)")
-    p.add_argument("--params-dir", help="folder of parameter sets (default: ./params, then scenarios/params)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="set a constant (repeatable)")
     p.add_argument("--language", default="en", help=f"figure language ({', '.join(LANGUAGES)})")
@@ -57,9 +54,7 @@ def main(argv: list[str]) -> int:
     from innosd.experiments.validate import PROJECT_MODEL, default_params_dir, parameter_set
     from innosd.model import compile_model
 
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path}")
+    model_path = existing_model(args.model)
     language = check_language(args.language, "--language")
     out = Path(args.out) if args.out else run.default_out(dt.datetime.now())
     if out.exists():

@@ -25,8 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-from innosd.experiments.commands import OneLineParser
-from innosd.errors import ConfigError, ModelError
+from innosd.experiments.commands import OneLineParser, add_model_arguments, existing_model
+from innosd.errors import ConfigError
 from innosd.experiments.validate import DEFAULT_DRAWS, PROJECT_MODEL, default_out, markdown_table, run_battery, write_folder
 from innosd.model import validation as V
 
@@ -34,10 +34,7 @@ from innosd.model import validation as V
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="innosd validate", description=__doc__.split("\n")[0], add_help=False)
     p.add_argument("-h", "--help", action="store_true")
-    p.add_argument("model", nargs="?", default=str(PROJECT_MODEL), help="Vensim .mdl (default: the project model)")
-    p.add_argument("--out", help="output folder (must not exist)")
-    p.add_argument("--params", help="parameter set (default: calibrated if present)")
-    p.add_argument("--params-dir", help="folder of parameter sets (default: ./params, then scenarios/params)")
+    add_model_arguments(p, str(PROJECT_MODEL))
     p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="posterior draws for the conclusions test")
     p.add_argument("--seed", type=int, default=0, help="seed for choosing posterior draws")
     return p
@@ -48,9 +45,7 @@ def main(argv: list[str]) -> int:
     if args.help:
         print(__doc__.strip())
         return 0
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path}")
+    model_path = existing_model(args.model)
     if args.draws < 1:
         raise ConfigError(f"--draws must be at least 1, got {args.draws}")
     out = Path(args.out) if args.out else default_out(dt.datetime.now())

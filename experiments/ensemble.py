@@ -227,3 +227,14 @@ def scenario_ensemble(configs: dict[str, RunConfig], columns: list[str], times: 
 __all__ = ["resolve_mode", "posterior_draws", "run_table", "world_inputs", "world_table", "held_constants",
            "year_end_times", "YearEndTask", "evaluate", "ensemble_dataset", "scenario_ensemble", "discard_chunks",
            "KEY_YEARS"]
+
+
+def experiment_years(years) -> list[int]:
+    """`experiment.years` (one year or a list) as ints inside the simulated window; one line otherwise."""
+    chosen = [int(y) for y in (years if isinstance(years, (list, tuple)) else [years])]
+    if not chosen:
+        raise ConfigError("experiment.years: the list is empty")
+    for y in chosen:
+        if not FIRST_YEAR <= y <= LAST_YEAR:
+            raise ConfigError(f"experiment.years: {y} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return chosen

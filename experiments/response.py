@@ -111,21 +111,11 @@ def response_runs(base: pd.DataFrame, grid: dict[str, np.ndarray]) -> tuple[pd.D
     return ens.fill_defaults(pd.concat(tables, ignore_index=True)), settings
 
 
-def check_years(years) -> list[int]:
-    chosen = [int(y) for y in (years if isinstance(years, (list, tuple)) else [years])]
-    for y in chosen:
-        if not ens.FIRST_YEAR <= y <= ens.LAST_YEAR:
-            raise ConfigError(f"experiment.years: {y} is outside {ens.FIRST_YEAR}-{ens.LAST_YEAR}")
-    if not chosen:
-        raise ConfigError("experiment.years: the list is empty")
-    return chosen
-
-
 def run_response(ctx: Context, out: Path) -> Written:
     settings: ResponseSettings = experiment_settings(ctx.config.experiment)
     indicators = select_indicators(settings.outputs, model_indicators(ctx.observations, ctx.targets),
                                    "experiment.outputs")
-    years = check_years(settings.years)
+    years = ens.experiment_years(settings.years)
     grid = lever_grid(settings.levers, settings.changes, ctx.info)
     columns = sorted({i.model_variable for i in indicators})
     base = ens.run_table(ctx.config, ens.posterior_draws(ctx.config))

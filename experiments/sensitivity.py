@@ -242,11 +242,7 @@ def check_settings(settings: SensitivitySettings) -> tuple[list[str], list[int]]
     n = int(settings.sobol_base_samples)
     if n < 2 or n & (n - 1):
         raise ConfigError(f"experiment.sobol_base_samples: {n} is not a power of 2 (Sobol sequences need one)")
-    years = [int(y) for y in (settings.years if not isinstance(settings.years, int) else [settings.years])]
-    for y in years:
-        if not ens.FIRST_YEAR <= y <= ens.LAST_YEAR:
-            raise ConfigError(f"experiment.years: {y} is outside {ens.FIRST_YEAR}-{ens.LAST_YEAR}")
-    return methods, years
+    return methods, ens.experiment_years(settings.years)
 
 
 def sensitivity_tables(config: RunConfig, settings: SensitivitySettings, info: ModelInfo,

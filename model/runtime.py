@@ -32,6 +32,7 @@ from innosd.model.abstract import norm
 
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
 ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the contiguous parameter copy
+GRID_MEMO = 64              # time grids remembered per model (distinct control values)
 
 
 class EnsembleEvaluator(NamedTuple):
@@ -80,6 +81,15 @@ class CompiledModel:
         self._control_time = meta.get("control_time", [])
         self._lx = np.asarray(meta["lx"], dtype=float)
         self._ly = np.asarray(meta["ly"], dtype=float)
+        # the time grid depends only on the constants the control expressions read: it
+        # is built once per distinct value of those (building it in Python for every
+        # run() cost a third of the kernel's time on the project model)
+        self._control_params = [i for i, pp in enumerate(self._params)
+                                if any(f"p[{pp['name']!r}]" in expr
+                                       for expr in self._control.values())]
+        self._grids: dict[tuple, tuple] = {}
+        # output maps and column indexes of the selections run() was asked for
+        self._selections: dict = {}
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -162,6 +172,22 @@ class CompiledModel:
         return omap, [self._columns[i] for i in sel]
 
     def _time_grid(self, P: np.ndarray):
+        """(times, save, dt, saved times rounded, control values) for the constants `P`:
+        memoised on the constants the control variables read.  The arrays are shared
+        between calls: callers must not write to them."""
+        key = tuple(P[i] for i in self._control_params)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._build_time_grid(P)
+            for a in grid[:4]:
+                if isinstance(a, np.ndarray):
+                    a.flags.writeable = False
+            if len(self._grids) >= GRID_MEMO:
+                self._grids.clear()
+            self._grids[key] = grid
+        return grid[0], grid[1], grid[2], grid[3], dict(grid[4])
+
+    def _build_time_grid(self, P: np.ndarray):
         p = {pp["name"]: P[i] for i, pp in enumerate(self._params)}
         if self._control_time:
             return self._changing_time_grid(p)
@@ -257,13 +283,33 @@ class CompiledModel:
         """One run; a DataFrame indexed by time (SAVEPER), columns as in the model file."""
         P = self._param_vector(params)
         times, save, dt, index, _ = self._time_grid(P)
-        omap, cols = self._output_map(return_columns)
-        out = np.empty((len(cols), 1, int(save.sum())))
+        omap, columns = self._selection(return_columns)
+        out = np.empty((len(columns), 1, index.shape[0]))
         kernel = self._kernel(method, ensemble=False)
         kernel(P.reshape(-1, 1), times, save, dt, float(len(times) + 1), self._lx, self._ly,
                omap, out, 0)
-        df = pd.DataFrame(out[:, 0, :].T, index=pd.Index(index, name="time"), columns=cols)
-        return df
+        # the frame wraps the kernel's output (a fresh array per call) without a copy:
+        # (column, time) is the layout pandas keeps a float block in; the indexes are
+        # shallow copies, so renaming one frame's axis leaves the next run's alone
+        return pd.DataFrame(out[:, 0, :].T, index=pd.Index(index, name="time", copy=True),
+                            columns=columns.copy(), copy=False)
+
+    def _selection(self, return_columns):
+        """(output map, column Index) for `return_columns`, memoised per selection."""
+        key = ("all",) if return_columns is None else \
+            ("one", return_columns) if isinstance(return_columns, str) else \
+            ("list", *return_columns) if isinstance(return_columns, (list, tuple)) else None
+        try:
+            hit = self._selections.get(key) if key is not None else None
+        except TypeError:  # unhashable names: resolved (and refused) below
+            key, hit = None, None
+        if hit is None:
+            omap, cols = self._output_map(return_columns)
+            omap.flags.writeable = False
+            hit = omap, pd.Index(cols)
+            if key is not None and len(self._selections) < GRID_MEMO:
+                self._selections[key] = hit
+        return hit
 
     def _param_matrix(self, params: pd.DataFrame) -> np.ndarray:
         """(n_params, N): the defaults, with the columns of `params` set per member."""
@@ -308,7 +354,7 @@ class CompiledModel:
 
         positions = [cols.index(self._columns[self._resolve(self._col_alias, name, "variable", self._columns)[0]])
                      for name in ([return_columns] if isinstance(return_columns, str) else return_columns)]
-        return EnsembleEvaluator(np.asarray(index, dtype=float), cols, positions, evaluate)
+        return EnsembleEvaluator(np.array(index, dtype=float), cols, positions, evaluate)
 
     def run_ensemble(self, params: pd.DataFrame, return_columns=None, method: str = "euler",
                      chunk_size: int = ENSEMBLE_CHUNK):
@@ -342,7 +388,7 @@ class CompiledModel:
             kernel(Pc, times, save, dt, cap, self._lx, self._ly, omap, result, start)
         ds = xr.Dataset(
             {c: (("run", "time"), result[i]) for i, c in enumerate(cols)},
-            coords={"run": params.index.to_numpy(), "time": index,
+            coords={"run": params.index.to_numpy(), "time": index.copy(),
                     "year": ("time", year_of_time(index))})
         for c in cols:
             ds[c].attrs["units"] = self._units.get(c, "")

@@ -42,6 +42,23 @@ def test_euler_matches_closed_form_recurrence(decay):
     assert np.allclose(df["Amount"].to_numpy(), 0.9 ** n, rtol=1e-13)
 
 
+def test_run_memoises_the_grid_and_selection_not_the_result(decay):
+    # run() keeps one time grid per distinct control value and one column index per
+    # selection (model.runtime._time_grid, _selection): another FINAL TIME gets its own
+    # grid, the default comes back unchanged, and each frame owns its axes and values
+    first = decay.run()
+    longer = decay.run({"FINAL TIME": 2 * first.index[-1]})
+    assert len(longer) == 2 * len(first) - 1
+    first.index.name = "renamed"
+    first.columns.name = "renamed"
+    first.iloc[:, :] = -1.0
+    again = decay.run()
+    assert again.index.name == "time" and again.columns.name is None
+    np.testing.assert_array_equal(again.index, longer.index[:len(again)])
+    assert (again.to_numpy() != -1.0).all()
+    assert again.columns.dtype == pd.Index(list(decay.columns)).dtype
+
+
 @pytest.fixture(scope="module")
 def pipeline():
     return compile_model(S.model_file("delay_pipeline"))

@@ -64,6 +64,19 @@ class ObservationSet:
     def likelihood_mask(self) -> np.ndarray:
         return self.table["in_likelihood"].to_numpy(dtype=bool)
 
+    @functools.cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table's numeric columns as arrays, read once: the likelihood runs at every sampler
+        step, and pandas column access and masking cost more than a small batch of model runs."""
+        table = self.table
+        mask = self.likelihood_mask
+        return {"mask": mask, "sigma": table["sigma"].to_numpy(dtype=float),
+                "discrepancy": table["discrepancy"].to_numpy(dtype=float),
+                "indicator": table["indicator"].to_numpy(),
+                "observed": table["observed"].to_numpy(dtype=float)[mask],
+                "student": (table["error"].to_numpy() == "student_t")[mask],
+                "nu": table["nu"].to_numpy(dtype=float)[mask]}
+
 
 def likelihood_defaults(likelihood: dict | None) -> dict:
     """The calibration-wide error model: family, Student-t nu (a number or `estimate`), discrepancy."""
@@ -288,11 +301,11 @@ def error_scales(observations: ObservationSet, n: int, estimated: dict[str, np.n
     """Per-row log-scale error sd of every observation, shape (n, n_obs): the stated sigma (or the
     draws of an estimated one, `estimated[indicator]` of shape (n,)) and the model discrepancy in
     quadrature."""
-    table = observations.table
-    sigma = np.repeat(table["sigma"].to_numpy(dtype=float)[None, :], n, axis=0)
+    columns = observations.columns
+    sigma = np.repeat(columns["sigma"][None, :], n, axis=0)
     for indicator, values in (estimated or {}).items():
-        sigma[:, (table["indicator"] == indicator).to_numpy()] = np.asarray(values, dtype=float)[:, None]
-    return np.sqrt(sigma ** 2 + table["discrepancy"].to_numpy(dtype=float) ** 2)
+        sigma[:, columns["indicator"] == indicator] = np.asarray(values, dtype=float)[:, None]
+    return np.sqrt(sigma ** 2 + columns["discrepancy"] ** 2)
 
 
 def pointwise_log_likelihood(predicted: np.ndarray, observations: ObservationSet,
@@ -305,17 +318,16 @@ def pointwise_log_likelihood(predicted: np.ndarray, observations: ObservationSet
     across model variants fitted to the same figures. A non-positive or non-finite model value
     has likelihood zero (-inf)."""
     predicted = np.atleast_2d(predicted)
-    mask = observations.likelihood_mask
-    table = observations.table[mask]
-    observed = table["observed"].to_numpy(dtype=float)
+    columns = observations.columns
+    mask, observed = columns["mask"], columns["observed"]
     scale = (error_scales(observations, len(predicted)) if scales is None else scales)[:, mask]
     values = predicted[:, mask]
     with np.errstate(divide="ignore", invalid="ignore"):
         residual = (np.log(observed) - np.log(values)) / scale
         normal = -0.5 * residual ** 2 - 0.5 * np.log(2 * np.pi)
-        student = table["error"].to_numpy() == "student_t"
+        student = columns["student"]
         if student.any():
-            dof = _degrees_of_freedom(table, nu, values.shape)
+            dof = _degrees_of_freedom(columns["nu"], nu, values.shape)
             t_density = stats.t.logpdf(np.where(np.isfinite(residual), residual, 0.0), dof)
             normal = np.where(student, t_density, normal)
         density = normal - np.log(scale) - np.log(observed)
@@ -323,10 +335,10 @@ def pointwise_log_likelihood(predicted: np.ndarray, observations: ObservationSet
     return np.where(bad | ~np.isfinite(density), -np.inf, density)
 
 
-def _degrees_of_freedom(table: pd.DataFrame, nu: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+def _degrees_of_freedom(stated: np.ndarray, nu: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     """Student-t dof per row and observation: the stated ones, or an estimated one per row."""
     if nu is None:
-        return np.broadcast_to(table["nu"].to_numpy(dtype=float), shape)
+        return np.broadcast_to(stated, shape)
     return np.broadcast_to(np.asarray(nu, dtype=float).reshape(-1, 1), shape)
 
 
@@ -346,7 +358,7 @@ def predictive_draws(predicted: np.ndarray, observations: ObservationSet, rng: n
     noise = rng.standard_normal(predicted.shape)
     student = (table["error"] == "student_t").to_numpy()
     if student.any():
-        dof = _degrees_of_freedom(table, nu, predicted.shape)
+        dof = _degrees_of_freedom(table["nu"].to_numpy(dtype=float), nu, predicted.shape)
         noise = np.where(student, rng.standard_t(np.where(student, dof, 1.0)), noise)
     with np.errstate(invalid="ignore", over="ignore"):
         return predicted * np.exp(scale * noise)

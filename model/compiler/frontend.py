@@ -32,6 +32,9 @@ _UNARY = {"abs": "np.abs", "exp": "_exp", "sin": "np.sin", "cos": "np.cos", "tan
           "ln": "_log"}
 
 
+# refused here and by PySD 3.14 (NotImplementedError "Not implemented function ..."); no
+# documented semantics found to implement them from (issue 16 item 2)
+NOT_IN_PYSD = {"SINTEG", "DELAY MATERIAL"}
 # Vensim's RANDOM functions -> the position (1-based) of their seed argument (0: none)
 _RANDOM = {"random_0_1": 0, "random_uniform": 3, "random_normal": 5, "random_exponential": 5}
 
@@ -392,7 +395,8 @@ class ModelGraph:
                  "GetLookups": "GET XLS LOOKUPS", "Data": "DATA", "Game": "GAME",
                  "AllocateAvailable": "ALLOCATE AVAILABLE",
                  "AllocateByPriority": "ALLOCATE BY PRIORITY"}
-        raise unsupported(names.get(name, name.upper()), self._label)
+        construct = names.get(name, name.upper())
+        raise unsupported(construct, self._label, pysd=construct not in NOT_IN_PYSD)
 
     def _operation(self, ops, args, binding, phase) -> str:
         g = lambda n: self._gen(n, binding, phase)  # noqa: E731
@@ -622,7 +626,8 @@ class ModelGraph:
             return f"_pulse_train({t}, {a[0]}, {a[1]}, {a[2]}, {a[3]})"
         if fname == "active_initial":
             return a[1] if phase == "init" else a[0]
-        raise unsupported(fname.upper().replace("_", " "), self._label)
+        construct = fname.upper().replace("_", " ")
+        raise unsupported(construct, self._label, pysd=construct not in NOT_IN_PYSD)
 
     def _noise_seed(self) -> str:
         """The slot of NOISE SEED (Vensim's name for the run's random seed): the model's
@@ -901,8 +906,10 @@ class ModelGraph:
         except ModelError:
             relative = measure = None
         if relative != 0 or measure != 0:
+            # PySD runs the computer clock (relative to 2, measures 1-10) and nothing else
             raise unsupported("GET TIME VALUE other than (0, offset, 0) (relative to the "
-                              "current time, in units of Time)", self._label)
+                              "current time, in units of Time)", self._label,
+                              pysd=relative is None or (relative == 2 and measure != 0))
         return f"(@T@ + {self._gen(args[1], binding, phase)})"
 
     def _free_ranges(self, node, binding, found):

@@ -38,11 +38,18 @@ def dependencies(code: str) -> set[str]:
     return {m.group(1) + m.group(2) for m in DEPENDENCY.finditer(code)}
 
 
-def unsupported(construct: str, variable: str) -> ModelError:
-    """The one-line error for a construct the compiled core lacks (PySD runs them all:
-    hence the suggestion).  `variable` lets the caller add the file line."""
-    err = ModelError(f"unsupported construct {construct} in variable {variable!r}; "
-                     "run this model with --backend pysd")
+# Constructs PySD 3.14 refuses too (NotImplementedError, checked by
+# tests/engine/test_simulate.py): suggesting --backend pysd for them would send the user to
+# a second failure
+PYSD_LACKS = "PySD 3.14 does not run it either"
+
+
+def unsupported(construct: str, variable: str, pysd: bool = True) -> ModelError:
+    """The one-line error for a construct the compiled core lacks: PySD runs most of them,
+    hence the suggestion, unless `pysd` is False.  `variable` lets the caller add the file
+    line."""
+    hint = "run this model with --backend pysd" if pysd else PYSD_LACKS
+    err = ModelError(f"unsupported construct {construct} in variable {variable!r}; {hint}")
     err.variable = variable.split("[")[0]
     return err
 

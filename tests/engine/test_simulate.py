@@ -63,3 +63,28 @@ def test_malformed_or_unsupported_model_names_file_line_and_variable(tmp_path, c
     assert cli.main(["simulate", str(_broken(tmp_path, old, new))]) == 2
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("construct, refused", [
+    # no documented semantics to implement them from (simlin, xmutil and PySD have none)
+    ("SINTEG(decay rate * Amount, 1, 0, 1, :NA:, :NA:, :NA:)", "SINTEG"),
+    ("DELAY MATERIAL(decay rate * Amount, 2, 0, 0)", "DELAY MATERIAL"),
+    # relative to the initial time (PySD: "doesn't work as Vensim docs say"), and calendar
+    # measures of the simulation time (PySD: not implemented; need Vensim's date settings)
+    ("GET TIME VALUE(1, 0, 0)", "GET TIME VALUE other than (0, offset, 0)"),
+    ("GET TIME VALUE(0, 0, 3)", "GET TIME VALUE other than (0, offset, 0)"),
+])
+def test_construct_pysd_lacks_too_is_refused_without_suggesting_pysd(tmp_path, capsys,
+                                                                      construct, refused):
+    import warnings
+
+    import pysd
+    f = _broken(tmp_path, "decay rate * Amount", construct)
+    assert cli.main(["simulate", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"broken.mdl:9: unsupported construct {refused}" in err \
+        and "in variable 'decay'; PySD 3.14 does not run it either" in err, err
+    # the claim in the message: PySD refuses it too
+    with warnings.catch_warnings(), pytest.raises(NotImplementedError):
+        warnings.simplefilter("ignore")
+        pysd.read_vensim(str(f)).run()

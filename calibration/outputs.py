@@ -80,6 +80,9 @@ def inference_data(result: CalibrationResult, attrs: dict[str, str]):
     idata.observed_data.attrs["sigma"] = ",".join(f"{s:g}" for s in result.fit["sigma"])
     idata.observed_data.attrs["in_likelihood"] = ",".join(str(bool(m)).lower() for m in mask)
     idata.posterior.attrs["converged"] = str(convergence_verdict(result)["converged"]).lower()
+    idata.posterior.attrs["sampler"] = str(result.sampler_info.get("method", "emcee"))
+    if result.log_evidence is not None:  # SMC's estimate of log p(data): quoted by --compare-models
+        idata.posterior.attrs["log_evidence"] = f"{result.log_evidence:.3f}"
     return idata
 
 
@@ -164,6 +167,18 @@ def convergence_verdict(result: CalibrationResult) -> dict:
             "optimiser_converged": bool(result.starts["converged"].all())}
 
 
+def sampler_line(result: CalibrationResult) -> str:
+    info = result.sampler_info
+    if info.get("method") != "smc_hmc":
+        return (f"emcee ensemble, {info.get('walkers', result.chain.shape[0])} walkers, "
+                f"{info.get('steps', '?')} steps.")
+    return (f"tempered SMC (Del Moral, Doucet & Jasra 2006) of {info['particles']} particles, {info['stages']} "
+            f"temperatures, {info['smc_steps']} random-walk steps; log evidence {result.log_evidence:.2f}; then "
+            f"{info['chains']} independent HMC chains from its particles, {info['warmup']} warm-up + "
+            f"{info['iterations']} iterations of {info['leapfrogs']} leapfrog steps (step {info['step_size']:.3f} "
+            "in posterior sds, finite-difference gradients).")
+
+
 def convergence_lines(result: CalibrationResult) -> list[str]:
     p = result.parameters
     verdict = convergence_verdict(result)
@@ -172,7 +187,8 @@ def convergence_lines(result: CalibrationResult) -> list[str]:
              f"bulk ESS min {verdict['ess_bulk_min']:.0f}, tail ESS min {verdict['ess_tail_min']:.0f}, "
              f"acceptance {verdict['acceptance_mean']:.2f}."
              + ("" if verdict["converged"] else " Posterior quantiles are indicative only; raise "
-                "`calibration.sampler.steps` (and `burn`) for a final analysis."), ""]
+                + ("`calibration.sampler.iterations`" if result.sampler_info.get("method") == "smc_hmc"
+                   else "`calibration.sampler.steps` (and `burn`)") + " for a final analysis."), ""]
     if result.inert:
         lines += [f"Drawn from the prior, not sampled ({len(result.inert)}): "
                   + ", ".join(f"`{n}`" for n in result.inert)
@@ -286,8 +302,10 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
                if len(bad_rhat) else f", all <= {RHAT_OK}") + ".",
             f"- Bulk ESS: min {p['ess_bulk'].min():.0f}, median {p['ess_bulk'].median():.0f}; "
             f"tail ESS: min {p['ess_tail'].min():.0f}, median {p['ess_tail'].median():.0f}.",
-            f"- emcee integrated autocorrelation time (sampled constants): max {_max_or_nan(result.autocorr_steps):.0f} "
-            f"steps (retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} walkers).", "",
+            f"- Integrated autocorrelation time (sampled constants): max {_max_or_nan(result.autocorr_steps):.0f} "
+            f"{result.autocorr_unit} (retained chain {result.chain.shape[1]} draws x {result.chain.shape[0]} "
+            f"{'chains' if result.sampler_info.get('method') == 'smc_hmc' else 'walkers'}).",
+            f"- Sampler: {sampler_line(result)}", "",
             "## Timing (shared 2-core machine; other jobs were running)", ""]
     out += timing_lines(result) + [""]
     return "\n".join(out)

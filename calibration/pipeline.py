@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from innosd.calibration.likelihood import LogPosterior
-from innosd.calibration.priors import (Prior, from_unconstrained, log_jacobian, sample_prior, to_natural,
+from innosd.calibration.priors import (Prior, from_unconstrained, log_jacobian, log_prior, sample_prior, to_natural,
                                        to_unconstrained, to_working_rows)
 from innosd.scenarios.schema import OptimiserSettings, ProfileSettings, SamplerSettings
 from scipy import optimize
@@ -328,7 +328,83 @@ def diagnostics(chain: np.ndarray, names: list[str]) -> pd.DataFrame:
     with warnings.catch_warnings():  # "more chains than draws" is expected: walkers are the chains
         warnings.simplefilter("ignore", UserWarning)
         data = az.convert_to_dataset({n: chain[:, :, j] for j, n in enumerate(names)})
-    rhat, bulk, tail = az.rhat(data), az.ess(data, method="bulk"), az.ess(data, method="tail")
+    with np.errstate(divide="ignore", invalid="ignore"):  # a chain that never moved: R-hat inf or NaN, not converged
+        rhat, bulk, tail = az.rhat(data), az.ess(data, method="bulk"), az.ess(data, method="tail")
     return pd.DataFrame({"parameter": names, "rhat": [float(rhat[n]) for n in names],
                          "ess_bulk": [float(bulk[n]) for n in names],
                          "ess_tail": [float(tail[n]) for n in names]})
+
+
+# ----------------------------------------------------------------------------- sampler choice
+
+@dataclass
+class Draws:
+    """What either sampler hands the workflow: kept draws on the working scale and their diagnostics."""
+    chain: np.ndarray           # (chains or walkers, draws, d), working scale
+    log_prob: np.ndarray        # (chains, draws): log posterior on the working scale
+    acceptance: np.ndarray      # per chain (walker)
+    autocorr: np.ndarray        # integrated autocorrelation time per parameter, in `autocorr_unit`
+    autocorr_unit: str
+    log_evidence: float | None = None  # log p(data) where the sampler estimates it (SMC)
+    info: dict = field(default_factory=dict)
+
+
+# SMC cloud's effective-sample-size target per tempering stage, and its random-walk steps per stage:
+# 0.5 is the common choice (Jasra et al. 2011; PyMC's SMC), and 2-40 steps bracket what the
+# acceptance-driven rule (smc.MOVE_PROBABILITY) asked for on the default calibration (16-25).
+SMC_ESS_FRACTION = 0.5
+SMC_MIN_STEPS, SMC_MAX_STEPS = 2, 40
+
+
+def draw(logpost: LogPosterior, centre: np.ndarray, settings: SamplerSettings, seed: int,
+         progress: bool = True) -> Draws:
+    """Sample the posterior with `settings.method`: "emcee" (ensemble from a Laplace start at `centre`)
+    or "smc_hmc" (tempered SMC from the prior, then independent HMC chains; see calibration.smc)."""
+    priors = logpost.priors
+    if settings.method == "emcee":
+        sampler = sample(logpost, centre, settings, seed, progress=progress)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a walker never moved
+            autocorr = np.asarray(sampler.get_autocorr_time(tol=0, discard=settings.burn))
+        return Draws(retained_chain(sampler, settings, priors), retained_log_prob(sampler, settings, priors),
+                     np.asarray(sampler.acceptance_fraction), autocorr, "steps",
+                     info={"method": "emcee", "walkers": settings.walkers, "steps": settings.steps})
+    return smc_hmc(logpost, settings, seed, progress)
+
+
+def smc_hmc(logpost: LogPosterior, settings: SamplerSettings, seed: int, progress: bool = True) -> Draws:
+    import emcee
+    from innosd.calibration import smc
+
+    priors = logpost.priors
+    rng = np.random.default_rng([seed, 6])
+    density = unconstrained_density(logpost)
+
+    def parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        working = from_unconstrained(priors, z)
+        total = logpost(working)
+        prior = log_prior(priors, working)
+        return prior + log_jacobian(priors, z), total - prior
+
+    start = to_unconstrained(priors, sample_prior(priors, settings.particles, rng))
+    cloud = smc.tempered_smc(parts, start, smc.SMCSettings(settings.particles, SMC_ESS_FRACTION,
+                                                           SMC_MIN_STEPS, SMC_MAX_STEPS), rng)
+    starts = cloud.particles[rng.choice(len(cloud.particles), settings.chains, replace=False)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=settings.iterations, desc="innosd calibrate: HMC", unit=" iterations")
+    try:
+        out = smc.hmc_chains(density, starts, cloud.particles.mean(axis=0), cloud.cholesky, settings.warmup,
+                             settings.iterations, settings.trajectory, rng, bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    z = out.chain.reshape(-1, out.chain.shape[-1])
+    chain = from_unconstrained(priors, z).reshape(out.chain.shape)
+    log_prob = out.log_prob - log_jacobian(priors, z).reshape(out.log_prob.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a chain never moved
+        autocorr = emcee.autocorr.integrated_time(np.swapaxes(out.chain, 0, 1), tol=0)
+    info = {"method": "smc_hmc", "particles": settings.particles, "stages": len(cloud.betas) - 1,
+            "smc_steps": int(sum(cloud.steps)), "chains": settings.chains, "iterations": settings.iterations,
+            "warmup": settings.warmup, **out.extra}
+    return Draws(chain, log_prob, out.acceptance, np.asarray(autocorr), "iterations", cloud.log_evidence, info)

@@ -58,6 +58,9 @@ class CalibrationResult:
     inert: list[str] = field(default_factory=list)  # free constants no observation depends on (prior draws)
     pointwise_log_likelihood: np.ndarray | None = None  # (walkers, draws, likelihood observations)
     replicated: np.ndarray | None = None                # (walkers, draws, observations): posterior predictive
+    log_evidence: float | None = None                   # log p(data) where the sampler estimates it (SMC)
+    sampler_info: dict = field(default_factory=dict)    # method and its settings/tuning (summary.md)
+    autocorr_unit: str = "steps"                        # of autocorr_steps: emcee steps or HMC iterations
 
     @property
     def names(self) -> list[str]:
@@ -115,14 +118,10 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     timings.record("optimisation", started, logpost.evaluations - before)
 
     started, before = time.perf_counter(), logpost.evaluations
-    sampler = pipeline.sample(logpost, best_active, settings.sampler, seed, progress=progress)
+    drawn = pipeline.draw(logpost, best_active, settings.sampler, seed, progress=progress)
     timings.record("mcmc", started, logpost.evaluations - before)
-    chain_active = pipeline.retained_chain(sampler, settings.sampler, logpost.priors)
-    log_prob = pipeline.retained_log_prob(sampler, settings.sampler, logpost.priors)
-    acceptance = np.asarray(sampler.acceptance_fraction)
-    # tol=0: always return the estimate; summary.md compares it with the chain length itself
-    with np.errstate(invalid="ignore", divide="ignore"):  # NaN where a walker never moved
-        autocorr_active = np.asarray(sampler.get_autocorr_time(tol=0, discard=settings.sampler.burn))
+    chain_active, log_prob, acceptance = drawn.chain, drawn.log_prob, drawn.acceptance
+    autocorr_active = drawn.autocorr
     flat_active = chain_active.reshape(-1, chain_active.shape[-1])
     # the sampler may find a better point than the optimiser: keep the best of both
     if log_prob.max() > -starts["neg_log_posterior"].min():
@@ -169,4 +168,5 @@ def calibrate(model, priors: list[Prior], observations: ObservationSet, settings
     return CalibrationResult(priors, observations, best, starts, chain, log_prob, prior_draws, acceptance,
                              autocorr, fit, parameters, correlations, profile_table, timings, seed,
                              [names[j] for j in inert], pointwise.reshape(*shape, -1),
-                             replicated.reshape(*shape, -1))
+                             replicated.reshape(*shape, -1), drawn.log_evidence, drawn.info,
+                             drawn.autocorr_unit)

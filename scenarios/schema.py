@@ -421,6 +421,28 @@ class SamplerSettings:
     burn: int                 # steps discarded as warm-up
     thin: int                 # keep every `thin`-th step for the posterior sample
     moves: str                # "de" (differential evolution + snooker) or "stretch"
+    # method: "emcee" (the ensemble above: walkers, steps, burn, thin, moves) or "smc_hmc" (tempered
+    # SMC of `particles`, then `chains` Hamiltonian chains: `warmup` + `iterations`, `trajectory`)
+    method: str = "emcee"
+    particles: int = 1000     # smc_hmc: SMC cloud (one batched model call per mutation step)
+    chains: int = 4           # smc_hmc: independent HMC chains started at SMC particles
+    warmup: int = 60          # smc_hmc: HMC iterations tuning the step size (discarded)
+    iterations: int = 1000    # smc_hmc: kept HMC iterations per chain
+    trajectory: float = 2.5   # smc_hmc: integration time per iteration, in posterior sds
+
+    def check(self, key: str) -> None:
+        methods = ("emcee", "smc_hmc")
+        if self.method not in methods:
+            raise ConfigError(f"{key}.method: {self.method!r} is not one of {', '.join(methods)}"
+                              f"{closest(str(self.method), methods)}")
+        for name, minimum in (("particles", 10), ("chains", 2), ("warmup", 0), ("iterations", 4)):
+            if getattr(self, name) < minimum:
+                raise ConfigError(f"{key}.{name}: {getattr(self, name)} is below the minimum {minimum}")
+        if self.method == "smc_hmc" and self.chains > self.particles:
+            raise ConfigError(f"{key}.chains: {self.chains} chains need at least as many SMC particles "
+                              f"({key}.particles is {self.particles})")
+        if not 0 < self.trajectory <= 20:
+            raise ConfigError(f"{key}.trajectory: {self.trajectory:g} is not in (0, 20] posterior sds")
 
 
 @dataclass(frozen=True)

@@ -216,3 +216,10 @@ def test_estimated_sigma_without_a_prior_is_one_line(capsys):
     assert "calibration.observations.rd_expenditure.sigma_prior" in err
     err = _one_line_error(capsys, ["calibration.likelihood.family=student"])
     assert "student_t" in err
+
+
+def test_unknown_sampler_method_gives_one_line(capsys):
+    err = _one_line_error(capsys, ["calibration.sampler.method=smc_hcm"])
+    assert "calibration.sampler.method" in err and "smc_hmc" in err and "emcee" in err
+    err = _one_line_error(capsys, ["calibration.sampler.method=smc_hmc", "calibration.sampler.chains=1"])
+    assert "calibration.sampler.chains" in err

@@ -29,6 +29,7 @@ import pandas as pd
 
 from innosd.errors import ModelError, closest
 from innosd.model.abstract import norm
+from innosd.model.compiler import machine
 
 TIME_RPREC = 1e-5           # PySD components.Time.rprec: relative precision of time checks
 ENSEMBLE_CHUNK = 16384      # members per kernel call: bounds the contiguous parameter copy
@@ -90,6 +91,41 @@ class CompiledModel:
         self._grids: dict[tuple, tuple] = {}
         # output maps and column indexes of the selections run() was asked for
         self._selections: dict = {}
+        self._folder = folder
+        self._native = None  # the native single-run kernel, loaded at the first run()
+        self._native_chunks = None  # the native ensemble kernel, built at the first ensemble
+
+    @property
+    def native(self) -> bool:
+        """Whether run() (Euler) uses the native kernel (model.compiler.native) rather
+        than the Numba one; `native_reason` says why not."""
+        return self._native_kernel() is not None
+
+    @property
+    def native_reason(self) -> str:
+        """'yes', or the construct that kept the native kernel out (the Numba kernel runs)."""
+        return self._meta.get("native", "not built (older cache entry)")
+
+    def _native_kernel(self):
+        if self._native is None and self._meta.get("native") == "yes":
+            try:
+                self._native = machine.load(self._folder, self._meta["n_delay_fixed"])
+            except (machine.NativeUnavailable, OSError, RuntimeError):
+                self._native = False  # e.g. an unreadable object file: the Numba kernel
+        return self._native or None
+
+    def _native_ensemble_kernel(self):
+        if self._native_chunks is None and self._meta.get("native") == "yes":
+            try:
+                if not (self._folder / machine.CHUNKS_IR_FILE).exists():
+                    # lazy: the emitter (and the compiler it imports) only for a first ensemble
+                    from innosd.model.compiler import native
+                    native.write_chunks_ir(self._folder)
+                self._native_chunks = machine.load_chunks(
+                    self._folder, self._meta["n_delay_fixed"], self._meta["native_lanes"])
+            except Exception:  # noqa: BLE001 - any failure of the emitter or LLVM here
+                self._native_chunks = False  # means the Numba kernel, which runs everything
+        return self._native_chunks or None
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -260,6 +296,10 @@ class CompiledModel:
         name = {("euler", False): "_run_one", ("rk4", False): "_run_one_rk4",
                 ("euler", True): "run_chunks_euler",
                 ("rk4", True): "run_chunks_rk4"}[(method, ensemble)]
+        if name == "_run_one" and self._native_kernel() is not None:
+            return self._native  # same arguments and results as _run_one, bit for bit
+        if name == "run_chunks_euler" and self._native_ensemble_kernel() is not None:
+            return self._native_chunks  # ... as run_chunks_euler
         kernel = getattr(self._mod, name)
         if self._meta.get("long_compile") and not self.from_cache and not kernel.signatures:
             return self._announced(kernel, name)

@@ -27,14 +27,15 @@ import numpy as np
 from innosd.errors import ModelError
 from innosd.model import abstract
 from innosd.model.abstract import expressions, located, norm, parse, stock_equation
-from innosd.model.compiler.codegen import generate
+from innosd.model.compiler import machine, native
+from innosd.model.compiler.codegen import CHUNK, generate
 from innosd.model.compiler.frontend import ModelGraph
 from innosd.model.compiler.ir import CONTROL_VARS, PLACEHOLDER, slot_index
 from innosd.model.runtime import CompiledModel
 
 COMPILER_DIR = Path(__file__).resolve().parent
 ABSTRACT_FILE = Path(abstract.__file__).resolve()
-COMPILER_VERSION = "0.5.0"  # bump whenever generated code would change
+COMPILER_VERSION = "0.6.0"  # bump whenever generated code would change
 
 _loaded: dict[str, "CompiledModel"] = {}
 
@@ -188,6 +189,13 @@ def _build(path: Path, source: bytes, key: str, folder: Path, data_files=()) -> 
         src = generate(g, outputs, COMPILER_VERSION)
     except ModelError as err:  # e.g. simultaneous equations: name the file
         raise located(err, path, source) from None
+    # the single-run Euler kernel as LLVM IR (model.compiler.native), compiled now: run()
+    # then needs no Numba compile; a construct the emitter lacks keeps the Numba kernel
+    try:
+        spec = native.kernel_spec(g, outputs)
+        native_ir, native_reason = native.generate_ir(spec), None
+    except native.Unsupported as err:
+        native_ir, native_reason = None, str(err)
     if long_compile:
         _progress(path, started, f"kernel source written ({src.count(chr(10))} lines); "
                                  "machine code is compiled at the first run")
@@ -202,9 +210,14 @@ def _build(path: Path, source: bytes, key: str, folder: Path, data_files=()) -> 
                 control_time=[k for k, e in control.items() if _reads_time(e)], lx=lx.tolist(), ly=ly.tolist(),
                 n_delay_fixed=len(g.delay_fixed), variables=_variables(g),
                 long_compile=long_compile, fixed_params=sorted(g.fixed_params),
+                native=native_reason or "yes", native_lanes=CHUNK,
                 data_files={os.path.relpath(Path(f).resolve(), path.resolve().parent): _file_digest(f)
                             for f in sorted(g.data_files)})
     folder.mkdir(parents=True, exist_ok=True)
+    if native_ir is not None:
+        _atomic_write(folder / native.SPEC_FILE, json.dumps(spec))
+        _atomic_write(folder / machine.IR_FILE, native_ir)
+        machine.write_object(folder, native_ir)
     _atomic_write(folder / f"innosd_model_{key}.py", src)
     _atomic_write(folder / "meta.json", json.dumps(meta))
 

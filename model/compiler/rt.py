@@ -235,12 +235,35 @@ _EXP_POLY = [1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628
 _LOG_POLY = [1.0 / k for k in range(25, 2, -2)]
 
 
-def _c(v):
-    return _ir.Constant(_F64, v)
+# The emitters work on a double or on a vector of doubles (model.compiler.native's
+# ensemble kernel computes CHUNK members per operation): constants and integer types
+# take the shape of the operand `like`; every lane is the scalar computation exactly.
+
+def _shape(like, elem):
+    t = like.type
+    return _ir.VectorType(elem, t.count) if isinstance(t, _ir.VectorType) else elem
+
+
+def _c(v, like=None):
+    if like is None or not isinstance(like.type, _ir.VectorType):
+        return _ir.Constant(_F64, v)
+    return _ir.Constant(like.type, [v] * like.type.count)
+
+
+def _ci(v, like):
+    t = _shape(like, _I64)
+    return _ir.Constant(t, [v] * t.count) if isinstance(t, _ir.VectorType) else _ir.Constant(t, v)
 
 
 def _intr(builder, name, *args):
-    fn = builder.module.declare_intrinsic(name, [_F64])
+    """Call the float intrinsic `name` (llvm.fabs, ...) on doubles or vectors of them
+    (llvmlite's declare_intrinsic names scalar overloads only)."""
+    t = args[0].type
+    if not isinstance(t, _ir.VectorType):
+        return builder.call(builder.module.declare_intrinsic(name, [t]), list(args))
+    full = f"{name}.v{t.count}f64"
+    fn = builder.module.globals.get(full) or \
+        _ir.Function(builder.module, _ir.FunctionType(t, [t] * len(args)), full)
     return builder.call(fn, list(args))
 
 
@@ -248,11 +271,11 @@ def _estrin(b, x, coefs):
     """sum(coefs[k] * x**k) by Estrin's scheme: pairs c0 + c1 x, then pairs of those
     with x^2, x^4, ...  Depth log2(n) instead of Horner's n dependent multiply-adds:
     in a vectorised ensemble step the latency of these chains was the bottleneck."""
-    terms = [_c(c) for c in coefs]
+    terms = [_c(c, x) for c in coefs]
     power = x
     while len(terms) > 1:
         if len(terms) % 2:
-            terms.append(_c(0.0))
+            terms.append(_c(0.0, x))
         terms = [b.fadd(terms[i], b.fmul(terms[i + 1], power))
                  for i in range(0, len(terms), 2)]
         power = b.fmul(power, power)
@@ -260,53 +283,53 @@ def _estrin(b, x, coefs):
 
 
 def _lt(b, x, v):
-    return b.fcmp_ordered("<", x, _c(v) if isinstance(v, float) else v)
+    return b.fcmp_ordered("<", x, _c(v, x) if isinstance(v, float) else v)
 
 
 def _emit_exp(b, x):
     # x = n ln2 + r (Cody-Waite); exp(r) by its Taylor polynomial (Estrin); 2^n from
     # exponent bits, in two halves so that n down to -1075 stays a normal number
-    xc = b.select(_lt(b, x, 709.8), x, _c(709.8))        # NaN -> 709.8, patched below
-    xc = b.select(b.fcmp_ordered(">", xc, _c(-745.2)), xc, _c(-745.2))
-    n = _intr(b, "llvm.rint", b.fmul(xc, _c(_LOG2E)))
-    r = b.fsub(b.fsub(xc, b.fmul(n, _c(_LN2_HI))), b.fmul(n, _c(_LN2_LO)))
+    xc = b.select(_lt(b, x, 709.8), x, _c(709.8, x))        # NaN -> 709.8, patched below
+    xc = b.select(b.fcmp_ordered(">", xc, _c(-745.2, x)), xc, _c(-745.2, x))
+    n = _intr(b, "llvm.rint", b.fmul(xc, _c(_LOG2E, x)))
+    r = b.fsub(b.fsub(xc, b.fmul(n, _c(_LN2_HI, x))), b.fmul(n, _c(_LN2_LO, x)))
     p = _estrin(b, r, _EXP_POLY[::-1])
-    ni = b.fptosi(n, _I64)
-    n1 = b.ashr(ni, _ir.Constant(_I64, 1))
+    ni = b.fptosi(n, _shape(x, _I64))
+    n1 = b.ashr(ni, _ci(1, x))
     n2 = b.sub(ni, n1)
-    bias = _ir.Constant(_I64, 1023)
-    s1 = b.bitcast(b.shl(b.add(n1, bias), _ir.Constant(_I64, 52)), _F64)
-    s2 = b.bitcast(b.shl(b.add(n2, bias), _ir.Constant(_I64, 52)), _F64)
+    bias = _ci(1023, x)
+    s1 = b.bitcast(b.shl(b.add(n1, bias), _ci(52, x)), _shape(x, _F64))
+    s2 = b.bitcast(b.shl(b.add(n2, bias), _ci(52, x)), _shape(x, _F64))
     res = b.fmul(b.fmul(p, s1), s2)
-    res = b.select(b.fcmp_ordered(">", x, _c(_EXP_OVERFLOW)), _c(float("inf")), res)
-    res = b.select(_lt(b, x, _EXP_UNDERFLOW), _c(0.0), res)
+    res = b.select(b.fcmp_ordered(">", x, _c(_EXP_OVERFLOW, x)), _c(float("inf"), x), res)
+    res = b.select(_lt(b, x, _EXP_UNDERFLOW), _c(0.0, x), res)
     return b.select(b.fcmp_unordered("uno", x, x), x, res)
 
 
 def _emit_log(b, x):
     # x = 2^e m, m in [sqrt(2)/2, sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1)
     small = _lt(b, x, _DBL_MIN)
-    xs = b.select(small, b.fmul(x, _c(_TWO54)), x)
-    bits = b.bitcast(xs, _I64)
-    e = b.sub(b.ashr(bits, _ir.Constant(_I64, 52)), _ir.Constant(_I64, 1023))
-    e = b.select(small, b.sub(e, _ir.Constant(_I64, 54)), e)
-    mbits = b.or_(b.and_(bits, _ir.Constant(_I64, 0x000FFFFFFFFFFFFF)),
-                  _ir.Constant(_I64, 0x3FF0000000000000))
-    m = b.bitcast(mbits, _F64)
-    big = b.fcmp_ordered(">", m, _c(_SQRT2))
-    m = b.select(big, b.fmul(m, _c(0.5)), m)
-    e = b.select(big, b.add(e, _ir.Constant(_I64, 1)), e)
-    f = b.fsub(m, _c(1.0))
-    s = b.fdiv(f, b.fadd(_c(2.0), f))
+    xs = b.select(small, b.fmul(x, _c(_TWO54, x)), x)
+    bits = b.bitcast(xs, _shape(x, _I64))
+    e = b.sub(b.ashr(bits, _ci(52, x)), _ci(1023, x))
+    e = b.select(small, b.sub(e, _ci(54, x)), e)
+    mbits = b.or_(b.and_(bits, _ci(0x000FFFFFFFFFFFFF, x)),
+                  _ci(0x3FF0000000000000, x))
+    m = b.bitcast(mbits, _shape(x, _F64))
+    big = b.fcmp_ordered(">", m, _c(_SQRT2, x))
+    m = b.select(big, b.fmul(m, _c(0.5, x)), m)
+    e = b.select(big, b.add(e, _ci(1, x)), e)
+    f = b.fsub(m, _c(1.0, x))
+    s = b.fdiv(f, b.fadd(_c(2.0, x), f))
     z = b.fmul(s, s)
     q = _estrin(b, z, _LOG_POLY[::-1])
-    s2 = b.fmul(_c(2.0), s)
+    s2 = b.fmul(_c(2.0, x), s)
     logm = b.fadd(s2, b.fmul(s2, b.fmul(z, q)))
-    fe = b.sitofp(e, _F64)
-    res = b.fadd(b.fmul(fe, _c(_LN2_HI)), b.fadd(logm, b.fmul(fe, _c(_LN2_LO))))
-    res = b.select(b.fcmp_ordered("==", x, _c(float("inf"))), _c(float("inf")), res)
-    res = b.select(b.fcmp_ordered("==", x, _c(0.0)), _c(float("-inf")), res)
-    res = b.select(_lt(b, x, 0.0), _c(float("nan")), res)
+    fe = b.sitofp(e, _shape(x, _F64))
+    res = b.fadd(b.fmul(fe, _c(_LN2_HI, x)), b.fadd(logm, b.fmul(fe, _c(_LN2_LO, x))))
+    res = b.select(b.fcmp_ordered("==", x, _c(float("inf"), x)), _c(float("inf"), x), res)
+    res = b.select(b.fcmp_ordered("==", x, _c(0.0, x)), _c(float("-inf"), x), res)
+    res = b.select(_lt(b, x, 0.0), _c(float("nan"), x), res)
     return b.select(b.fcmp_unordered("uno", x, x), x, res)
 
 
@@ -316,25 +339,25 @@ def _emit_pow(b, x, y):
     r = _emit_exp(b, b.fmul(y, _emit_log(b, _intr(b, "llvm.fabs", x))))
     fy = _intr(b, "llvm.floor", y)
     y_int = b.fcmp_ordered("==", fy, y)
-    half = b.fmul(y, _c(0.5))
+    half = b.fmul(y, _c(0.5, x))
     y_odd = b.and_(b.and_(y_int, _lt(b, _intr(b, "llvm.fabs", y), _TWO53)),
                    b.fcmp_ordered("!=", _intr(b, "llvm.floor", half), half))
     # negative base: odd integer exponents flip the sign; non-integer ones have no real
     # value (NaN), except for a base of -inf, whose power is +inf or +0
-    not_real = b.select(b.fcmp_ordered("==", x, _c(float("-inf"))), r, _c(float("nan")))
+    not_real = b.select(b.fcmp_ordered("==", x, _c(float("-inf"), x)), r, _c(float("nan"), x))
     neg = b.select(y_int, b.select(y_odd, b.fneg(r), r), not_real)
     r = b.select(_lt(b, x, 0.0), neg, r)
-    r = b.select(b.fcmp_ordered("==", y, _c(1.0)), x, r)
-    r = b.select(b.fcmp_ordered("==", y, _c(2.0)), b.fmul(x, x), r)
-    r = b.select(b.and_(b.fcmp_ordered("==", y, _c(0.5)),
-                        b.fcmp_ordered("!=", x, _c(float("-inf")))),
+    r = b.select(b.fcmp_ordered("==", y, _c(1.0, x)), x, r)
+    r = b.select(b.fcmp_ordered("==", y, _c(2.0, x)), b.fmul(x, x), r)
+    r = b.select(b.and_(b.fcmp_ordered("==", y, _c(0.5, x)),
+                        b.fcmp_ordered("!=", x, _c(float("-inf"), x))),
                  _intr(b, "llvm.sqrt", x), r)
-    r = b.select(b.fcmp_ordered("==", y, _c(-1.0)), b.fdiv(_c(1.0), x), r)
-    r = b.select(b.fcmp_ordered("==", x, _c(1.0)), _c(1.0), r)
-    r = b.select(b.and_(b.fcmp_ordered("==", x, _c(-1.0)),
-                        b.fcmp_ordered("==", _intr(b, "llvm.fabs", y), _c(float("inf")))),
-                 _c(1.0), r)
-    return b.select(b.fcmp_ordered("==", y, _c(0.0)), _c(1.0), r)
+    r = b.select(b.fcmp_ordered("==", y, _c(-1.0, x)), b.fdiv(_c(1.0, x), x), r)
+    r = b.select(b.fcmp_ordered("==", x, _c(1.0, x)), _c(1.0, x), r)
+    r = b.select(b.and_(b.fcmp_ordered("==", x, _c(-1.0, x)),
+                        b.fcmp_ordered("==", _intr(b, "llvm.fabs", y), _c(float("inf"), x))),
+                 _c(1.0, x), r)
+    return b.select(b.fcmp_ordered("==", y, _c(0.0, x)), _c(1.0, x), r)
 
 
 def _float_args(context, builder, sig, args):

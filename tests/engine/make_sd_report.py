@@ -32,7 +32,8 @@ PYSD_DIFFERS = [
     "World3-03 (issue 16: \"differs from PySD by up to 6.7%\"): the compiled core follows Vensim, "
     "PySD 3.14 does not. Evidence: Vensim's own run of the model (simlin's "
     "test/metasd/WRLD3-03/experiment.vdf, \"From wrld3-03.mdl\", decoded with simlin's "
-    "tools/vdf_xray.py outside this repository). Over the 260 columns and 401 saved times both "
+    "tools/vdf_xray.py outside this repository, and by tests/engine/vdf.py, written from "
+    "simlin's format description: the same 297 series, bit for bit). Over the 260 columns and 401 saved times both "
     "have, the largest difference as a fraction of the column's range in Vensim's output: "
     "compiled core 6.2e-6 (capacity utilization fraction; Vensim saves float32), PySD 0.33 "
     "(capacity utilization fraction). Against Vensim's 2005 run SCEN01.VDF: 2.1e-5 and 0.33. "
@@ -49,8 +50,8 @@ PYSD_DIFFERS = [
     "four integer initial values written `1.0`, PySD matches the compiled core to 3.6e-16 of a "
     "column's range and Vensim to 6.2e-6. Tests: tests/engine/test_initialisation.py (the "
     "hand-worked models/active_initial_fractional.mdl, PySD's truncated values pinned) and "
-    "tests/engine/test_world3.py (opt-in: INNOSD_WORLD3_MDL; the model has no licence "
-    "allowing redistribution).",
+    "tests/engine/test_world3.py (opt-in: INNOSD_WORLD3_MDL, and INNOSD_WORLD3_VDF for every "
+    "column; the model has no licence allowing redistribution).",
 ]
 
 

@@ -75,7 +75,8 @@ def check_same_rows(observations_a: ObservationSet, observations_b: ObservationS
 
 def compare_runs(folder_a: Path, folder_b: Path) -> str:
     """A markdown comparison: elpd_loo of each, the difference B - A with its SE, Pareto-k counts,
-    and the log evidence where a nested sampler ran (none does by default)."""
+    and the log evidence where the sampler estimated it (`calibration.sampler.method=smc_hmc`;
+    emcee, the default, does not)."""
     loo_a, labels_a, evidence_a, model_a, converged_a = _loo(folder_a)
     loo_b, labels_b, evidence_b, model_b, converged_b = _loo(folder_b)
     problem = _difference(labels_a, labels_b)
@@ -93,7 +94,7 @@ def compare_runs(folder_a: Path, folder_b: Path) -> str:
         bad_k += int((k > PARETO_K_BAD).sum())
         lines.append(f"| {name} `{folder}` | {model or '?'} | {converged} | {float(loo.elpd_loo):.2f} | "
                      f"{float(loo.se):.2f} | {float(loo.p_loo):.1f} | {int((k > PARETO_K_BAD).sum())} of {len(k)} | "
-                     f"{evidence if evidence is not None else 'not computed (no nested sampler ran)'} |")
+                     f"{evidence if evidence is not None else 'not computed (emcee; smc_hmc estimates it)'} |")
     verdict = ("B predicts better" if diff.sum() > 2 * se else "A predicts better" if diff.sum() < -2 * se
                else "no clear difference (|difference| < 2 SE)")
     lines += ["", f"elpd_loo difference B - A: {diff.sum():+.2f} (SE {se:.2f}) over {len(diff)} observations: {verdict}."]

@@ -18,7 +18,7 @@ single-run arithmetic exactly; it is generated from the cached `kernel_spec` and
 compiled at the first run_ensemble (project model: ~2 s of CPU where Numba's parallel
 chunk kernel took ~20 s).
 
-Constructs this emitter does not know (lookups, RANDOM, vector functions, subscripted
+Constructs this emitter does not know (RANDOM, vector functions, subscripted
 models, RK4, a TIME STEP that changes during the run, ...) raise `Unsupported`: the
 driver then writes no native kernel and run() uses the Numba kernel, as before.
 
@@ -76,9 +76,10 @@ class _Expr:
     that mixed arithmetic converts as Numba does (bool * float -> float, int / int ->
     float, comparisons of an int with a float in float)."""
 
-    def __init__(self, b: ir.IRBuilder, env: dict, lanes: int = 0):
+    def __init__(self, b: ir.IRBuilder, env: dict, lanes: int = 0, tables=((), ())):
         self.b = b
         self.env = env
+        self.lx, self.ly = tables  # the lookup tables (model.compiler.rt's LX, LY)
         # lanes > 0: every value is a vector of `lanes` members (the ensemble kernel)
         self.lanes = lanes
         self.F, self.I, self.B = (ir.VectorType(t, lanes) for t in (F64, I64, I1)) \
@@ -242,11 +243,28 @@ class _Expr:
             name = fn.id
         else:
             raise Unsupported("call")
+        if name in _LOOKUPS:
+            return self.lookup(name, n.args)
         handler = _CALLS.get(name)
         if handler is None:
             raise Unsupported(f"function {name}")
         args = [self.node(a) for a in n.args]
         return handler(self, *args)
+
+    def lookup(self, name, args):
+        """rt's table functions, (x, LX, LY, offset, length) with literal offset and
+        length: the tables are constants, so each search is unrolled into selects over
+        the table's points (the loop of rt's scan, step for step; no memory reads)."""
+        if len(args) != 5 or not all(isinstance(a, ast.Constant) and isinstance(a.value, int)
+                                     for a in args[3:]):
+            raise Unsupported(f"{name} call")
+        off, n = args[3].value, args[4].value
+        if n < (2 if name == "_lk_extrap" else 1) or off + n > len(self.lx):
+            raise Unsupported(f"{name} table of {n} points")
+        if name in ("_lk_interp", "_lk_extrap") and n > rt.LOOKUP_SCAN_POINTS:
+            raise Unsupported(f"{name} of more than {rt.LOOKUP_SCAN_POINTS} points (binary search)")
+        x = self.f(self.node(args[0]))
+        return "f", _LOOKUPS[name](self, x, self.lx, self.ly, off, n)
 
 
 def _ite(e, c, a, x):
@@ -331,6 +349,66 @@ def _int(e, x):
     return ("i", e.b.fptosi(x[1], e.I)) if x[0] == "f" else ("i", e.i(x))
 
 
+def _lk_interp(e, x, LX, LY, off, n):
+    b, last = e.b, off + n - 1
+    # lo = the last i in off+1..last-1 with LX[i] <= x (else off); hi = lo + 1 (or lo)
+    xl, yl = e.cf(LX[off]), e.cf(LY[off])
+    xh, yh = (e.cf(LX[off + 1]), e.cf(LY[off + 1])) if n > 1 else (xl, yl)
+    for i in range(off + 1, last):
+        c = b.fcmp_ordered("<=", e.cf(LX[i]), x)
+        xl, yl = b.select(c, e.cf(LX[i]), xl), b.select(c, e.cf(LY[i]), yl)
+        xh, yh = b.select(c, e.cf(LX[i + 1]), xh), b.select(c, e.cf(LY[i + 1]), yh)
+    v = b.fadd(b.fmul(b.fdiv(b.fsub(yh, yl), b.fsub(xh, xl)), b.fsub(x, xl)), yl)
+    v = b.select(b.fcmp_ordered("==", xl, x), yl, v)
+    v = b.select(b.fcmp_ordered("<=", x, e.cf(LX[off])), e.cf(LY[off]), v)
+    return b.select(b.fcmp_ordered(">=", x, e.cf(LX[last])), e.cf(LY[last]), v)
+
+
+def _lk_extrap(e, x, LX, LY, off, n):
+    b, last = e.b, off + n - 1
+    inside = _lk_interp(e, x, LX, LY, off, n)
+    # the slopes as rt computes them at run time: the same IEEE operations on constants
+    k_hi = e.b.fdiv(b.fsub(e.cf(LY[last]), e.cf(LY[last - 1])), b.fsub(e.cf(LX[last]), e.cf(LX[last - 1])))
+    k_lo = e.b.fdiv(b.fsub(e.cf(LY[off + 1]), e.cf(LY[off])), b.fsub(e.cf(LX[off + 1]), e.cf(LX[off])))
+    above = b.fadd(e.cf(LY[last]), b.fmul(k_hi, b.fsub(x, e.cf(LX[last]))))
+    below = b.fadd(e.cf(LY[off]), b.fmul(k_lo, b.fsub(x, e.cf(LX[off]))))
+    v = b.select(b.fcmp_ordered("<", x, e.cf(LX[off])), below, inside)
+    return b.select(b.fcmp_ordered(">", x, e.cf(LX[last])), above, v)
+
+
+def _lk_raw(e, x, LX, LY, off, n):
+    # the value at the first point equal to x, NaN if none
+    v = e.cf(float("nan"))
+    for i in range(off + n - 1, off - 1, -1):
+        v = e.b.select(e.b.fcmp_ordered("==", e.cf(LX[i]), x), e.cf(LY[i]), v)
+    return v
+
+
+def _lk_forward(e, x, LX, LY, off, n):
+    # i = off; while LX[i] < x: i += 1 -> LY[i]; LY[last] for x >= LX[last]
+    b, last = e.b, off + n - 1
+    going, v = e.cb(True), e.cf(LY[off])
+    for i in range(off, last):
+        going = b.and_(going, b.fcmp_ordered("<", e.cf(LX[i]), x))
+        v = b.select(going, e.cf(LY[i + 1]), v)
+    return b.select(b.fcmp_ordered(">=", x, e.cf(LX[last])), e.cf(LY[last]), v)
+
+
+def _lk_hold(e, x, LX, LY, off, n):
+    # i = off; while i + 1 <= last and LX[i + 1] <= x: i += 1 -> LY[i]
+    b, last = e.b, off + n - 1
+    going, v = e.cb(True), e.cf(LY[off])
+    for i in range(off, last):
+        going = b.and_(going, b.fcmp_ordered("<=", e.cf(LX[i + 1]), x))
+        v = b.select(going, e.cf(LY[i + 1]), v)
+    v = b.select(b.fcmp_ordered("<=", x, e.cf(LX[off])), e.cf(LY[off]), v)
+    return b.select(b.fcmp_ordered(">=", x, e.cf(LX[last])), e.cf(LY[last]), v)
+
+
+_LOOKUPS = {"_lk_interp": _lk_interp, "_lk_extrap": _lk_extrap, "_lk_raw": _lk_raw,
+            "_lk_forward": _lk_forward, "_lk_hold": _lk_hold}
+
+
 _CALLS = {
     "_ite": _ite, "_xidz": _xidz, "_zidz": _zidz, "_integer": _trunc, "np.trunc": _trunc,
     "_quantum": _quantum, "_modulo": _modulo, "_step": _step, "_ramp": _ramp,
@@ -381,7 +459,9 @@ def kernel_spec(g, outputs) -> dict:
         cont=[(sub(sl), sub(c), bool(st.extra.get("non_negative")))
               for st in g.statefuls for sl, c in st.ddt],
         disc=[(sub(sl), sub(c)) for st in g.statefuls for sl, c in st.discrete],
-        pipes=[(sub(df["state"]), sub(df["order"]), sub(df["input"])) for df in g.delay_fixed])
+        pipes=[(sub(df["state"]), sub(df["order"]), sub(df["input"])) for df in g.delay_fixed],
+        lx=[float(v) for lk in g.lookups for v in lk.x],
+        ly=[float(v) for lk in g.lookups for v in lk.y])
 
 
 SPEC_FILE = "native.json"  # kernel_spec in a model's cache folder
@@ -418,7 +498,7 @@ def generate_ir(spec: dict) -> str:
     entry = fn.append_basic_block("entry")
     b = ir.IRBuilder(entry)
     env = {"dt": ("f", dt), "cap": ("f", cap), "step": ("i", ir.Constant(I64, -1))}
-    expr = _Expr(b, env)
+    expr = _Expr(b, env, tables=(spec["lx"], spec["ly"]))
     one = ir.Constant(I64, 1)
     zero = ir.Constant(I64, 0)
 
@@ -596,7 +676,7 @@ def _chunk_body(fn, spec: dict, lanes: int) -> None:
     VI = ir.VectorType(I64, lanes)
     one, zero = ir.Constant(I64, 1), ir.Constant(I64, 0)
     env = {}
-    expr = _Expr(b, env, lanes)
+    expr = _Expr(b, env, lanes, tables=(spec["lx"], spec["ly"]))
 
     def splat(x, vtype):
         v = ir.Constant(vtype, ir.Undefined)

@@ -330,6 +330,36 @@ def _delay_fixed_order(e, delay_time, dt, cap):
     return e.minmax([k, cap], "<")
 
 
+def _delay_order(e, order, dt, delay_time):
+    # k = float(int(order)); while k * dt > delay_time: k -= 1.0 (per lane: a lane whose
+    # condition fails keeps its k, so its condition stays false; the loop ends when no
+    # lane's holds)
+    b = e.b
+    k0 = b.sitofp(e.i(_int(e, order)), e.F)
+    d, dl = e.f(dt), e.f(delay_time)
+    pre = b.block
+    head = b.function.append_basic_block("delay_order_head")
+    body = b.function.append_basic_block("delay_order_step")
+    done = b.function.append_basic_block("delay_order_done")
+    b.branch(head)
+    b.position_at_end(head)
+    k = b.phi(e.F)
+    k.add_incoming(k0, pre)
+    more = b.fcmp_ordered(">", b.fmul(k, d), dl)
+    if e.lanes:
+        anyone = b.extract_element(more, ir.Constant(I64, 0))
+        for m in range(1, e.lanes):
+            anyone = b.or_(anyone, b.extract_element(more, ir.Constant(I64, m)))
+    else:
+        anyone = more
+    b.cbranch(anyone, body, done)
+    b.position_at_end(body)
+    k.add_incoming(b.select(more, b.fsub(k, e.cf(1.0)), k), body)
+    b.branch(head)
+    b.position_at_end(done)
+    return "f", k
+
+
 def _delay_init(e, i, k, value):
     return e.select(e.fcmp("<", i, k), value, ("f", e.cf(0.0)))
 
@@ -413,7 +443,7 @@ _CALLS = {
     "_ite": _ite, "_xidz": _xidz, "_zidz": _zidz, "_integer": _trunc, "np.trunc": _trunc,
     "_quantum": _quantum, "_modulo": _modulo, "_step": _step, "_ramp": _ramp,
     "_ramp_open": _ramp_open, "_pulse": _pulse, "_delay_fixed_order": _delay_fixed_order,
-    "_delay_init": _delay_init, "_delay_stage": _delay_init, "_pick": _pick,
+    "_delay_order": _delay_order, "_delay_init": _delay_init, "_delay_stage": _delay_init, "_pick": _pick,
     "_exp": lambda e, x: ("f", rt._emit_exp(e.b, e.f(x))),
     "_log": lambda e, x: ("f", rt._emit_log(e.b, e.f(x))),
     "_pow": lambda e, x, y: ("f", rt._emit_pow(e.b, e.f(x), e.f(y))),

@@ -74,9 +74,10 @@ def test_native_ensemble_equals_native_single_runs(constructs):
             assert np.array_equal(ds[col].values[i], single[col].to_numpy(), equal_nan=True), col
 
 
-def test_lookups_native_kernel_equals_the_numba_kernel_bit_for_bit():
-    # every table function (interpolate, extrapolate, forward, backward), unrolled selects
-    model = compile_model(MODELS / "lookup_forms.mdl")
+@pytest.mark.parametrize("name", ["lookup_forms.mdl",  # every table function: selects
+                                  "variable_order.mdl"])  # DELAY N orders: a loop per lane
+def test_native_kernel_equals_the_numba_kernel_on(name):
+    model = compile_model(MODELS / name)
     assert model.native, model.native_reason
     native, numba = _both(model)
     assert np.array_equal(native, numba, equal_nan=True)

@@ -103,15 +103,27 @@ def object_file(folder: Path, ir_file: str = IR_FILE) -> Path:
     return Path(folder) / f"{Path(ir_file).stem}-{cpu_tag()}.o"
 
 
-def write_object(folder: Path, ir_text: str, ir_file: str = IR_FILE) -> Path:
-    """Compile `ir_text` for this CPU into the cache folder (atomically)."""
+def write_object(folder: Path, ir_text: str, ir_file: str = IR_FILE) -> bytes:
+    """Compile `ir_text` for this CPU into the cache folder (atomically); the file starts
+    with the SHA-256 of the object code, checked before loading: LLVM's loader does not
+    validate an object file (a damaged one crashed the process in a test)."""
     path = object_file(folder, ir_file)
     data = compile_object(ir_text)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".o")
     with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        fh.write(hashlib.sha256(data).digest() + data)
     os.replace(tmp, path)
-    return path
+    return data
+
+
+def _checked(path: Path) -> bytes | None:
+    """The object code of a cached file, None if it is missing or damaged."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    digest, data = raw[:32], raw[32:]
+    return data if data and hashlib.sha256(data).digest() == digest else None
 
 
 def _object_code(folder: Path, ir_file: str) -> bytes:
@@ -121,13 +133,13 @@ def _object_code(folder: Path, ir_file: str) -> bytes:
     ir_path = Path(folder) / ir_file
     if not ir_path.exists():
         raise NativeUnavailable("no native kernel for this model")
-    path = object_file(folder, ir_file)
-    if not path.exists():
+    data = _checked(object_file(folder, ir_file))
+    if data is None:
         try:
-            write_object(folder, ir_path.read_text(), ir_file)
+            data = write_object(folder, ir_path.read_text(), ir_file)
         except OSError:  # a read-only cache: compile in memory
-            return compile_object(ir_path.read_text())
-    return path.read_bytes()
+            data = compile_object(ir_path.read_text())
+    return data
 
 
 def load(folder: Path, n_delay_fixed: int) -> NativeKernel:

@@ -122,6 +122,12 @@ def test_object_code_is_rebuilt_from_the_cached_ir(tmp_path, monkeypatch):
     assert second.from_cache and second.native
     assert obj.exists()
     assert second.run().equals(expected)
+    # a damaged object file (LLVM's loader would crash on it) is rebuilt too
+    obj.write_bytes(obj.read_bytes()[:100])
+    driver._loaded.clear()
+    third = compile_model(f)
+    assert third.native and third.run().equals(expected)
+    assert machine._checked(obj) is not None
 
 
 @pytest.mark.slow  # compiles the project model's Numba single-run kernel: ~8 s of CPU

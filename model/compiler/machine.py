@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import llvmlite.binding as llvm
+import numba
 import numpy as np
 
 from innosd.errors import ModelError
@@ -163,8 +164,10 @@ def _engine_function(obj: bytes, name: str, restype, *argtypes):
 
 
 def threads() -> int:
-    """Worker threads of the native ensemble kernel: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """Worker threads of the native ensemble kernel: Numba's thread count for this thread
+    (numba.set_num_threads, which calibrate's run.threads sets), so the native kernel
+    uses the cores the Numba kernel would."""
+    return max(1, numba.get_num_threads())
 
 
 class NativeEnsembleKernel:
@@ -179,7 +182,7 @@ class NativeEnsembleKernel:
         self._engine, self._fn = _engine_function(
             obj, CHUNKS_FUNCTION, i64, vp, i64, i64, i64, i64, vp, vp, i64, f64, f64, vp, vp,
             i64, i64, vp)
-        self._pool = None
+        self._pool, self._pool_size = None, 0
 
     def __call__(self, P, times, save, dt, cap, LX, LY, omap, out, jout):
         if P.dtype != np.float64 or out.dtype != np.float64 or out.strides[2] != 8 \
@@ -205,8 +208,9 @@ class NativeEnsembleKernel:
         if workers == 1:
             status = [part(0)]
         else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(threads(), thread_name_prefix="innosd-native")
+            if self._pool is None or self._pool_size < workers:
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="innosd-native")
+                self._pool_size = workers
             status = list(self._pool.map(part, range(workers)))
         if min(status) < 0:
             raise ModelError("a DELAY FIXED delay time is not a number: its pipe length "

@@ -137,3 +137,16 @@ def test_project_model_native_kernel_equals_the_numba_kernel_bit_for_bit():
     assert model.native, model.native_reason
     native, numba = _both(model)
     assert np.array_equal(native, numba, equal_nan=True)
+
+
+def test_native_ensemble_uses_numbas_thread_count(constructs):
+    import numba
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)  # what calibrate's run.threads=1 sets
+        assert machine.threads() == 1
+        table = pd.DataFrame({"growth": [0.7, 1.5, 2.9] * 6})
+        ds = constructs.run_ensemble(table)
+        assert np.array_equal(ds["Stock"].values[5], constructs.run({"growth": 2.9})["Stock"].to_numpy())
+    finally:
+        numba.set_num_threads(before)

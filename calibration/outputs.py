@@ -296,7 +296,9 @@ def summary_markdown(result: CalibrationResult, name: str, run_dir: str, git_com
     out += ["## Sampler diagnostics", "",
             f"- Acceptance fraction: mean {np.mean(result.acceptance):.2f} "
             f"(walkers {np.min(result.acceptance):.2f}-{np.max(result.acceptance):.2f}).",
-            f"- Split rank-normalised R-hat (ArviZ, walkers as chains): max {p['rhat'].max():.3f}"
+            f"- Split rank-normalised R-hat (ArviZ, "
+            f"{'independent HMC chains' if result.sampler_info.get('method') == 'smc_hmc' else 'walkers as chains'}): "
+            f"max {p['rhat'].max():.3f}"
             + (f"; {len(bad_rhat)} of {len(p)} above {RHAT_OK} (worst: "
                + ", ".join(f"`{r.parameter}` {r.rhat:.3f}" for r in bad_rhat.nlargest(5, 'rhat').itertuples()) + ")"
                if len(bad_rhat) else f", all <= {RHAT_OK}") + ".",

@@ -333,11 +333,13 @@ def bench(config: CalibrateConfig, model) -> int:
         t0 = time.perf_counter()
         best, _ = pipeline.optimise(logpost, config.settings.optimiser, rng, model_defaults(model, config.priors))
         t1, n_opt = time.perf_counter(), logpost.evaluations
-        pipeline.sample(logpost, best, config.settings.sampler, config.settings.seed, progress=config.progress)
+        pipeline.draw(logpost, best, config.settings.sampler, config.settings.seed, progress=config.progress)
         t2 = time.perf_counter()
     n_mcmc = logpost.evaluations - n_opt
-    print(f"innosd calibrate --bench ({len(config.priors)} parameters, {config.settings.sampler.walkers} walkers "
-          f"x {config.settings.sampler.steps} steps; shared machine, numbers are noisy)")
+    sampler = config.settings.sampler
+    budget = (f"{sampler.walkers} walkers x {sampler.steps} steps" if sampler.method == "emcee" else
+              f"SMC {sampler.particles} particles, {sampler.chains} HMC chains x {sampler.iterations} iterations")
+    print(f"innosd calibrate --bench ({len(config.priors)} parameters, {budget}; shared machine, numbers are noisy)")
     print(f"  optimisation   {t1 - t0:7.1f} s  {n_opt:>9,} model evaluations")
     print(f"  MCMC           {t2 - t1:7.1f} s  {n_mcmc:>9,} model evaluations  ({n_mcmc / (t2 - t1):,.0f}/s)")
     print(f"  total          {t2 - t0:7.1f} s  {n_opt + n_mcmc:>9,} model evaluations")

@@ -1,13 +1,17 @@
 """Loop dominance of one run (`innosd loops`): Loops That Matter scores (innosd.model.loops)
 written as tables and figures, per key variable.
 
-`run_loops` computes, `write_folder` writes, atomically: loops.csv (every loop: id, polarity,
-variables, partition, shares), loop_scores.csv (time, loop, loop score, relative score; loops
-beyond REPORTED_LOOPS per group summed as other+/other-), variables.csv (key variable -> the loop
-variables driving it), variable_scores.csv (each loop's share in driving each key variable),
-dominance.csv (per key variable and step: the dominant loop, reinforcing and balancing shares),
-dominance_periods.csv (the same as periods), a figure per key variable (drawn from the saved
-CSVs), config.yaml and metadata.json. The command line is `innosd.experiments.commands.loops`.
+`run_loops` computes, `write_folder` writes, atomically: loops.csv (the reported loops: id, family,
+polarity, variables, partition, shares; every loop of the enumeration with `all_loops`),
+loop_families.csv (loops grouped by the model sectors their variables belong to and by polarity),
+family_shares.csv (each family's share in driving each key variable, mean over each year),
+family_draws.csv (with posterior draws: the dominant family per variable and year in each draw),
+loop_scores.csv (time, loop, loop score, relative score; loops beyond REPORTED_LOOPS per group
+summed as other+/other-), variables.csv (key variable -> the loop variables driving it),
+variable_scores.csv (each reported loop's share in driving each key variable), dominance.csv (per
+key variable and step: the dominant loop, reinforcing and balancing shares), dominance_periods.csv
+(the same as periods), figures drawn from the saved CSVs, config.yaml and metadata.json. The
+command line is `innosd.experiments.commands.loops`; the main job calls `write_main_job_loops`.
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from innosd.model import loops as L
 from innosd.model.indicators import KEY_INDICATORS
 
 from innosd.errors import DataError, closest
+from innosd.rundir import FAMILY_DRAWS_FILE, FAMILY_SHARES_FILE, LOOP_FAMILIES_FILE, LOOPS_FILE
 
-LOOPS_FILE = "loops.csv"
 LOOP_SCORES_FILE = "loop_scores.csv"
 VARIABLES_FILE = "variables.csv"
 VARIABLE_SCORES_FILE = "variable_scores.csv"
@@ -106,18 +110,83 @@ def entries_text(analysis: L.LoopAnalysis, weights: dict) -> str:
     return "; ".join(f"{k} ({v:.2f})" for k, v in sorted(by_label.items(), key=lambda kv: -kv[1]))
 
 
+def sector_groups(model_path: Path) -> dict[str, str] | None:
+    """Normalised variable name -> its `.Sector` group in the model file; None for a model without
+    groups (its loop families are then the sets of stocks the loops pass through)."""
+    from innosd.figures.structure import sector_of_variables
+    owner = sector_of_variables(Path(model_path).read_text(encoding="utf-8", errors="replace"))
+    return owner or None
+
+
+def family_share_table(analysis: L.LoopAnalysis, shares: dict[str, np.ndarray], family_index: np.ndarray,
+                       families: pd.DataFrame) -> pd.DataFrame:
+    """variable, year, family, share: each family's share in driving each variable, averaged over the
+    year's TIME STEPs; families that never act on a variable are left out."""
+    frames = []
+    for name, share in shares.items():
+        years, values = L.annual_means(analysis.times[1:], L.family_shares(share, family_index, len(families)))
+        for f in np.flatnonzero(np.abs(values).max(axis=1) > 0) if values.size else []:
+            frames.append(pd.DataFrame({"variable": name, "year": years, "family": families.at[f, "family"],
+                                        "share": values[f]}))
+    columns = ["variable", "year", "family", "share"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def dominant_families(table: pd.DataFrame) -> pd.DataFrame:
+    """Per variable and year of a family_shares table: the family of largest |share|."""
+    if table.empty:
+        return table.assign(family=[])[["variable", "year", "family", "share"]]
+    pick = table.assign(_abs=table["share"].abs()).sort_values(["variable", "year", "_abs", "family"],
+                                                                 ascending=[True, True, False, True])
+    return pick.drop_duplicates(["variable", "year"]).drop(columns="_abs").reset_index(drop=True)
+
+
+def draw_families(model_path: Path, params: dict, draws: pd.DataFrame, variables: list[str],
+                  group_of: dict[str, str] | None, families: pd.DataFrame) -> pd.DataFrame:
+    """The dominant loop family per variable and year in each posterior draw (one LTM run per draw,
+    the draw's constants over `params`): variable, draw, year, family (the point run's id; empty for a
+    family the point run does not have), groups, polarity, share."""
+    known = {(g, p): f for f, g, p in zip(families["family"], families["groups"], families["polarity"])}
+    frames = []
+    for number, row in draws.reset_index(drop=True).iterrows():
+        analysis = L.analyse(model_path, {**params, **row.to_dict()})
+        table, index = L.families(analysis, group_of)
+        per_variable = L.resolve_variables(analysis, variables, Path(model_path).name)
+        shares = {name: L.variable_shares(analysis, weights) for name, weights in per_variable.items()}
+        top = dominant_families(family_share_table(analysis, shares, index, table))
+        keyed = table.set_index("family")
+        top = top.assign(draw=int(number), groups=top["family"].map(keyed["groups"]),
+                         polarity=top["family"].map(keyed["polarity"]))
+        top["family"] = [known.get((g, p), "") for g, p in zip(top["groups"], top["polarity"])]
+        frames.append(top)
+    columns = ["variable", "draw", "year", "family", "groups", "polarity", "share"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def write_folder(out: Path, analysis: L.LoopAnalysis, per_variable: dict[str, dict], config: dict,
-                 model_path: Path, command: str, language: str = "en") -> dict[str, np.ndarray]:
-    """Write the folder; returns each key variable's share matrix (loops x steps)."""
-    from innosd.figures.loops_figures import loop_dominance_figure
+                 model_path: Path, command: str, language: str = "en", all_loops: bool = False,
+                 figures: bool = True, draws: pd.DataFrame | None = None, seed: int | None = None,
+                 extra: dict | None = None) -> dict[str, np.ndarray]:
+    """Write the folder; returns each key variable's share matrix (loops x steps).
+
+    `draws`: posterior draws (rows of constants) to repeat the family analysis on (family_draws.csv);
+    `figures`: the per-variable and family figures (the report draws its own from the tables)."""
+    from innosd.figures.loops_figures import family_dominance_figure, loop_dominance_figure
     from innosd.figures.plots import save_figure
     from innosd.rundir import atomic_directory, write_metadata
     project = Path(model_path).resolve() == MODEL_FILE.resolve()
     polarity = analysis.loops.set_index("loop_id")["polarity"]
     shares = {name: L.variable_shares(analysis, weights) for name, weights in per_variable.items()}
+    group_of = sector_groups(model_path)
+    families, family_index = L.families(analysis, group_of)
+    family_of = dict(zip(analysis.loops["loop_id"], families["family"].to_numpy()[family_index]))
+    family_table = family_share_table(analysis, shares, family_index, families)
+    draw_table = None
+    if draws is not None and len(draws):
+        draw_table = draw_families(model_path, dict(config.get("params") or {}), draws, list(per_variable),
+                                   group_of, families)
     with atomic_directory(out) as tmp:
-        analysis.loops.to_csv(tmp / LOOPS_FILE, index=False)
-        reported_scores(analysis).to_csv(tmp / LOOP_SCORES_FILE, index=False)
+        loop_scores = reported_scores(analysis)
         rows, tables, doms, periods = [], [], [], []
         for name, weights in per_variable.items():
             wanted = set(L.variable_nodes(name, analysis.graph))
@@ -129,22 +198,51 @@ def write_folder(out: Path, analysis: L.LoopAnalysis, per_variable: dict[str, di
             doms.append(d.assign(polarity=d["loop_id"].map(polarity), variable=name))
             p = L.summary(d)
             periods.append(p.assign(polarity=p["loop_id"].map(polarity), variable=name))
+        variable_table = pd.concat(tables, ignore_index=True)
+        loops = analysis.loops.assign(family=analysis.loops["loop_id"].map(family_of))
+        loops = loops[["loop_id", "family"] + [c for c in analysis.loops.columns if c != "loop_id"]]
+        if not all_loops:  # the loops any table names; the enumeration is --all-loops
+            named = set(loop_scores["loop_id"]) | set(variable_table["loop_id"]) | set(families["strongest_loop"]) \
+                | {lid for d in doms for lid in d["loop_id"]}
+            loops = loops[loops["loop_id"].isin(named)].drop(columns="nodes")
+        loops.to_csv(tmp / LOOPS_FILE, index=False)
+        families.to_csv(tmp / LOOP_FAMILIES_FILE, index=False)
+        family_table.to_csv(tmp / FAMILY_SHARES_FILE, index=False)
+        if draw_table is not None:
+            draw_table.to_csv(tmp / FAMILY_DRAWS_FILE, index=False)
+        loop_scores.to_csv(tmp / LOOP_SCORES_FILE, index=False)
         pd.DataFrame(rows).to_csv(tmp / VARIABLES_FILE, index=False)
-        pd.concat(tables, ignore_index=True).to_csv(tmp / VARIABLE_SCORES_FILE, index=False)
+        variable_table.to_csv(tmp / VARIABLE_SCORES_FILE, index=False)
         pd.concat(doms, ignore_index=True).to_csv(tmp / DOMINANCE_FILE, index=False)
         pd.concat(periods, ignore_index=True).to_csv(tmp / PERIODS_FILE, index=False)
-        saved = pd.read_csv(tmp / VARIABLE_SCORES_FILE)  # figures from the saved tables only
-        saved_loops = pd.read_csv(tmp / LOOPS_FILE)
-        for name in per_variable:
-            mine = saved[saved["variable"] == name]
-            if mine.empty:
-                continue
-            fig = loop_dominance_figure(mine, saved_loops, name, language, time_label=None if project else "time")
-            save_figure(fig, tmp / f"loops_{_slug(name)}")
-        write_metadata(tmp, "loops", seed=None, command=command, model_file=model_path, config=config,
+        if figures:
+            saved = pd.read_csv(tmp / VARIABLE_SCORES_FILE)  # figures from the saved tables only
+            saved_loops = pd.read_csv(tmp / LOOPS_FILE)
+            for name in per_variable:
+                mine = saved[saved["variable"] == name]
+                if mine.empty:
+                    continue
+                fig = loop_dominance_figure(mine, saved_loops, name, language, time_label=None if project else "time")
+                save_figure(fig, tmp / f"loops_{_slug(name)}")
+            saved_shares = pd.read_csv(tmp / FAMILY_SHARES_FILE)
+            if not saved_shares.empty:
+                fig = family_dominance_figure(saved_shares, pd.read_csv(tmp / LOOP_FAMILIES_FILE), list(per_variable),
+                                              language, time_label=None if project else "time")
+                save_figure(fig, tmp / "loop_families")
+        write_metadata(tmp, "loops", seed=seed, command=command, model_file=model_path, config=config,
                        extra={"variables": list(per_variable), "method": analysis.method,
-                              "loops_found": int(analysis.n_loops)})
+                              "loops_found": int(analysis.n_loops), "families": int(len(families)),
+                              "draws": int(len(draws)) if draws is not None else 0, **(extra or {})})
     return shares
+
+
+def posterior_draws(parameter_set, params_dir: Path, n: int, seed: int) -> pd.DataFrame:
+    """`n` posterior draws of the parameter set (chosen by `seed`); one line if it has none."""
+    from innosd.calibration.handoff import choose_draws, load_posterior_draws
+    if parameter_set is None:
+        raise DataError("--draws: the model file's own values have no posterior draws; use a calibrated parameter set")
+    draws = load_posterior_draws(parameter_set, Path(params_dir))
+    return choose_draws(draws, min(n, len(draws)), seed, Path(params_dir) / str(parameter_set.posterior_draws))
 
 
 def check_params(model, params: dict, model_name: str) -> None:

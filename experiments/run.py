@@ -39,7 +39,7 @@ from innosd.model.indicators import KEY_INDICATORS, model_indicators
 from innosd.model.info import model_info
 from innosd.experiments.results import target_attainment, to_dataset
 from innosd.figures import plots
-from innosd.rundir import (JOINT_ATTAINMENT_FILE, VARIANCE_SHARES_FILE, WORLD_FILE, atomic_directory, check_writable,
+from innosd.rundir import (JOINT_ATTAINMENT_FILE, LOOPS_DIR, VARIANCE_SHARES_FILE, WORLD_FILE, atomic_directory, check_writable,
                            provenance, write_metadata)
 from innosd.scenarios import build, compose
 from innosd.scenarios.schema import RunConfig
@@ -294,6 +294,39 @@ def write_planner_experiments(out: Path, config: RunConfig) -> None:
                               config_dir, "innosd run (main job) " + " ".join(overrides))
 
 
+# Loop dominance for the report's loops section (`innosd loops` on the baseline with the sweep's
+# parameter set): the key variables whose response curves it explains, repeated on a few posterior
+# draws so the report can say whether the dominant loop family is the same in them. Each run is one
+# LTM analysis of every loop (~18k), a few seconds; the full enumeration is `innosd loops --all-loops`.
+LOOPS_VARIABLES = ("high tech enterprises", "national incubators", "rd intensity", "post subsidy rate effective")
+LOOPS_DRAWS = 4
+
+
+def write_loops(out: Path, config: RunConfig) -> None:
+    """Loops That Matter on one baseline run (the parameter set's point estimate, the outside world
+    at the model file's values) and on LOOPS_DRAWS posterior draws, into `out` (the sweep's loops/)."""
+    from innosd.calibration.handoff import choose_draws
+    from innosd.experiments import loops as loopmod
+
+    params = dict(config.params)
+    draws = ens.posterior_draws(config) if ens.resolve_mode(config) == "posterior" else None
+    if draws is not None:
+        draws = choose_draws(draws, min(LOOPS_DRAWS, len(draws)), int(config.run.seed), "posterior draws")
+        draws = draws.drop(columns=[c for c in config.fixed_params if c in draws.columns])
+    analysis, per_variable = loopmod.run_loops(MODEL_FILE, params, list(LOOPS_VARIABLES))
+    loops_config = {"model": str(MODEL_FILE), "parameters": f"parameter set {config.parameter_set.name!r} "
+                    f"({config.parameter_set.statistic})", "params": params, "scenario": "baseline",
+                    "variables": list(per_variable), "draws": 0 if draws is None else len(draws),
+                    "seed": int(config.run.seed), "max_enumerated_loops": loopmod.L.MAX_ENUMERATED_LOOPS,
+                    "reported_loops": loopmod.L.REPORTED_LOOPS}
+    loopmod.write_folder(out, analysis, per_variable, loops_config, MODEL_FILE,
+                         "innosd run (main job): loops of the baseline", config.figures.language, figures=False,
+                         draws=draws, seed=int(config.run.seed),
+                         extra={"parameter_set": config.parameter_set.name, "scenario": "baseline"})
+    print(f"innosd run: loop dominance: {analysis.n_loops} loops, {len(per_variable)} variables, "
+          f"{0 if draws is None else len(draws)} posterior draws -> {out}", file=sys.stderr)
+
+
 def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
     """End a run with the report a planner opens (rebuild it any time with `innosd report`).
 
@@ -310,6 +343,7 @@ def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
             write_validation(folder / "validation", config)
             if ens.resolve_mode(config) == "posterior":  # probabilities need draws
                 write_planner_experiments(folder, config)
+            write_loops(folder / LOOPS_DIR, config)
         built = build_report([folder], language=config.figures.language)
     except (OSError, RuntimeError) as err:  # disk full, permissions, netCDF's HDF errors: the results stay
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -72,6 +72,11 @@ def sector_label(sector: str, language: str = "en") -> str:
     return entry[check_language(language)] if entry else sector
 
 
+def sector_keys() -> set[str]:
+    """The model sectors labels.yaml names (the .mdl's `.Sector` groups)."""
+    return set(_table()["sectors"])
+
+
 def stock_label(stock: str, language: str = "en") -> str:
     entry = _table()["stocks"].get(stock) or {}
     return entry.get(check_language(language), stock)

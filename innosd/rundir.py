@@ -87,6 +87,11 @@ REPORT_PDF_FILE = "report.pdf"         # report
 FIGURES_DIR = "figures"                # figures of a folder (calibration, report)
 REPORT_DIR = "report"                  # the report sub-folder of a run/sweep/experiment
 VALIDATION_DIR = "validation"          # the validation sub-folder of a sweep
+LOOPS_DIR = "loops"                    # the loop-dominance sub-folder of the main job's sweep
+LOOPS_FILE = "loops.csv"               # loops: the reported loops (every loop with --all-loops)
+LOOP_FAMILIES_FILE = "loop_families.csv"  # loops: loops grouped by the sectors they cross and polarity
+FAMILY_SHARES_FILE = "family_shares.csv"  # loops: each family's share in driving a key variable, per year
+FAMILY_DRAWS_FILE = "family_draws.csv"    # loops: the dominant family per variable and year in posterior draws
 # A folder holding any of these was written by innosd (the others come with one of them).
 KNOWN_FILES = (METADATA_FILE, RESULTS_FILE, PROJECTIONS_FILE, ATTAINMENT_FILE, SOBOL_FILE, MORRIS_FILE,
                POLICY_CANDIDATES_FILE, FIT_FILE, PARAMETERS_FILE, VALIDATION_MD_FILE, VALIDATION_CSV_FILE,
@@ -148,6 +153,10 @@ KIND_FIELDS: dict[str, dict[str, MetadataField]] = {
         "variables": MetadataField((list,), True, "the key variables analysed"),
         "method": MetadataField((str,), True, "how loops were found: exhaustive or strongest path"),
         "loops_found": MetadataField((int,), False, "feedback loops found"),
+        "families": MetadataField((int,), False, "loop families (sectors crossed x polarity)"),
+        "draws": MetadataField((int,), False, "posterior draws the family analysis was repeated on"),
+        "parameter_set": MetadataField((str,), False, "the parameter set of the run analysed"),
+        "scenario": MetadataField((str,), False, "the scenario of the run analysed (its levers)"),
     },
     "backtest": {
         "until": MetadataField((int,), True, "last observation year the calibration saw"),

@@ -45,6 +45,7 @@ relative scores are relative to the loops found).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import re
@@ -400,17 +401,30 @@ def _parameter_vector(g, model, params: dict) -> np.ndarray:
     return P
 
 
-def simulate(path: Path, params: dict | None = None):
-    """(ModelGraph, LinkGraph, Trajectory) of one Euler run of the model at `path`."""
+@dataclass
+class Prepared:
+    """A model compiled for LTM: its graph, the run kernel saving every slot, the partials."""
+
+    g: object                     # frontend.ModelGraph
+    graph: LinkGraph
+    model: object                 # the CompiledModel (names, ranges, control values)
+    kernel: object
+    partials: object
+    meaning: list
+    n_funcs: int
+    n_slots: int
+    n_outputs: int
+
+
+@functools.lru_cache(maxsize=4)
+def _prepare(path: Path, mtime_ns: int, size: int) -> Prepared:
     from innosd.model import compile_model
     from innosd.model.abstract import parse
     from innosd.model.compiler import driver
     from innosd.model.compiler.codegen import generate
     from innosd.model.compiler.frontend import ModelGraph
     from innosd.model.compiler.schedule import Plan
-    from innosd.model.runtime import TIME_RPREC
 
-    path = Path(path)
     model = compile_model(path)  # checks the model compiles; resolves names and the time grid
     g = ModelGraph(parse(path), path)
     slots = [f"A{i}" for i in range(g.n_aux)] + [f"S{i}" for i in range(g.n_state)]
@@ -426,7 +440,24 @@ def simulate(path: Path, params: dict | None = None):
              "_delay_fixed_order, _lk_interp, _lk_extrap, _lk_hold, _lk_forward, _lk_raw, _exp, _log, _pow, " \
              "_rnd_uniform, _rnd_normal, _rnd_exponential\n"
     partials = _load("partials", header + partial_src)
+    return Prepared(g, graph, model, kernel, partials, meaning, n_funcs, len(slots), len(outputs))
 
+
+def prepare(path: Path) -> Prepared:
+    """The model at `path` compiled for LTM, once per file version (several runs of one model,
+    e.g. posterior draws, share the parse, the graph and both kernels)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    return _prepare(path, stat.st_mtime_ns, stat.st_size)
+
+
+def simulate(path: Path, params: dict | None = None):
+    """(ModelGraph, LinkGraph, Trajectory) of one Euler run of the model at `path`."""
+    from innosd.model.runtime import TIME_RPREC
+
+    prep = prepare(Path(path))
+    g, graph, model = prep.g, prep.graph, prep.model
+    rows = {s: r for r, s in enumerate([f"A{i}" for i in range(g.n_aux)] + [f"S{i}" for i in range(g.n_state)])}
     P = _parameter_vector(g, model, params or {})
     ctl = model.control_values(params or {})
     t0, tf, dt = ctl["INITIAL TIME"], ctl["FINAL TIME"], ctl["TIME STEP"]
@@ -437,15 +468,16 @@ def simulate(path: Path, params: dict | None = None):
     times = np.array(times)
     lx = np.concatenate([lk.x for lk in g.lookups]) if g.lookups else np.zeros(1)
     ly = np.concatenate([lk.y for lk in g.lookups]) if g.lookups else np.zeros(1)
-    out = np.empty((len(outputs), 1, len(times)))
-    omap = np.arange(len(outputs), dtype=np.int64)
+    out = np.empty((prep.n_outputs, 1, len(times)))
+    omap = np.arange(prep.n_outputs, dtype=np.int64)
     cap = float(len(times) + 1)
-    kernel._run_one(P.reshape(-1, 1), times, np.ones(len(times), dtype=np.bool_), dt, cap, lx, ly, omap, out, 0)
-    X = np.ascontiguousarray(out[:len(slots), 0, :])
-    K = out[len(slots):, 0, 0].copy() if g.n_fixed else np.zeros(1)
+    prep.kernel._run_one(P.reshape(-1, 1), times, np.ones(len(times), dtype=np.bool_), dt, cap, lx, ly, omap, out, 0)
+    X = np.ascontiguousarray(out[:prep.n_slots, 0, :])
+    K = out[prep.n_slots:, 0, 0].copy() if g.n_fixed else np.zeros(1)
+    meaning = prep.meaning
     OUT = np.full((max(len(meaning), 1), len(times)), np.nan)
-    for i in range(n_funcs):
-        getattr(partials, f"_partials_{i}")(X, P, K, times, dt, cap, lx, ly, OUT)
+    for i in range(prep.n_funcs):
+        getattr(prep.partials, f"_partials_{i}")(X, P, K, times, dt, cap, lx, ly, OUT)
     n_links = len(graph.links)
     cur = {z: OUT[i] for i, (w, z) in enumerate(meaning) if w == "cur"}
     prev = {z: OUT[i] for i, (w, z) in enumerate(meaning) if w == "prev"}
@@ -493,7 +525,6 @@ class LoopAnalysis:
     """Loops and their scores for one run."""
 
     loops: pd.DataFrame      # loop_id, partition, polarity, length, variables, nodes, peak/mean |relative|
-    scores: pd.DataFrame     # time, loop_id, loop_score, relative_score (every step after the first)
     graph: LinkGraph
     method: str              # "exhaustive" or "strongest path"
     n_loops: int
@@ -501,6 +532,23 @@ class LoopAnalysis:
     times: np.ndarray        # every step
     loop_scores: np.ndarray  # (loops, steps - 1), rows in `loops` order
     loop_nodes: list         # per loop: the set of graph nodes on it (every pathway)
+    relative: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (loops, steps - 1)
+
+    @functools.cached_property
+    def scores(self) -> pd.DataFrame:
+        """time, loop_id, partition, loop_score, relative_score: every loop at every step after the
+        first (built on demand: ~7.5M rows on the project model, which posterior draws never need)."""
+        times, n = self.times[1:], len(self.times) - 1
+        return pd.DataFrame({"time": np.tile(times, len(self.loops)),
+                             "loop_id": np.repeat(self.loops["loop_id"].to_numpy(dtype=object), n),
+                             "partition": np.repeat(self.loops["partition"].to_numpy(), n),
+                             "loop_score": self.loop_scores.ravel(), "relative_score": self.relative.ravel()})
+
+    through: dict = field(default_factory=dict)  # graph node -> rows of the loops passing through it
+
+    def rows_through(self, node: str) -> np.ndarray:
+        """The rows (in `loops` order) of the loops passing through graph node `node`."""
+        return self.through.get(node, np.zeros(0, dtype=np.int64))
 
 
 def _display(cycle, graph: LinkGraph) -> list[str]:
@@ -536,32 +584,96 @@ def find_loops(graph: LinkGraph, scores: np.ndarray) -> tuple[list[tuple[str, ..
     return sorted(found, key=lambda c: (len(c), c)), "strongest path"
 
 
-def analyse_graph(graph: LinkGraph, traj: Trajectory) -> LoopAnalysis:
-    """Loop and relative loop scores of every loop of `graph` over the run `traj`."""
-    ls = link_scores(graph, traj)
-    cycles, method = find_loops(graph, ls)
+@dataclass
+class _LoopStructure:
+    """What the scores of one graph's loops need that no run changes: each displayed loop's
+    pathways (cycles) as rows of link indices, its partition and variables (exhaustive method)."""
+
+    n_cycles: int
+    edges: list[np.ndarray]     # per cycle kept: its links' rows in graph.links
+    loop_of: np.ndarray         # per cycle kept: the displayed loop it belongs to
+    parts: list[int]            # per displayed loop
+    names: list[tuple]
+    members: list[list]
+    node_sets: list[set] = field(default_factory=list)   # per displayed loop: its nodes (every pathway)
+    node_text: list[str] = field(default_factory=list)   # ... as loops.csv's `nodes`
+    single: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # cycles alone in their loop
+    through: dict = field(default_factory=dict)          # node -> displayed loops through it
+
+
+def _structure(graph: LinkGraph, cycles) -> _LoopStructure:
     index = {l: i for i, l in enumerate(graph.links)}
     partition = _partition_of(graph)
-    steps = ls.shape[1]
-    grouped: dict[tuple, list] = {}
+    keys: dict[tuple, int] = {}
+    edges, loop_of, members = [], [], []
     for c in cycles:
         if all(n in graph.internal for n in c):
             continue  # a SMOOTH/DELAY stage's own drain, a macro's inside: not the model's feedback
-        edges = [index[(c[j], c[(j + 1) % len(c)])] for j in range(len(c))]
-        score = np.prod(ls[edges, 1:], axis=0)
         key = (partition[c[0]], tuple(_display(c, graph)))
-        grouped.setdefault(key, []).append((c, score))
-    names, parts, members, series = [], [], [], []
-    for (part, disp), group in grouped.items():
-        stack = np.array([s for _, s in group])
-        # several pathways through one SMOOTH/DELAY collapse onto one loop: the strongest
-        # pathway at each step (the composite link score of Schoenberg & Eberlein 2020)
-        pick = np.argmax(np.abs(stack), axis=0)
-        series.append(stack[pick, np.arange(stack.shape[1])])
-        names.append(disp)
-        parts.append(part)
-        members.append([c for c, _ in group])
-    S = np.array(series) if series else np.zeros((0, steps - 1))
+        if key not in keys:
+            keys[key] = len(keys)
+            members.append([])
+        edges.append(np.array([index[(c[j], c[(j + 1) % len(c)])] for j in range(len(c))], dtype=np.int64))
+        loop_of.append(keys[key])
+        members[keys[key]].append(c)
+    loop_of_arr = np.array(loop_of, dtype=np.int64)
+    node_sets = [set(n for c in group for n in c) for group in members]
+    through: dict[str, list[int]] = defaultdict(list)
+    for i, nodes in enumerate(node_sets):
+        for n in nodes:
+            through[n].append(i)
+    counts = np.bincount(loop_of_arr, minlength=len(members)) if len(loop_of_arr) else np.zeros(0, dtype=int)
+    return _LoopStructure(len(cycles), edges, loop_of_arr, [k[0] for k in keys], [k[1] for k in keys], members,
+                          node_sets, [" | ".join(" ".join(c) for c in group) for group in members],
+                          np.flatnonzero(counts[loop_of_arr] == 1) if len(loop_of_arr) else loop_of_arr,
+                          {n: np.array(r, dtype=np.int64) for n, r in through.items()})
+
+
+# cycles scored together: their link scores gathered into one (cycles, length, steps) array
+SCORE_CHUNK = 512
+
+
+def _cycle_scores(ls: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+    """(cycles, steps - 1): the product of the link scores around each cycle, cycles of one length
+    at a time in chunks (one gather and one product instead of a NumPy call per cycle)."""
+    out = np.empty((len(edges), ls.shape[1] - 1))
+    body = ls[:, 1:]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i, e in enumerate(edges):
+        by_length[len(e)].append(i)
+    for rows in by_length.values():
+        for k in range(0, len(rows), SCORE_CHUNK):
+            chunk = rows[k:k + SCORE_CHUNK]
+            out[chunk] = np.prod(body[np.array([edges[i] for i in chunk])], axis=1)
+    return out
+
+
+def analyse_graph(graph: LinkGraph, traj: Trajectory) -> LoopAnalysis:
+    """Loop and relative loop scores of every loop of `graph` over the run `traj`."""
+    ls = link_scores(graph, traj)
+    cached = getattr(graph, "_loop_structure", None)  # the exhaustive list depends on the graph only
+    if cached is not None:
+        structure, method = cached, "exhaustive"
+    else:
+        cycles, method = find_loops(graph, ls)
+        structure = _structure(graph, cycles)
+        if method == "exhaustive":
+            graph._loop_structure = structure
+    steps = ls.shape[1]
+    names, parts, members = structure.names, structure.parts, structure.members
+    per_cycle = _cycle_scores(ls, structure.edges) if structure.edges else np.zeros((0, steps - 1))
+    # several pathways through one SMOOTH/DELAY collapse onto one loop: the strongest pathway at
+    # each step (the composite link score of Schoenberg & Eberlein 2020)
+    S = np.zeros((len(names), steps - 1))
+    S[structure.loop_of[structure.single]] = per_cycle[structure.single]
+    multiple = np.setdiff1d(np.arange(len(structure.loop_of)), structure.single)
+    best = np.full((len(names), steps - 1), -1.0)
+    for i in multiple:
+        loop = structure.loop_of[i]
+        mag = np.abs(per_cycle[i])
+        take = mag > best[loop]
+        S[loop, take] = per_cycle[i, take]
+        best[loop, take] = mag[take]
     rel = np.zeros_like(S)
     parts_arr = np.array(parts)
     for p in set(parts):
@@ -569,17 +681,18 @@ def analyse_graph(graph: LinkGraph, traj: Trajectory) -> LoopAnalysis:
         total = np.abs(S[sel]).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             rel[sel] = np.where(total > 0, S[sel] / total, 0.0)
+    abs_rel = np.abs(rel)
+    peak = abs_rel.max(axis=1) if rel.shape[1] else np.zeros(len(names))
+    mean = abs_rel.mean(axis=1) if rel.shape[1] else np.zeros(len(names))
+    pos, neg = (S > 0).sum(axis=1), (S < 0).sum(axis=1)
     rows = []
     for i, disp in enumerate(names):
-        nonzero = S[i][S[i] != 0]
-        pos, neg = (nonzero > 0).sum(), (nonzero < 0).sum()
-        polarity = "R" if pos and not neg else "B" if neg and not pos else \
-            "inactive" if not len(nonzero) else "Ru" if pos > neg else "Bu" if neg > pos else "U"
+        polarity = "R" if pos[i] and not neg[i] else "B" if neg[i] and not pos[i] else \
+            "inactive" if not (pos[i] or neg[i]) else "Ru" if pos[i] > neg[i] else "Bu" if neg[i] > pos[i] else "U"
         rows.append(dict(partition=parts[i], polarity=polarity, length=len(disp),
                          variables=" -> ".join(list(disp) + [disp[0]]),
-                         nodes=" | ".join(" ".join(c) for c in members[i]),
-                         peak_abs_relative=float(np.abs(rel[i]).max()) if rel.shape[1] else 0.0,
-                         mean_abs_relative=float(np.abs(rel[i]).mean()) if rel.shape[1] else 0.0))
+                         nodes=structure.node_text[i],
+                         peak_abs_relative=float(peak[i]), mean_abs_relative=float(mean[i])))
     loops = pd.DataFrame(rows, columns=["partition", "polarity", "length", "variables", "nodes",
                                         "peak_abs_relative", "mean_abs_relative"])
     order = loops.sort_values(["mean_abs_relative", "variables"], ascending=[False, True]).index
@@ -592,15 +705,13 @@ def analyse_graph(graph: LinkGraph, traj: Trajectory) -> LoopAnalysis:
         ids[i] = f"{letter}{counts[letter]}"
     loops.insert(0, "loop_id", [ids[i] for i in loops.index])
     loops = loops.loc[order].reset_index(drop=True)
-    times = traj.times[1:]
-    old_index = list(order)
-    frames = [pd.DataFrame({"time": times, "loop_id": loops.at[j, "loop_id"], "partition": loops.at[j, "partition"],
-                            "loop_score": S[i], "relative_score": rel[i]})
-              for j, i in enumerate(old_index)]
-    scores = pd.concat(frames, ignore_index=True) if frames else \
-        pd.DataFrame(columns=["time", "loop_id", "partition", "loop_score", "relative_score"])
-    nodes = [set(n for c in members[i] for n in c) for i in old_index]
-    return LoopAnalysis(loops, scores, graph, method, len(cycles), ls, traj.times, S[old_index], nodes)
+    old_index = np.asarray(order, dtype=np.int64)
+    position = np.empty(len(old_index), dtype=np.int64)
+    position[old_index] = np.arange(len(old_index))
+    nodes = [structure.node_sets[i] for i in old_index]
+    through = {n: np.sort(position[r]) for n, r in structure.through.items()}
+    return LoopAnalysis(loops, graph, method, structure.n_cycles, ls, traj.times, S[old_index], nodes,
+                        rel[old_index], through)
 
 
 def analyse(path, params: dict | None = None) -> LoopAnalysis:
@@ -698,8 +809,8 @@ def variable_shares(analysis: LoopAnalysis, weights: dict[str, np.ndarray]) -> n
     |shares| add up to 1 at every step where a loop through an entry is active."""
     share = np.zeros_like(analysis.loop_scores)
     for e, w in weights.items():
-        on = np.array([e in nodes for nodes in analysis.loop_nodes], dtype=bool)
-        if not on.any():
+        on = analysis.rows_through(e)
+        if not len(on):
             continue
         sub = analysis.loop_scores[on]
         total = np.abs(sub).sum(axis=0)
@@ -758,3 +869,68 @@ def summary(d: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([dict(start=r["start"], end=r["end"], loop_id=r["loop_id"],
                               mean_share=float(np.mean(r["shares"]))) for r in rows],
                         columns=["start", "end", "loop_id", "mean_share"])
+
+
+# ------------------------------------------------------------------ loop families
+
+# polarity of a loop -> its family's polarity letter (mostly-R loops count as reinforcing)
+FAMILY_POLARITY = {"R": "R", "Ru": "R", "B": "B", "Bu": "B", "U": "U", "inactive": "I"}
+
+
+def families(analysis: LoopAnalysis, group_of: dict[str, str] | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Loops grouped into families: the set of groups (e.g. the model's sectors) the variables of a
+    loop belong to, and its polarity. A model of ~18k loops has a few dozen such families, which a
+    reader can tell apart, where single long loops each carry a few percent at most.
+
+    `group_of`: normalised variable name (element removed) -> group, a variable without one being its
+    own group; None groups by the stocks a loop passes through instead (a model without sectors).
+    Returns (table: family, groups, polarity, loops, active_loops, strongest_loop, strongest_variables,
+    mean_abs_relative; ordered by the summed mean |relative score| of their loops) and, per loop of
+    `analysis.loops`, the row of its family."""
+    graph, loops = analysis.graph, analysis.loops
+    if group_of is None:
+        group = {n: graph.labels[n] for n in graph.nodes if n[0] == "S"}
+    else:
+        group = {n: group_of.get(norm(graph.labels[n].split("[")[0]), graph.labels[n].split("[")[0])
+                 for n in graph.nodes}
+    keys = []
+    for nodes, polarity in zip(analysis.loop_nodes, loops["polarity"]):
+        groups = sorted({group[n] for n in nodes if n in group})
+        keys.append((" + ".join(groups), FAMILY_POLARITY.get(polarity, "U")))
+    frame = loops[["loop_id", "variables", "mean_abs_relative", "polarity"]].assign(
+        groups=[k[0] for k in keys], family_polarity=[k[1] for k in keys])
+    rows = []
+    for (groups, polarity), part in frame.groupby(["groups", "family_polarity"], sort=False):
+        best = part["mean_abs_relative"].idxmax()
+        rows.append(dict(groups=groups, polarity=polarity, loops=len(part),
+                         active_loops=int((part["polarity"] != "inactive").sum()),
+                         strongest_loop=part.at[best, "loop_id"], strongest_variables=part.at[best, "variables"],
+                         mean_abs_relative=float(part["mean_abs_relative"].sum())))
+    table = pd.DataFrame(rows, columns=["groups", "polarity", "loops", "active_loops", "strongest_loop",
+                                        "strongest_variables", "mean_abs_relative"])
+    table = table.sort_values(["mean_abs_relative", "loops", "groups"], ascending=[False, False, True]) \
+        .reset_index(drop=True)
+    table.insert(0, "family", [f"F{i + 1}" for i in range(len(table))])
+    row = {(g, p): i for i, (g, p) in enumerate(zip(table["groups"], table["polarity"]))}
+    return table, np.array([row[k] for k in keys], dtype=np.int64)
+
+
+def family_shares(share: np.ndarray, family_index: np.ndarray, n_families: int) -> np.ndarray:
+    """(families, steps - 1): the shares of one variable's loops (variable_shares) added up per
+    family; reinforcing and balancing loops of one family cannot cancel (they are different families)."""
+    out = np.zeros((n_families, share.shape[1]))
+    np.add.at(out, family_index, share)
+    return out
+
+
+def annual_means(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(years, values averaged over each year's steps). The score at step time t is of the change
+    over (t - TIME STEP, t]: it belongs to the year holding that interval's midpoint."""
+    if len(times) < 2:
+        return np.zeros(0, dtype=int), np.zeros((values.shape[0], 0))
+    dt = float(times[1] - times[0])
+    years = np.floor(times - dt / 2).astype(int)
+    unique, inverse = np.unique(years, return_inverse=True)
+    sums = np.zeros((values.shape[0], len(unique)))
+    np.add.at(sums.T, inverse, values.T)
+    return unique, sums / np.bincount(inverse)

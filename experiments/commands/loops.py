@@ -7,13 +7,18 @@
                                                default: calibrated if it exists, else the model file's values
     innosd loops --set "growth rate=0.2"       set a constant (repeatable)
     innosd loops --out DIR                     write the folder to DIR instead of outputs/loops/DATE/TIME
+    innosd loops --draws 4 --seed 0            repeat the family analysis on 4 posterior draws (family_draws.csv)
+    innosd loops --all-loops                   loops.csv lists every loop enumerated (17 MB on the project
+                                               model), not only the loops the tables name
 
 One run at TIME STEP resolution: link scores from the compiled core, loop scores and relative
 loop scores of every feedback loop (exhaustive below innosd.model.loops.MAX_ENUMERATED_LOOPS
-loops, else the strongest-path search), per key variable the dominant loop over time. Writes
-loops.csv, loop_scores.csv, variables.csv, variable_scores.csv, dominance.csv,
-dominance_periods.csv, a figure per key variable (loops_<variable>.png/.pdf/.svg), config.yaml
-and metadata.json, atomically.
+loops, else the strongest-path search), per key variable the dominant loop over time, and loop
+families (loops grouped by the model sectors they cross and their polarity: a few dozen families
+where single loops number thousands). Writes loops.csv, loop_families.csv, family_shares.csv
+(family_draws.csv with --draws), loop_scores.csv, variables.csv, variable_scores.csv,
+dominance.csv, dominance_periods.csv, a figure per key variable (loops_<variable>.png/.pdf/.svg)
+and of the families (loop_families.png/.pdf/.svg), config.yaml and metadata.json, atomically.
 """
 
 from __future__ import annotations
@@ -42,7 +47,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="set a constant (repeatable)")
     p.add_argument("--language", default="en", help=f"figure language ({', '.join(LANGUAGES)})")
+    p.add_argument("--all-loops", action="store_true", help="loops.csv lists every loop enumerated")
+    p.add_argument("--draws", default="0", help="posterior draws of the parameter set to repeat the families on")
+    p.add_argument("--seed", default="0", help="seed choosing the posterior draws")
     return p
+
+
+def _count(value: str, option: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"{option}: {value!r} is not a whole number >= 0")
+    return number
 
 
 def main(argv: list[str]) -> int:
@@ -65,16 +83,19 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     project = model_path.resolve() == PROJECT_MODEL.resolve()
     params_dir = Path(args.params_dir) if args.params_dir else default_params_dir(args.params)
-    base, description, _ = parameter_set(args.params, project, params_dir)
+    base, description, ps = parameter_set(args.params, project, params_dir)
     params = {**base, **_parse_sets(args.sets)}
+    n_draws, seed = _count(args.draws, "--draws"), _count(args.seed, "--seed")
     model = compile_model(model_path)
     run.check_params(model, params, model_path.name)
+    draws = run.posterior_draws(ps, params_dir, n_draws, seed) if n_draws else None
     analysis, per_variable = run.run_loops(model_path, params, variables)
     config = {"model": str(model_path), "parameters": description, "params": params,
               "variables": list(per_variable), "max_enumerated_loops": run.L.MAX_ENUMERATED_LOOPS,
-              "reported_loops": run.L.REPORTED_LOOPS, "language": language}
+              "reported_loops": run.L.REPORTED_LOOPS, "language": language, "all_loops": args.all_loops,
+              "draws": n_draws, "seed": seed}
     shares = run.write_folder(out, analysis, per_variable, config, model_path, "innosd loops " + " ".join(argv),
-                              language)
+                              language, all_loops=args.all_loops, draws=draws, seed=seed)
     for name, weights in per_variable.items():
         top = run.top_loops(analysis, shares[name], PRINTED_LOOPS)
         if top.empty:

@@ -42,6 +42,7 @@ def build_report(run_dirs: list[Path], out_dir: Path | None = None, language: st
         sections.section_attainment(report, found)
         sections.section_sensitivity(report, found)
         sections.section_response(report, found)
+        sections.section_loops(report, found)
         sections.section_policy(report, found)
         sections.section_discovery(report, found)
         sections.section_calibration(report, found)

@@ -72,6 +72,7 @@ class Inputs:
     backtest: pd.DataFrame | None = None
     backtest_points: pd.DataFrame | None = None
     backtest_folder: RunFolder | None = None
+    loops_folder: RunFolder | None = None         # loop dominance (`innosd loops`, the main job's loops/)
     sources: dict[str, list[Path]] = field(default_factory=dict)  # table -> folders it came from
     left_out: dict[str, LeftOut] = field(default_factory=dict)    # table -> rows not shown and why
 
@@ -194,6 +195,8 @@ def collect(folders: list[RunFolder], observations: pd.DataFrame) -> Inputs:
             inputs.world_config = world
         if folder.has(rundir.BACKTEST_FILE) and inputs.backtest_folder is None:
             inputs.backtest_folder = folder
+        if folder.kind == "loops" and folder.has(rundir.FAMILY_SHARES_FILE) and inputs.loops_folder is None:
+            inputs.loops_folder = folder
     # deterministic runs fill in scenarios that no ensemble covers
     for folder in folders:
         if not folder.has(rundir.PROJECTIONS_FILE):

@@ -40,6 +40,7 @@ from innosd.figures.report.display import (
 from innosd.figures.report.html import Markup, Report, code, esc, fmt, markdown_html, quote
 from innosd.figures.report.inputs import Inputs
 from innosd.figures.report.summary import section_summary  # noqa: F401 (one module per section)
+from innosd.figures.report.loops import section_loops  # noqa: F401 (sections of HEADINGS)
 from innosd.figures.report.uncertainty import section_backtest, section_bands  # noqa: F401 (sections of HEADINGS)
 from innosd.figures.structure import read_structure
 from innosd.model import MODEL_FILE

@@ -106,10 +106,52 @@ def test_loops_command_writes_the_folder_and_its_figure(tmp_path, capsys):
     assert meta["kind"] == "loops" and meta["variables"] == ["population"] and meta["method"] == "exhaustive"
     periods = pd.read_csv(out / "dominance_periods.csv")
     assert list(periods["loop_id"]) == ["R1", "B1"]
+    # a model without sectors: families are the stocks a loop passes through, and its polarity
+    families = pd.read_csv(out / "loop_families.csv").set_index("family")
+    assert sorted(zip(families["groups"], families["polarity"])) == [("population", "B"), ("population", "R")]
+    assert (out / "loop_families.png").is_file()
+    # each family's yearly share is the mean over the year's steps of its loops' shares
+    shares = pd.read_csv(out / "family_shares.csv")
+    steps = pd.read_csv(out / "variable_scores.csv")
+    r1 = steps[steps["loop_id"] == "R1"]
+    first_year = r1[(r1["time"] > 0) & (r1["time"] <= 1)]["share"].mean()
+    reinforcing = families.index[families["polarity"] == "R"][0]
+    got = shares[(shares["family"] == reinforcing) & (shares["year"] == 0)]["share"].iloc[0]
+    assert got == pytest.approx(first_year, rel=ROUND_OFF)
+    # the compact loops.csv names the loops without their graph nodes; --all-loops lists every one with them
+    assert "nodes" not in pd.read_csv(out / "loops.csv").columns
+    assert cli.main(["loops", str(LOGISTIC), "--out", str(tmp_path / "all"), "--all-loops"]) == 0
+    assert "nodes" in pd.read_csv(tmp_path / "all" / "loops.csv").columns
+
+
+def test_annual_means_put_a_step_in_the_year_of_its_interval():
+    """A score at step time t is of the change over (t - dt, t]: t = 1.0 closes year 0."""
+    times = np.array([0.5, 1.0, 1.5, 2.0])  # dt 0.5: intervals (0, 0.5], (0.5, 1], (1, 1.5], (1.5, 2]
+    years, means = L.annual_means(times, np.array([[1.0, 3.0, 10.0, 20.0]]))
+    assert list(years) == [0, 1] and list(means[0]) == [2.0, 15.0]
+
+
+def test_every_loop_is_in_one_family_of_its_groups_and_polarity():
+    from innosd.experiments.loops import sector_groups
+    from innosd.model import MODEL_FILE
+    from innosd.model.abstract import norm
+
+    a = L.analyse(MODELS / "two_partitions.mdl")
+    table, index = L.families(a, {"fast": "A", "slow": "B"})  # every other variable is its own group
+    assert table["loops"].sum() == len(a.loops) and len(index) == len(a.loops)
+    for row, loop in zip(index, a.loops.itertuples()):
+        assert L.FAMILY_POLARITY[loop.polarity] == table.at[row, "polarity"]
+        assert ("A" in table.at[row, "groups"].split(" + ")) == ("fast" in loop.variables.split(" -> "))
+    # the project model's groups are its .mdl sectors
+    groups = sector_groups(MODEL_FILE)
+    assert {"Firm ladder", "Incubation", "RD money"} <= set(groups.values())
+    assert groups[norm("national incubators")] == "Incubation"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--vars", "populaton"], "did you mean 'population'"),
+    (["--draws", "2"], "have no posterior draws"),
+    (["--draws", "two"], "--draws: 'two' is not a whole number"),
     (["--vars", "growth rate"], "constants have no loops"),
     (["--set", "growth rat=0.2"], "did you mean 'growth rate'"),
 ])
@@ -135,6 +177,10 @@ def test_project_model_loops_of_the_hte_stock(tmp_path):
                      "--out", str(out)]) == 0
     variables = pd.read_csv(out / "variables.csv").set_index("variable")
     assert str(variables.loc["high tech enterprises", "loops_through_variable"]).strip()
+    # the folder stays small: loops.csv names the loops its tables use (the enumeration: --all-loops)
+    assert (out / "loops.csv").stat().st_size < 300_000
+    families = pd.read_csv(out / "loop_families.csv")
+    assert len(families) < 100 and families["loops"].sum() > 10_000  # ~18k loops in a few dozen families
     scores = pd.read_csv(out / "loop_scores.csv")  # other+/other- hold the signed sums of the rest
     total = scores.assign(a=scores["relative_score"].abs()).groupby(["time", "partition"])["a"].sum()
     assert np.allclose(total[total > 0], 1.0)

@@ -117,6 +117,40 @@ def write_backtest(folder: Path) -> Path:
     return folder
 
 
+def write_loops(folder: Path) -> Path:
+    """A saved `innosd loops` folder: two key variables, three loop families, two posterior draws.
+    High-tech enterprises: reinforcing 0.6 -> 0.5, balancing -0.4 -> -0.5 (the balance shifts);
+    national incubators: one balancing family of the incubation sector only."""
+    folder.mkdir(parents=True)
+    years = np.arange(2016, 2036)
+    ramp = (years - years[0]) / (years[-1] - years[0])
+    shares = pd.concat([
+        pd.DataFrame({"variable": "high tech enterprises", "year": years, "family": "F2", "share": 0.6 - 0.1 * ramp}),
+        pd.DataFrame({"variable": "high tech enterprises", "year": years, "family": "F3", "share": -0.4 - 0.1 * ramp}),
+        pd.DataFrame({"variable": "national incubators", "year": years, "family": "F1", "share": -1.0})])
+    shares.to_csv(folder / "family_shares.csv", index=False)
+    pd.DataFrame({"family": ["F1", "F2", "F3"], "groups": ["Incubation", "Firm ladder + Incubation",
+                                                           "Firm ladder + Incubation"],
+                  "polarity": ["B", "R", "B"], "loops": [17, 237, 234], "active_loops": [17, 237, 234],
+                  "strongest_loop": ["B8", "R4", "B20"],
+                  "strongest_variables": ["national incubators -> national incubator promotions -> national incubators",
+                                          "incubators -> incubation capacity -> incubators",
+                                          "incubators -> incubator closures -> incubators"],
+                  "mean_abs_relative": [1.1, 0.4, 0.3]}).to_csv(folder / "loop_families.csv", index=False)
+    draws = pd.DataFrame({"variable": ["high tech enterprises"] * 2 + ["national incubators"] * 2,
+                          "draw": [0, 1, 0, 1], "year": 2025, "family": ["F2", "F3", "F1", "F1"],
+                          "groups": ["Firm ladder + Incubation"] * 2 + ["Incubation"] * 2,
+                          "polarity": ["R", "B", "B", "B"], "share": [0.55, -0.52, -1.0, -1.0]})
+    draws.to_csv(folder / "family_draws.csv", index=False)
+    write_metadata(folder, "loops", seed=0, command="innosd run (main job): loops of the baseline",
+                   recorded={"git_commit": "abc123"},
+                   config={"parameters": "parameter set 'calibrated' (posterior median)", "scenario": "baseline"},
+                   extra={"variables": ["high tech enterprises", "national incubators"], "method": "exhaustive",
+                          "loops_found": 18105, "families": 3, "draws": 2, "parameter_set": "calibrated",
+                          "scenario": "baseline"})
+    return folder
+
+
 @pytest.fixture(scope="module")
 def full_report(tmp_path_factory):
     """One report from all four kinds of folder (built once: it is the slow part)."""
@@ -125,7 +159,7 @@ def full_report(tmp_path_factory):
     root = tmp_path_factory.mktemp("outputs")
     folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
                write_experiment(root / "experiment"), write_calibration(root / "calibration"),
-               write_validation(root / "validation"), write_backtest(root / "backtest")]
+               write_validation(root / "validation"), write_loops(root / "loops"), write_backtest(root / "backtest")]
     has_chromium = pdf.find_chromium() is not None
     out = build_report([root / "run", *folders[1:]], out_dir=root / "reports", pdf=has_chromium)
     return out, folders, has_chromium
@@ -146,7 +180,8 @@ def test_report_has_every_section_and_figure(full_report):
     assert "rows of projections" not in page
     expected = {"projection_fans", "scenario_difference", "attainment_heatmap", "sensitivity_ranking",
                 "pareto_front", "calibration_fit", "prior_posterior", "pairwise_correlations", "structure_diagram",
-                "variance_shares", "backtest", "response_rd_intensity_2025", "response_high_tech_enterprises_2025"}
+                "variance_shares", "backtest", "response_rd_intensity_2025", "response_high_tech_enterprises_2025",
+                "loop_families"}
     stems = {p.stem for p in (out / "figures").iterdir()}
     assert stems == expected
     for stem in expected:
@@ -209,7 +244,7 @@ def test_report_images_load_in_chromium(full_report, tmp_path):
     widths = re.search(r'data-widths="([\d,]*)"', dom)
     assert count and widths, "the page's load handler did not run"
     widths = [int(w) for w in widths.group(1).split(",") if w]
-    assert int(count.group(1)) == len(widths) == 13  # nine figures, variance_shares, backtest, 2 response curves
+    assert int(count.group(1)) == len(widths) == 14  # nine figures, variance_shares, backtest, 2 response curves, loops
     assert all(w > 100 for w in widths), f"images that did not load: {widths}"
     assert 'data-sorted="asc"' in dom  # clicking a header sorts the table
 
@@ -224,12 +259,31 @@ def quick_figures(monkeypatch):
     monkeypatch.setattr(html, "save_figure", lambda fig, stem: plots.save_figure(fig, stem, formats=("png",)))
 
 
+def test_report_explains_the_response_curves_by_the_loops_behind_them(full_report):
+    """The loops section follows the response curves; it names what was held fixed, reads each
+    variable's sectors and shift from the saved shares, and says how many draws agree."""
+    out, _, _ = full_report
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.index('id="response"') < page.index('id="loops"') < page.index('id="policy"')
+    section = page[page.index('id="loops"'):page.index('id="policy"')]
+    assert "18,105 feedback loops" in section and "<code>calibrated</code>" in section and "Baseline" in section
+    assert "national incubators: the loops acting on it (a share of at least 1% in a year from 2017 on) lie in " \
+           "Incubation." in section
+    # net share 0.2 in 2016 falling linearly to 0 in 2035: 0.2 * (1 - 9/19) = 0.105 in 2025
+    assert "is +0.11 in 2025 and +0.00 in 2035: balancing loops gain ground" in section
+    assert "no loop from another sector passes through them" in section  # the national incubators' note
+    rows = re.findall(r"<tr><td>(national incubators|high tech enterprises)</td><td>2025</td>(.*?)</tr>", section)
+    agreement = {name: re.findall(r"<td>([^<]*)</td>", cells)[-1] for name, cells in rows}
+    assert agreement == {"high tech enterprises": "1/2", "national incubators": "2/2"}
+    assert "repeats it on 2 posterior draws" in section
+
+
 def test_report_from_a_plain_run_says_what_is_absent(tmp_path, targets, observations, quick_figures, capsys):
     run = write_deterministic_run(tmp_path / "run", targets)
     out = build_report([run], language="zh", pdf=False)
     assert out == run / "report"
     page = (out / "report.html").read_text(encoding="utf-8")
-    for key in ("sensitivity", "policy", "calibration", "validation"):
+    for key in ("sensitivity", "policy", "calibration", "validation", "loops"):
         assert report_text("absent", key, "zh") in page.replace("&#x27;", "'").replace("&quot;", '"')
     assert sections.HEADINGS["attainment"]["zh"] in page and 'lang="zh-CN"' in page
     assert "<th>文件夹</th>" in page  # table headers translated too

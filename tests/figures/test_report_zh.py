@@ -20,6 +20,7 @@ from test_report import (
     write_calibration,
     write_deterministic_run,
     write_experiment,
+    write_loops,
     write_validation,
 )
 
@@ -71,7 +72,7 @@ def english_runs(page: str) -> list[str]:
 def build(root, language: str):
     folders = [write_deterministic_run(root / "run" / "0_baseline", load_targets()),
                write_experiment(root / "experiment"), write_calibration(root / "calibration"),
-               write_validation(root / "validation"), write_backtest(root / "backtest")]
+               write_validation(root / "validation"), write_backtest(root / "backtest"), write_loops(root / "loops")]
     out = build_report([root / "run", *folders[1:]], out_dir=root / f"report_{language}", language=language,
                        pdf=False)
     return (out / "report.html").read_text(encoding="utf-8")

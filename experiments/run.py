@@ -332,7 +332,8 @@ def report(folder: Path, config: RunConfig, validate: bool = False) -> None:
 
     With `validate`, the model validation battery runs first, with the sweep's parameter set,
     into `folder/validation/`, so the report says how far the model behind the numbers has
-    been tested (the main job does this; single runs stay quick).
+    been tested, and loop dominance into `folder/loops/`, so it can say which feedback loops
+    drive the key variables (the main job does this; single runs stay quick).
     """
     if not config.run.figures:
         return

@@ -115,7 +115,7 @@ def reading(report: Report, shares: pd.DataFrame, families: pd.DataFrame, variab
     mine = shares[(shares["variable"] == variable) & (shares["year"] >= FIRST_READ_YEAR)]
     acting = mine[mine["share"].abs() >= ACTING_SHARE]["family"].unique()
     groups = sorted({g for f in acting for g in str(families.set_index("family").at[f, "groups"]).split(" + ")})
-    sectors = ("、" if lang == "zh" else ", ").join(lf.group_label(g, lang) for g in groups)
+    sectors = report.text("text", "loops_list_separator").join(lf.group_label(g, lang) for g in groups)
     parts = [report.text("text", "loops_sectors", variable=lf.variable_display(variable, lang),
                          sectors=sectors or report.text("text", "none"))]
     totals = signed_totals(shares[shares["variable"] == variable], families)

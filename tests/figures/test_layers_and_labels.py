@@ -73,7 +73,7 @@ def test_every_report_text_has_both_languages_with_the_same_fields():
     entries = list(_entries(table["report"]))
     groups = {"page", "headings", "absent", "captions", "kinds", "text", "status", "summary", "distributions",
               "directions", "results", "validation_tests", "validation_checks", "backtest_notes", "statistics",
-              "modes"}
+              "modes", "loops_notes"}
     assert groups == set(table["report"]) and len(entries) == sum(len(table["report"][g]) for g in groups)
 
     def fields(s):

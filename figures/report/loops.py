@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 from innosd.figures import loops_figures as lf
-from innosd.figures.labels import report_keys, scenario_label
+from innosd.figures.labels import lever_label, report_keys, scenario_label
 from innosd.figures.plots import HIGHLIGHT_YEARS
 from innosd.figures.report.display import variable_cell
 from innosd.figures.report.html import Report, code, esc
@@ -23,6 +23,8 @@ ACTING_SHARE = 0.01
 # The net (reinforcing minus balancing) share must move by more than this between two key years
 # before the text says the balance shifted: year-to-year noise of the annual means is about 0.01.
 SHIFT = 0.02
+# A key variable's note (loops_notes) and the lever whose reach it explains (response.csv's lever id)
+NOTE_LEVERS = {"post subsidy rate effective": "post_subsidy"}
 # First year the report's reading covers: 2010-2016 is the spin-up and calibration window.
 FIRST_READ_YEAR = 2017
 
@@ -108,7 +110,8 @@ def families_shown(shares: pd.DataFrame, families: pd.DataFrame, language: str) 
     return pd.DataFrame(rows)
 
 
-def reading(report: Report, shares: pd.DataFrame, families: pd.DataFrame, variable: str) -> str:
+def reading(report: Report, shares: pd.DataFrame, families: pd.DataFrame, variable: str,
+            response: pd.DataFrame | None = None) -> str:
     """What the saved shares say about one variable, in the report's language: the sectors whose
     loops act on it, and whether the balance of reinforcing and balancing loops shifts."""
     lang = report.language
@@ -128,12 +131,56 @@ def reading(report: Report, shares: pd.DataFrame, families: pd.DataFrame, variab
             "loops_shift_reinforcing" if net_last > net_first + SHIFT else "loops_shift_none"
         parts.append(report.text("text", "loops_net", first=first, last=last, net_first=signed(net_first),
                                  net_last=signed(net_last), trend=report.text("text", trend)))
+    parts.append(response_link(report, response, variable))
     notes = report_keys("loops_notes")
     if variable in notes:
         active = mine[mine["share"].abs() >= 0.5]
         year = int(active["year"].min()) if len(active) else "–"
         parts.append(report.text("loops_notes", variable, year=year))
-    return " ".join(parts)
+        if variable in NOTE_LEVERS:
+            parts.append(lever_reach(report, response, NOTE_LEVERS[variable]))
+    return " ".join(p for p in parts if p)
+
+
+def lever_ranges(response: pd.DataFrame, variable: str) -> pd.Series:
+    """Per lever: how far its response curve moves `variable` (the spread of the medians over the
+    lever's changes, relative to the median at no change), largest first; empty if no curve."""
+    rows = response[response["model_variable"] == variable] if "model_variable" in response.columns else response[:0]
+    if rows.empty:
+        return pd.Series(dtype=float)
+    rows = rows[rows["year"] == rows["year"].max()]
+    base = rows[rows["change"] == 0].groupby("lever")["median"].first()
+    spread = rows.groupby("lever")["median"].agg(lambda m: m.max() - m.min())
+    return (spread / base.reindex(spread.index).abs()).dropna().sort_values(ascending=False)
+
+
+def response_link(report: Report, response: pd.DataFrame | None, variable: str) -> str:
+    """'In the response curves above, incubator support moves it by 233% of its 2025 value over the
+    lever's range; the next lever, maker-space support, by 6.6%' (from response.csv)."""
+    if response is None:
+        return ""
+    ranges = lever_ranges(response, variable)
+    if len(ranges) < 2:
+        return ""
+    year = int(response.loc[response["model_variable"] == variable, "year"].max())
+    first, second = ranges.index[:2]
+    return report.text("text", "loops_response", year=year, lever=lever_label(first, report.language),
+                       moved=percent(ranges.iloc[0]), next=lever_label(second, report.language),
+                       next_moved=percent(ranges.iloc[1]))
+
+
+def lever_reach(report: Report, response: pd.DataFrame | None, lever: str) -> str:
+    """'In the response curves above, R&D post-subsidy moves no output by more than 0.2% ...'."""
+    if response is None or "model_variable" not in response.columns or lever not in set(response["lever"]):
+        return ""
+    widest = max(float(lever_ranges(response, v).get(lever, 0.0)) for v in response["model_variable"].unique())
+    return report.text("text", "loops_lever_reach", lever=lever_label(lever, report.language), moved=percent(widest))
+
+
+def percent(share: float) -> str:
+    """0.0015 -> '0.15%', 2.33 -> '233%': two significant digits, at least one decimal below 10%."""
+    value = 100 * float(share)
+    return f"{value:.2g}%" if value < 10 else f"{value:.0f}%"
 
 
 def _table(folder: RunFolder, name: str) -> pd.DataFrame | None:
@@ -163,7 +210,7 @@ def section_loops(report: Report, inputs: Inputs) -> None:
                           report.text("text", "loops_figure"))
     report.table(loops_table(shares, families, draws, variables, lang, report), "loops_dominant")
     for variable in variables:
-        report.html(f"<p>{esc(reading(report, shares, families, variable))}</p>")
+        report.html(f"<p>{esc(reading(report, shares, families, variable, inputs.response))}</p>")
     report.table(families_shown(shares, families, lang), "loop_families")
     n_draws = int(meta.get("draws") or 0)
     where = {"files": f"{LOOP_FAMILIES_FILE}, {FAMILY_SHARES_FILE}, {FAMILY_DRAWS_FILE}, loops.csv",

@@ -272,6 +272,8 @@ def test_report_explains_the_response_curves_by_the_loops_behind_them(full_repor
     # net share 0.2 in 2016 falling linearly to 0 in 2035: 0.2 * (1 - 9/19) = 0.105 in 2025
     assert "is +0.11 in 2025 and +0.00 in 2035: balancing loops gain ground" in section
     assert "no loop from another sector passes through them" in section  # the national incubators' note
+    # the response curves' spread per lever, read back from the experiment's response.csv
+    assert re.search(r"In the response curves above, [^.]+ moves it by [\d.]+% of its 2025 value", section)
     rows = re.findall(r"<tr><td>(national incubators|high tech enterprises)</td><td>2025</td>(.*?)</tr>", section)
     agreement = {name: re.findall(r"<td>([^<]*)</td>", cells)[-1] for name, cells in rows}
     assert agreement == {"high tech enterprises": "1/2", "national incubators": "2/2"}

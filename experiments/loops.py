@@ -166,11 +166,13 @@ def draw_families(model_path: Path, params: dict, draws: pd.DataFrame, variables
 def write_folder(out: Path, analysis: L.LoopAnalysis, per_variable: dict[str, dict], config: dict,
                  model_path: Path, command: str, language: str = "en", all_loops: bool = False,
                  figures: bool = True, draws: pd.DataFrame | None = None, seed: int | None = None,
-                 extra: dict | None = None) -> dict[str, np.ndarray]:
+                 extra: dict | None = None, partition_scores: bool = True) -> dict[str, np.ndarray]:
     """Write the folder; returns each key variable's share matrix (loops x steps).
 
     `draws`: posterior draws (rows of constants) to repeat the family analysis on (family_draws.csv);
-    `figures`: the per-variable and family figures (the report draws its own from the tables)."""
+    `figures`: the per-variable and family figures (the report draws its own from the tables);
+    `partition_scores`: loop_scores.csv, built from every loop at every step (~7.5M rows on the
+    project model: seconds and ~0.5 GB), which the report does not read."""
     from innosd.figures.loops_figures import family_dominance_figure, loop_dominance_figure
     from innosd.figures.plots import save_figure
     from innosd.rundir import atomic_directory, write_metadata
@@ -186,7 +188,7 @@ def write_folder(out: Path, analysis: L.LoopAnalysis, per_variable: dict[str, di
         draw_table = draw_families(model_path, dict(config.get("params") or {}), draws, list(per_variable),
                                    group_of, families)
     with atomic_directory(out) as tmp:
-        loop_scores = reported_scores(analysis)
+        loop_scores = reported_scores(analysis) if partition_scores else pd.DataFrame(columns=["loop_id"])
         rows, tables, doms, periods = [], [], [], []
         for name, weights in per_variable.items():
             wanted = set(L.variable_nodes(name, analysis.graph))
@@ -210,7 +212,8 @@ def write_folder(out: Path, analysis: L.LoopAnalysis, per_variable: dict[str, di
         family_table.to_csv(tmp / FAMILY_SHARES_FILE, index=False)
         if draw_table is not None:
             draw_table.to_csv(tmp / FAMILY_DRAWS_FILE, index=False)
-        loop_scores.to_csv(tmp / LOOP_SCORES_FILE, index=False)
+        if partition_scores:
+            loop_scores.to_csv(tmp / LOOP_SCORES_FILE, index=False)
         pd.DataFrame(rows).to_csv(tmp / VARIABLES_FILE, index=False)
         variable_table.to_csv(tmp / VARIABLE_SCORES_FILE, index=False)
         pd.concat(doms, ignore_index=True).to_csv(tmp / DOMINANCE_FILE, index=False)

@@ -321,7 +321,7 @@ def write_loops(out: Path, config: RunConfig) -> None:
                     "reported_loops": loopmod.L.REPORTED_LOOPS}
     loopmod.write_folder(out, analysis, per_variable, loops_config, MODEL_FILE,
                          "innosd run (main job): loops of the baseline", config.figures.language, figures=False,
-                         draws=draws, seed=int(config.run.seed),
+                         draws=draws, seed=int(config.run.seed), partition_scores=False,
                          extra={"parameter_set": config.parameter_set.name, "scenario": "baseline"})
     print(f"innosd run: loop dominance: {analysis.n_loops} loops, {len(per_variable)} variables, "
           f"{0 if draws is None else len(draws)} posterior draws -> {out}", file=sys.stderr)

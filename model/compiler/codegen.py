@@ -108,16 +108,16 @@ def _calls(code: str, fn: str) -> list[tuple[int, int, list[str]]]:
         i = k + len(fn) + 1
 
 
-def _batched_calls(assignments: list[tuple[str, str]], after: dict[str, list[str]]) -> list[str]:
-    """Step-body lines (unindented) for `assignments` (local, code) in dependency order,
-    with the `_pow`/`_exp`/`_log` calls gathered into batches of independent ones, each
-    computed as one loop over BATCH_LANES lanes of a scratch array (arguments and results
-    at constant offsets, so LLVM vectorises it): the pows alone were ~40 % of a scalar
+def call_schedule(assignments: list[tuple[str, str]]) -> list[tuple]:
+    """`assignments` (local, code), in dependency order, with the `_pow`/`_exp`/`_log`
+    calls taken out into batches of independent ones: items ('assign', local, code) and
+    ('batch', fn, [(local, args), ...]), the calls of a batch replaced in the codes by
+    their locals.  An assignment moves only later, after the batch whose results it
+    reads.  Both single-run kernels (this module's and model.compiler.native's) compute
+    a batch as one vector of BATCH_LANES lanes: the pows alone were ~40 % of a scalar
     step's work on the project model, and a vector of eight costs little more than one.
-    Every lane runs the intrinsic's own instructions, so each value is bit-identical to
-    the scalar call's (and to the ensemble kernels').  An assignment moves only later,
-    after the batch holding the calls it reads; `after[local]` lines (the row writes)
-    follow their assignment."""
+    Each lane runs the intrinsic's own instructions, so every value is bit-identical to
+    the scalar call's (and to the ensemble kernels')."""
     defined = {name for name, _ in assignments}
     nodes = []   # (kind, name, code or (fn, args), deps): kind 'aux' or 'call'
     count = 0
@@ -139,7 +139,7 @@ def _batched_calls(assignments: list[tuple[str, str]], after: dict[str, list[str
         nodes.append(("aux", name, code, {d for d in _LOCAL.findall(code)
                                           if d in defined or d.startswith("tc")}))
     ready: set[str] = set()
-    lines, pending = [], nodes
+    items, pending = [], nodes
     while pending:
         progress, rest = True, pending
         while progress:  # every assignment whose inputs are ready, in order
@@ -147,8 +147,7 @@ def _batched_calls(assignments: list[tuple[str, str]], after: dict[str, list[str
             for node in rest:
                 kind, name, code, deps = node
                 if kind == "aux" and deps <= ready:
-                    lines.append(f"{name} = {code}")
-                    lines += after.get(name, [])
+                    items.append(("assign", name, code))
                     ready.add(name)
                     progress = True
                 else:
@@ -157,24 +156,39 @@ def _batched_calls(assignments: list[tuple[str, str]], after: dict[str, list[str
         batch = [n for n in rest if n[0] == "call" and n[3] <= ready]
         if not batch and rest:
             raise AssertionError("batching transcendental calls: nothing is ready (a cycle)")
-        for fn, (arity, scratch) in BATCHED.items():
-            same = [n for n in batch if n[2][0] == fn]
-            for i in range(0, len(same), BATCH_LANES):
-                part = same[i:i + BATCH_LANES]
-                if len(part) == 1:
-                    lines.append(f"{part[0][1]} = {fn}({', '.join(part[0][2][1])})")
-                    continue
-                for q in range(BATCH_LANES):
-                    args = part[q][2][1] if q < len(part) else ["1.0"] * arity
-                    lines += [f"{scratch}[{a * BATCH_LANES + q}] = {x}" for a, x in enumerate(args)]
-                res = arity * BATCH_LANES
-                call = ", ".join(f"{scratch}[{a * BATCH_LANES} + q]" if a else f"{scratch}[q]"
-                                 for a in range(arity))
-                lines.append(f"for q in range({BATCH_LANES}):")
-                lines.append(f"    {scratch}[{res} + q] = {fn}({call})")
-                lines += [f"{n[1]} = {scratch}[{res + q}]" for q, n in enumerate(part)]
+        for fn in BATCHED:
+            same = [(n[1], n[2][1]) for n in batch if n[2][0] == fn]
+            items += [("batch", fn, same[i:i + BATCH_LANES])
+                      for i in range(0, len(same), BATCH_LANES)]
         ready.update(n[1] for n in batch)
         pending = [n for n in rest if n not in batch]
+    return items
+
+
+def _batched_calls(assignments: list[tuple[str, str]], after: dict[str, list[str]]) -> list[str]:
+    """Step-body lines (unindented) of `call_schedule(assignments)`: a batch is one loop
+    over BATCH_LANES lanes of a scratch array (arguments and results at constant offsets,
+    so LLVM vectorises it); `after[local]` lines (the row writes) follow its assignment."""
+    lines = []
+    for item in call_schedule(assignments):
+        if item[0] == "assign":
+            lines.append(f"{item[1]} = {item[2]}")
+            lines += after.get(item[1], [])
+            continue
+        _, fn, part = item
+        arity, scratch = BATCHED[fn]
+        if len(part) == 1:
+            lines.append(f"{part[0][0]} = {fn}({', '.join(part[0][1])})")
+            continue
+        for q in range(BATCH_LANES):
+            args = part[q][1] if q < len(part) else ["1.0"] * arity
+            lines += [f"{scratch}[{a * BATCH_LANES + q}] = {x}" for a, x in enumerate(args)]
+        res = arity * BATCH_LANES
+        call = ", ".join(f"{scratch}[{a * BATCH_LANES} + q]" if a else f"{scratch}[q]"
+                         for a in range(arity))
+        lines.append(f"for q in range({BATCH_LANES}):")
+        lines.append(f"    {scratch}[{res} + q] = {fn}({call})")
+        lines += [f"{local} = {scratch}[{res + q}]" for q, (local, _) in enumerate(part)]
     return lines
 
 

@@ -48,7 +48,8 @@ import numpy as np
 from llvmlite import ir
 
 from innosd.model.compiler import machine, rt
-from innosd.model.compiler.codegen import CHUNK, _init_name, _sub_init, _sub_scalar
+from innosd.model.compiler.codegen import (BATCH_LANES, CHUNK, _init_name, _sub_init,
+                                           _sub_scalar, call_schedule)
 from innosd.model.compiler.machine import CHUNKS_FUNCTION, FUNCTION
 from innosd.model.compiler.schedule import Plan
 
@@ -514,6 +515,33 @@ def _states(spec) -> list[str]:
                   | {s for s, _, _ in spec["pipes"]}, key=lambda s: int(s[1:]))
 
 
+_BATCH_EMIT = {"_pow": rt._emit_pow, "_exp": rt._emit_exp, "_log": rt._emit_log}
+
+
+def _batched(b, expr, env, loop) -> None:
+    """The step's statements with independent pow/exp/log calls computed a vector of
+    BATCH_LANES at a time (codegen.call_schedule, as the Numba kernel does): each lane
+    is the scalar emitter's arithmetic, so every value is unchanged."""
+    vec = ir.VectorType(F64, BATCH_LANES)
+    for item in call_schedule(loop):
+        if item[0] == "assign":
+            env[item[1]] = expr(item[2])
+            continue
+        _, fn, part = item
+        if len(part) == 1:
+            env[part[0][0]] = expr(f"{fn}({', '.join(part[0][1])})")
+            continue
+        columns = []
+        for a in range(len(part[0][1])):
+            v = ir.Constant(vec, [1.0] * BATCH_LANES)  # unused lanes compute fn(1.0, ...)
+            for q, (_, args) in enumerate(part):
+                v = b.insert_element(v, expr.f(expr(args[a])), ir.Constant(I32, q))
+            columns.append(v)
+        result = _BATCH_EMIT[fn](b, *columns)
+        for q, (local, _) in enumerate(part):
+            env[local] = "f", b.extract_element(result, ir.Constant(I32, q))
+
+
 def generate_ir(spec: dict) -> str:
     """The LLVM IR (text) of the single-run Euler kernel; raises Unsupported."""
     mod = ir.Module(name="innosd_native")
@@ -592,8 +620,7 @@ def generate_ir(spec: dict) -> str:
     env["t"] = "f", load_at(times, step)
     for s in states:
         env[s] = "f", b.load(slots[s])
-    for name, code in spec["loop"]:
-        env[name] = expr(code)
+    _batched(b, expr, env, spec["loop"])
     saving, after_save = fn.append_basic_block("save"), fn.append_basic_block("after_save")
     b.cbranch(b.icmp_unsigned("!=", load_at(save, step), ir.Constant(I8, 0)), saving, after_save)
     b.position_at_end(saving)
@@ -788,8 +815,7 @@ def _chunk_body(fn, spec: dict, lanes: int) -> None:
     env["t"] = "f", splat(b.load(b.gep(times, [step])), V)
     for s in states:
         env[s] = "f", b.load(slots[s])
-    for name, code in spec["loop"]:
-        env[name] = expr(code)
+    _batched(b, expr, env, spec["loop"])
     saving, after_save = fn.append_basic_block("save"), fn.append_basic_block("after_save")
     b.cbranch(b.icmp_unsigned("!=", b.load(b.gep(save, [step])), ir.Constant(I8, 0)),
               saving, after_save)

@@ -522,6 +522,10 @@ def _batched(b, expr, env, loop) -> None:
     """The step's statements with independent pow/exp/log calls computed a vector of
     BATCH_LANES at a time (codegen.call_schedule, as the Numba kernel does): each lane
     is the scalar emitter's arithmetic, so every value is unchanged."""
+    if expr.lanes:  # the ensemble kernel: its values are vectors of members already
+        for name, code in loop:
+            env[name] = expr(code)
+        return
     vec = ir.VectorType(F64, BATCH_LANES)
     for item in call_schedule(loop):
         if item[0] == "assign":

@@ -137,6 +137,9 @@ def test_project_model_native_kernel_equals_the_numba_kernel_bit_for_bit():
     assert model.native, model.native_reason
     native, numba = _both(model)
     assert np.array_equal(native, numba, equal_nan=True)
+    # its ensemble kernel is native too (a failure to build one falls back silently):
+    # the single-run kernel's batches of pow calls must not reach the member-vector one
+    assert isinstance(model._kernel("euler", ensemble=True), machine.NativeEnsembleKernel)
 
 
 def test_native_ensemble_uses_numbas_thread_count(constructs):

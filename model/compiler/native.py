@@ -515,6 +515,18 @@ def _states(spec) -> list[str]:
                   | {s for s, _, _ in spec["pipes"]}, key=lambda s: int(s[1:]))
 
 
+def _state_slots(b, expr, env, states, ty) -> dict:
+    """One stack slot of type `ty` per state, holding its initial value (states are mutable
+    across steps; LLVM promotes the slots to registers)."""
+    slots = {}
+    for s in states:
+        if s not in env:
+            raise Unsupported(f"state {s} without an initial value")
+        slots[s] = b.alloca(ty, name=f"slot_{s}")
+        b.store(expr.f(env[s]), slots[s])
+    return slots
+
+
 _BATCH_EMIT = {"_pow": rt._emit_pow, "_exp": rt._emit_exp, "_log": rt._emit_log}
 
 
@@ -572,14 +584,8 @@ def generate_ir(spec: dict) -> str:
     env["t"] = "f", load_at(times, zero)
     for name, code in spec["init"]:
         env[name] = expr(code)
-    # states are mutable across steps: stack slots, promoted to registers by LLVM
     cont, disc, states = spec["cont"], spec["disc"], _states(spec)
-    slots = {}
-    for s in states:
-        if s not in env:
-            raise Unsupported(f"state {s} without an initial value")
-        slots[s] = b.alloca(F64, name=f"slot_{s}")
-        b.store(expr.f(env[s]), slots[s])
+    slots = _state_slots(b, expr, env, states, F64)
     # DELAY FIXED pipes in `work`: pipe n at work[n * int(cap)], length int(order)
     capi = b.fptosi(cap, I64)
     bad = fn.append_basic_block("bad_pipe")
@@ -763,12 +769,7 @@ def _chunk_body(fn, spec: dict, lanes: int) -> None:
     for name, code in spec["init"]:
         env[name] = expr(code)
     cont, disc, states = spec["cont"], spec["disc"], _states(spec)
-    slots = {}
-    for s in states:
-        if s not in env:
-            raise Unsupported(f"state {s} without an initial value")
-        slots[s] = b.alloca(V, name=f"slot_{s}")
-        b.store(expr.f(env[s]), slots[s])
+    slots = _state_slots(b, expr, env, states, V)
     # DELAY FIXED pipes: pipe n, position q, lane m at work[(n * int(cap) + q) * lanes + m]
     capi = b.fptosi(cap, I64)
     bad = fn.append_basic_block("bad_pipe")

@@ -21,6 +21,7 @@ import importlib.util
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -123,8 +124,13 @@ class CompiledModel:
                     native.write_chunks_ir(self._folder)
                 self._native_chunks = machine.load_chunks(
                     self._folder, self._meta["n_delay_fixed"], self._meta["native_lanes"])
-            except Exception:  # noqa: BLE001 - any failure of the emitter or LLVM here
-                self._native_chunks = False  # means the Numba kernel, which runs everything
+            except Exception as err:  # noqa: BLE001 - any failure of the emitter or LLVM here
+                # means the Numba kernel, which runs everything and gives the same numbers;
+                # said once, since it is slower and a silent fallback once hid an emitter bug
+                self._native_chunks = False
+                warnings.warn(f"{Path(self._meta.get('source', 'model')).name}: run_ensemble uses the Numba "
+                              f"kernel (the native ensemble kernel failed to build: "
+                              f"{type(err).__name__}: {err})", RuntimeWarning, stacklevel=3)
         return self._native_chunks or None
 
     # ------------------------------------------------------------------ metadata

@@ -153,3 +153,18 @@ def test_native_ensemble_uses_numbas_thread_count(constructs):
         assert np.array_equal(ds["Stock"].values[5], constructs.run({"growth": 2.9})["Stock"].to_numpy())
     finally:
         numba.set_num_threads(before)
+
+
+def test_a_failed_native_ensemble_build_is_said_and_falls_back(constructs, monkeypatch):
+    """The Numba kernel takes over (same numbers), with one warning naming why: a silent
+    fallback once hid an emitter bug."""
+    from innosd.model.compiler import machine
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated LLVM failure")
+
+    m = constructs
+    monkeypatch.setattr(m, "_native_chunks", None)
+    monkeypatch.setattr(machine, "load_chunks", broken)
+    with pytest.warns(RuntimeWarning, match="native_constructs.mdl: run_ensemble uses the Numba kernel.*simulated LLVM failure"):
+        assert m._native_ensemble_kernel() is None
